@@ -1,0 +1,1 @@
+"""One module per `seqfm` verb (see seqfm.cli)."""

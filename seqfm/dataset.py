@@ -1,0 +1,129 @@
+"""The encoded dataset: what `seqfm encode` writes and every later stage reads.
+
+A dataset is a folder::
+
+    codes.npy     uint8   (N, L)     sequence codes (see seqfm.alphabet)
+    tracks.npy    float16 (N, T, L)  conservation tracks (T may be 0)
+    labels.npy    uint8   (N,)       1 = positive, 0 = negative
+    meta.tsv      one row per sequence: name, chrom, start, end, strand, label, split
+    dataset.json  alphabet, policy, length, track names, counts, seqfm version
+
+Arrays are plain ``.npy`` files so they can be memory-mapped (``np.load(mmap_mode="r")``):
+a loader moves one byte per position, one-hot is made on the device.
+Coordinates in ``meta.tsv`` are 0-based half-open; ``chrom`` is empty when the
+input had no coordinates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .alphabet import Alphabet, get as get_alphabet
+
+META_COLUMNS = ["name", "chrom", "start", "end", "strand", "label", "split"]
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class Dataset:
+    """An encoded dataset in memory (or memory-mapped).
+
+    Attributes
+    ----------
+    codes : numpy.ndarray, uint8, shape ``(N, L)``
+    tracks : numpy.ndarray, float16, shape ``(N, T, L)``
+    labels : numpy.ndarray, uint8, shape ``(N,)``
+    meta : pandas.DataFrame with ``META_COLUMNS``
+    info : dict  (``alphabet``, ``policy``, ``length``, ``tracks`` names, ...)
+    """
+
+    codes: np.ndarray
+    tracks: np.ndarray
+    labels: np.ndarray
+    meta: pd.DataFrame
+    info: dict
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def alphabet(self) -> Alphabet:
+        return get_alphabet(self.info["alphabet"])
+
+    @property
+    def track_names(self) -> list[str]:
+        return list(self.info.get("tracks", []))
+
+    @property
+    def n_channels(self) -> int:
+        """Input channels of a model: alphabet letters + conservation tracks."""
+        return self.alphabet.size + self.tracks.shape[1]
+
+    def split_index(self, split: str) -> np.ndarray:
+        """Row indices of one split (``train``, ``valid`` or ``test``)."""
+        return np.flatnonzero(self.meta["split"].to_numpy() == split)
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """A new in-memory dataset holding the rows ``index``."""
+        return Dataset(
+            codes=np.ascontiguousarray(self.codes[index]),
+            tracks=np.ascontiguousarray(self.tracks[index]),
+            labels=np.ascontiguousarray(self.labels[index]),
+            meta=self.meta.iloc[index].reset_index(drop=True),
+            info=dict(self.info),
+        )
+
+
+def write(dataset: Dataset, folder: str | os.PathLike) -> None:
+    """Write ``dataset`` to ``folder`` atomically (a temporary folder renamed into place)."""
+    folder = Path(folder)
+    n, length = dataset.codes.shape
+    if dataset.tracks.shape[0] != n or dataset.tracks.shape[2:] not in ((length,), ()):
+        raise ValueError(f"tracks of shape {dataset.tracks.shape} do not fit codes {dataset.codes.shape}")
+    info = dict(dataset.info)
+    info.update(
+        n=int(n),
+        length=int(length),
+        n_positive=int(dataset.labels.sum()),
+        n_tracks=int(dataset.tracks.shape[1]),
+        splits={s: int((dataset.meta["split"] == s).sum()) for s in SPLITS},
+        seqfm_version=__version__,
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        np.save(tmp / "codes.npy", dataset.codes.astype(np.uint8, copy=False))
+        np.save(tmp / "tracks.npy", dataset.tracks.astype(np.float16, copy=False))
+        np.save(tmp / "labels.npy", dataset.labels.astype(np.uint8, copy=False))
+        dataset.meta[META_COLUMNS].to_csv(tmp / "meta.tsv", sep="\t", index=False)
+        (tmp / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
+    """Read a dataset folder; arrays are memory-mapped unless ``mmap=False``."""
+    folder = Path(folder)
+    mode = "r" if mmap else None
+    meta = pd.read_csv(folder / "meta.tsv", sep="\t", dtype={"chrom": str, "name": str},
+                       keep_default_na=False)
+    return Dataset(
+        codes=np.load(folder / "codes.npy", mmap_mode=mode),
+        tracks=np.load(folder / "tracks.npy", mmap_mode=mode),
+        labels=np.load(folder / "labels.npy", mmap_mode=mode),
+        meta=meta,
+        info=json.loads((folder / "dataset.json").read_text()),
+    )
