@@ -127,3 +127,26 @@ def read(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
         meta=meta,
         info=json.loads((folder / "dataset.json").read_text()),
     )
+
+
+def encode(table: pd.DataFrame, alphabet: str, policy: str = "uniform",
+           tracks: list[str] | None = None, seed: int = 1, fill: float = 0.0,
+           source: str = "prepared table") -> Dataset:
+    """Encode a prepared table (see ``seqfm.prepare``) into a Dataset.
+
+    Sequences become uint8 codes ``(N, L)`` under the ambiguity ``policy``; the
+    conservation ``tracks`` (bigWig/bedGraph paths) become float16 ``(N, T, L)``.
+    """
+    from .conservation import dna_tracks
+    from .errors import InputError
+
+    if table.empty:
+        raise InputError(f"{source}: no sequence to encode")
+    alpha = get_alphabet(alphabet)
+    codes = alpha.encode_batch(list(table["sequence"]), policy=policy,
+                               where=[f"{source}: sequence '{n}'" for n in table["name"]])
+    values, names = dna_tracks(table, list(tracks or []), seed=seed, fill=fill)
+    meta = table[[c for c in META_COLUMNS]].copy()
+    return Dataset(codes=codes, tracks=values, labels=table["label"].to_numpy(np.uint8), meta=meta,
+                   info={"alphabet": alpha.name, "policy": policy, "tracks": names,
+                         "track_files": [str(t) for t in (tracks or [])]})

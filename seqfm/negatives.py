@@ -1,0 +1,176 @@
+"""Negative sets: dinucleotide shuffles of the positives and GC-matched genomic background."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+
+def dinucleotide_shuffle(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Shuffle a sequence keeping every dinucleotide count exactly (Altschul & Erickson 1985).
+
+    A random Eulerian path through the graph whose edges are the sequence's
+    dinucleotides (Kandel et al. 1996): pick a random last exit for every letter
+    so that the last exits form a tree into the final letter, shuffle the other
+    exits, and walk.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, shape ``(L,)``, uint8
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(L,)``, uint8 — same first and last letter, same
+    dinucleotide (and so letter) counts.
+    """
+    codes = np.asarray(codes)
+    if len(codes) < 3:
+        return codes.copy()
+    first, last = int(codes[0]), int(codes[-1])
+    exits: dict[int, list[int]] = {}
+    for a, b in zip(codes[:-1].tolist(), codes[1:].tolist()):
+        exits.setdefault(a, []).append(b)
+    while True:
+        last_exit = {v: out[rng.integers(len(out))] for v, out in exits.items() if v != last}
+        if _reaches(last_exit, last):
+            break
+    order: dict[int, list[int]] = {}
+    for v, out in exits.items():
+        out = list(out)
+        if v != last:
+            out.remove(last_exit[v])
+        perm = [out[i] for i in rng.permutation(len(out))]
+        order[v] = perm + ([last_exit[v]] if v != last else [])
+    walk, pos = [first], {v: 0 for v in order}
+    for _ in range(len(codes) - 1):
+        v = walk[-1]
+        walk.append(order[v][pos[v]])
+        pos[v] += 1
+    return np.array(walk, dtype=codes.dtype)
+
+
+def _reaches(last_exit: dict[int, int], root: int) -> bool:
+    """Whether following last exits from every letter ends at ``root`` (no cycle)."""
+    for v in last_exit:
+        seen = set()
+        while v != root:
+            if v in seen:
+                return False
+            seen.add(v)
+            v = last_exit[v]
+    return True
+
+
+def shuffle_batch(codes: np.ndarray, seed: int) -> np.ndarray:
+    """Dinucleotide-shuffle every row of ``codes`` ``(N, L)`` with one seeded generator."""
+    rng = np.random.default_rng(seed)
+    return np.stack([dinucleotide_shuffle(row, rng) for row in codes]) if len(codes) else codes.copy()
+
+
+def gc_fraction(codes: np.ndarray) -> np.ndarray:
+    """GC fraction of each row of DNA codes ``(N, L)`` over its A/C/G/T positions."""
+    acgt = codes < 4
+    gc = (codes == 1) | (codes == 2)
+    return gc.sum(axis=-1) / np.maximum(acgt.sum(axis=-1), 1)
+
+
+def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_target: np.ndarray,
+                          seed: int, per_positive: int = 1, oversample: int = 20,
+                          max_n: float = 0.01, bins: int = 50) -> pd.DataFrame:
+    """Genomic windows that match the positives' GC distribution and overlap no positive.
+
+    Candidate windows are drawn uniformly over the genome (chromosomes weighted
+    by length), windows with more than ``max_n`` N or overlapping a positive are
+    dropped, then for each positive one candidate is taken from the same GC bin
+    (the nearest non-empty bin when its own is used up).
+
+    Parameters
+    ----------
+    genome : seqfm.io.Genome
+    positives : DataFrame with ``chrom``, ``start``, ``end`` (the positives' windows)
+    length : int
+        Window length.
+    gc_target : numpy.ndarray, shape ``(n_pos,)``
+        GC fraction of each positive.
+    seed : int
+    per_positive : int
+        Background windows per positive.
+
+    Returns
+    -------
+    DataFrame with ``chrom``, ``start``, ``end``, ``name``, ``strand``, ``gc``.
+    """
+    rng = np.random.default_rng(seed)
+    n_want = len(gc_target) * per_positive
+    chroms = [c for c, s in genome.sizes.items() if s > length]
+    if not chroms:
+        raise InputError(f"{genome.path}: no chromosome is longer than the window ({length} bp) "
+                         f"to draw background from")
+    sizes = np.array([genome.sizes[c] - length for c in chroms], dtype=np.float64)
+    cand_chrom = rng.choice(len(chroms), size=n_want * oversample, p=sizes / sizes.sum())
+    cand_start = (rng.random(len(cand_chrom)) * sizes[cand_chrom]).astype(np.int64)
+    rows = []
+    from .alphabet import DNA
+
+    for ci, chrom in enumerate(chroms):
+        sel = cand_chrom == ci
+        if not sel.any():
+            continue
+        starts = np.sort(cand_start[sel])
+        starts = starts[~_overlaps(starts, starts + length, positives[positives["chrom"] == chrom])]
+        if not len(starts):
+            continue
+        codes = DNA.encode(genome.chromosome(chrom), where=f"{genome.path} {chrom}")
+        gc = np.cumsum(np.concatenate([[0], (codes == 1) | (codes == 2)]))
+        n = np.cumsum(np.concatenate([[0], codes >= 4]))
+        n_frac = (n[starts + length] - n[starts]) / length
+        acgt = length - (n[starts + length] - n[starts])
+        gc_frac = (gc[starts + length] - gc[starts]) / np.maximum(acgt, 1)
+        keep = n_frac <= max_n
+        rows.append(pd.DataFrame({"chrom": chrom, "start": starts[keep], "gc": gc_frac[keep]}))
+    cands = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["chrom", "start", "gc"])
+    cands = cands.drop_duplicates(["chrom", "start"]).sample(frac=1.0, random_state=seed)
+    chosen = _match_bins(cands["gc"].to_numpy(), np.repeat(gc_target, per_positive), bins)
+    if len(chosen) < n_want:
+        raise InputError(f"{genome.path}: found only {len(chosen)} of {n_want} GC-matched background "
+                         f"windows outside the positives; give a larger genome or fewer positives")
+    out = cands.iloc[chosen].reset_index(drop=True)
+    out["end"] = out["start"] + length
+    out["name"] = [f"bg_{i + 1:06d}" for i in range(len(out))]
+    out["strand"] = "."
+    return out[["chrom", "start", "end", "name", "strand", "gc"]]
+
+
+def _overlaps(starts: np.ndarray, ends: np.ndarray, regions: pd.DataFrame) -> np.ndarray:
+    """For each window, whether it overlaps any region (regions of one chromosome)."""
+    if regions.empty:
+        return np.zeros(len(starts), dtype=bool)
+    order = np.argsort(regions["start"].to_numpy())
+    r_start = regions["start"].to_numpy()[order]
+    r_end_max = np.maximum.accumulate(regions["end"].to_numpy()[order])
+    # the last region starting before the window's end is the only candidate needed,
+    # given the running maximum of region ends
+    idx = np.searchsorted(r_start, ends, side="left") - 1
+    return (idx >= 0) & (r_end_max[np.maximum(idx, 0)] > starts)
+
+
+def _match_bins(cand_gc: np.ndarray, target_gc: np.ndarray, bins: int) -> np.ndarray:
+    """Indices into ``cand_gc`` matching ``target_gc`` bin for bin, nearest bin as fallback."""
+    edges = np.linspace(0, 1, bins + 1)
+    cbin = np.clip(np.digitize(cand_gc, edges) - 1, 0, bins - 1)
+    tbin = np.clip(np.digitize(target_gc, edges) - 1, 0, bins - 1)
+    pools = [list(np.flatnonzero(cbin == b)) for b in range(bins)]
+    chosen = []
+    for b in tbin:
+        for d in range(bins):
+            for nb in (b - d, b + d):
+                if 0 <= nb < bins and pools[nb]:
+                    chosen.append(pools[nb].pop())
+                    break
+            else:
+                continue
+            break
+    return np.array(chosen, dtype=np.int64)
