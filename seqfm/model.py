@@ -1,0 +1,416 @@
+"""The 1D CNN motif detector and its files (``model.pt`` + ``model.json``).
+
+Architecture (:class:`SeqCNN`)::
+
+    x (N, C, L)  one-hot channels (alphabet order), then conservation tracks
+      -> conv1: F filters of width W (the motif detectors), ReLU      (N, F, L1),  L1 = L - W + 1
+      -> dropout, then ``dilated_layers`` residual blocks:
+         Conv1d(k=3, dilation 2, 4, 8, ..., 'same' padding) + ReLU    (N, D, L1)
+      -> global pooling over positions (max or mean)                  (N, D)
+      -> linear head                                                  (N,) logits
+
+D is ``dilated_channels`` when there are dilated layers, otherwise F.
+
+Strand awareness (DNA, on by default): every filter also scans the reverse strand with the
+*same* weights, reverse-complemented (length flipped, A<->T and C<->G channels swapped; track
+channels only flipped, since per-position scores belong to both strands). The network runs on
+both strands as two streams with shared weights; the streams are aligned position by position
+(the reverse stream is flipped back onto forward coordinates) and merged by an element-wise max
+before global pooling. The logits are therefore exactly invariant (up to float rounding) under
+reverse-complementing the input, and a motif is learned once, not as a forward and a reverse copy.
+
+Positions of the last feature maps (``class_activation_map``) are the start positions of the
+first-layer windows on the forward strand: position ``j`` holds the evidence of the input window
+``[j, j + W)``, seen with ``context`` extra positions on each side by the dilated layers
+(:meth:`SeqCNN.cam_window`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import __version__
+from .alphabet import get as get_alphabet
+from .errors import InputError
+
+#: architecture defaults; ``model.json``'s ``architecture`` overrides them
+DEFAULTS: dict[str, Any] = {
+    "alphabet": "dna",
+    "n_tracks": 0,
+    "n_filters": 64,
+    "filter_width": 19,
+    "strand_aware": None,  # None: on for DNA, off for protein
+    "dilated_layers": 0,
+    "dilated_channels": 64,
+    "dilated_width": 3,
+    "dropout": 0.1,
+    "global_pool": "max",
+}
+
+GLOBAL_POOLS = ("max", "mean")
+
+
+def architecture(**overrides: Any) -> dict[str, Any]:
+    """A complete, validated architecture dict: :data:`DEFAULTS` updated by ``overrides``.
+
+    ``strand_aware=None`` resolves to True for DNA and False for protein.
+    """
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise InputError(f"unknown architecture key(s): {', '.join(sorted(unknown))}")
+    arch = dict(DEFAULTS)
+    arch.update({k: v for k, v in overrides.items() if v is not None or k == "strand_aware"})
+    alpha = get_alphabet(arch["alphabet"])
+    if arch["strand_aware"] is None:
+        arch["strand_aware"] = alpha.complement is not None
+    if arch["strand_aware"] and alpha.complement is None:
+        raise InputError(f"strand-aware scanning needs a DNA alphabet, not {alpha.name!r}")
+    for key in ("n_filters", "filter_width", "dilated_channels", "dilated_width"):
+        if int(arch[key]) < 1:
+            raise InputError(f"architecture {key} must be >= 1, got {arch[key]}")
+    if int(arch["dilated_width"]) % 2 == 0:
+        raise InputError(f"dilated_width must be odd (symmetric padding), got {arch['dilated_width']}")
+    if int(arch["dilated_layers"]) < 0 or int(arch["n_tracks"]) < 0:
+        raise InputError("dilated_layers and n_tracks must be >= 0")
+    if arch["global_pool"] not in GLOBAL_POOLS:
+        raise InputError(f"global_pool must be one of {', '.join(GLOBAL_POOLS)}, got {arch['global_pool']!r}")
+    if not 0.0 <= float(arch["dropout"]) < 1.0:
+        raise InputError(f"dropout must be in [0, 1), got {arch['dropout']}")
+    for key in ("n_tracks", "n_filters", "filter_width", "dilated_layers", "dilated_channels",
+                "dilated_width"):
+        arch[key] = int(arch[key])
+    arch["dropout"] = float(arch["dropout"])
+    arch["strand_aware"] = bool(arch["strand_aware"])
+    return arch
+
+
+class SeqCNN(nn.Module):
+    """A 1D CNN whose first-layer filters are motif detectors.
+
+    Parameters
+    ----------
+    arch : dict
+        Architecture (see :data:`DEFAULTS` and :func:`architecture`): ``alphabet``,
+        ``n_tracks``, ``n_filters`` (F), ``filter_width`` (W), ``strand_aware``,
+        ``dilated_layers``, ``dilated_channels``, ``dilated_width``, ``dropout``,
+        ``global_pool``.
+
+    Attributes
+    ----------
+    conv1 : torch.nn.Conv1d
+        The motif detectors: weight ``(F, C, W)``, C = alphabet size + ``n_tracks``.
+    dilated : torch.nn.ModuleList
+        The optional dilated residual convolutions.
+    head : torch.nn.Linear
+        ``(D,) -> 1``.
+    """
+
+    def __init__(self, arch: dict[str, Any]) -> None:
+        super().__init__()
+        self.arch = architecture(**arch)
+        a = self.arch
+        self.alphabet = get_alphabet(a["alphabet"])
+        self.n_channels = self.alphabet.size + a["n_tracks"]
+        self.strand_aware = a["strand_aware"]
+        self.conv1 = nn.Conv1d(self.n_channels, a["n_filters"], a["filter_width"])
+        self.drop = nn.Dropout(a["dropout"])
+        self.dilated = nn.ModuleList()
+        width = a["n_filters"]
+        if a["dilated_layers"]:
+            self.project = nn.Conv1d(width, a["dilated_channels"], 1)
+            width = a["dilated_channels"]
+            k = a["dilated_width"]
+            for i in range(a["dilated_layers"]):
+                d = 2 ** (i + 1)
+                self.dilated.append(nn.Conv1d(width, width, k, dilation=d, padding=d * (k - 1) // 2))
+        else:
+            self.project = None
+        self.head = nn.Linear(width, 1)
+        if self.strand_aware:
+            # channel permutation of the reverse strand: complement letters, keep tracks
+            comp = torch.as_tensor(self.alphabet.complement_codes()[: self.alphabet.size]).long()
+            perm = torch.cat([comp, torch.arange(self.alphabet.size, self.n_channels)])
+            self.register_buffer("rc_perm", perm, persistent=False)
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def filter_width(self) -> int:
+        """W, the width of a motif detector."""
+        return self.arch["filter_width"]
+
+    @property
+    def context(self) -> int:
+        """Extra input positions each side that the dilated layers add to a CAM position."""
+        k = self.arch["dilated_width"]
+        return sum(2 ** (i + 1) * (k - 1) // 2 for i in range(self.arch["dilated_layers"]))
+
+    def cam_window(self, j: int | torch.Tensor, length: int | None = None):
+        """Input interval ``[start, end)`` (forward strand) behind CAM position ``j``.
+
+        The core is the first-layer window ``[j, j + W)``; the dilated layers let
+        position ``j`` also see ``context`` positions each side. Clipped to
+        ``[0, length)`` when ``length`` is given.
+        """
+        start = j - self.context
+        end = j + self.filter_width + self.context
+        if length is not None:
+            if isinstance(start, torch.Tensor):
+                start, end = start.clamp(min=0), end.clamp(max=length)
+            else:
+                start, end = max(start, 0), min(end, length)
+        return start, end
+
+    def reverse_complement(self, x: torch.Tensor) -> torch.Tensor:
+        """The input on the other strand: ``(N, C, L)`` with letters complemented, tracks kept, length flipped."""
+        if not self.strand_aware:
+            raise ValueError("reverse_complement needs a strand-aware DNA model")
+        return x.index_select(1, self.rc_perm).flip(-1)
+
+    # ------------------------------------------------------------------ layers
+    def _conv1_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pre-activation conv1 outputs ``(N, F, L1)`` of the forward and the reverse scan."""
+        if not self.strand_aware:
+            return self.conv1(x), None
+        w = self.conv1.weight
+        w_rc = w.index_select(1, self.rc_perm).flip(-1)
+        both = F.conv1d(x, torch.cat([w, w_rc]), torch.cat([self.conv1.bias, self.conv1.bias]))
+        n_f = w.shape[0]
+        return both[:, :n_f], both[:, n_f:]
+
+    def filter_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Post-ReLU activations of every first-layer filter on both strands.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(N, C, L)``
+
+        Returns
+        -------
+        torch.Tensor, shape ``(N, 2, F, L - W + 1)``
+            Strand 0: the filter on the forward strand; strand 1: the same filter
+            reverse-complemented, i.e. scanned on the reverse strand. Both are indexed
+            by the window's start on the forward strand: ``[n, s, f, i]`` scores the input
+            window ``[i, i + W)``. For protein models and DNA models with strand
+            awareness off, strand 1 is all zeros (the model never reads that strand).
+        """
+        fwd, rev = self._conv1_both(x)
+        fwd = F.relu(fwd)
+        rev = torch.zeros_like(fwd) if rev is None else F.relu(rev)
+        return torch.stack([fwd, rev], dim=1)
+
+    def _trunk(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.drop(h)
+        if self.project is not None:
+            h = F.relu(self.project(h))
+            for conv in self.dilated:
+                h = h + F.relu(conv(h))
+        return h
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature maps (strands merged), shape ``(N, D, L - W + 1)``, forward-strand positions."""
+        fwd, rev = self._conv1_both(x)
+        fwd = F.relu(fwd)
+        if rev is None:
+            return self._trunk(fwd)
+        rev = F.relu(rev)
+        if self.project is None:
+            # no positional layers after conv1: the streams are already aligned
+            return torch.maximum(self._trunk(fwd), self._trunk(rev))
+        # the reverse stream in its own (reverse-strand) coordinates, through the shared trunk
+        n = x.shape[0]
+        out = self._trunk(torch.cat([fwd, rev.flip(-1)]))
+        return torch.maximum(out[:n], out[n:].flip(-1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(N, C, L)``, float
+
+        Returns
+        -------
+        torch.Tensor, shape ``(N,)``: logit of the positive class.
+        """
+        h = self.features(x)
+        pooled = h.amax(-1) if self.arch["global_pool"] == "max" else h.mean(-1)
+        return self.head(pooled).squeeze(-1)
+
+    def class_activation_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Class-activation map: the head's weights applied to the last feature maps.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(N, C, L)``
+
+        Returns
+        -------
+        torch.Tensor, shape ``(N, L')``, ``L' = L - W + 1``
+            ``cam[n, j] = sum_d head.weight[d] * features[n, d, j]``. Position ``j`` maps to
+            the input window ``[j, j + W)`` on the forward strand (widened by ``context``
+            each side, see :meth:`cam_window`). With ``global_pool="mean"`` the logit is
+            exactly ``cam.mean(-1) + head.bias``; with ``"max"`` each feature's maximum
+            position carries its contribution.
+        """
+        h = self.features(x)
+        return torch.einsum("d,ndl->nl", self.head.weight[0], h)
+
+
+# ---------------------------------------------------------------------- files
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_json(obj: dict, path: str | os.PathLike) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, default=_json_default) + "\n"
+    _atomic_write_bytes(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def _json_default(o):
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save(model: SeqCNN, folder: str | os.PathLike | None = None, info: dict | None = None, *,
+         model_pt: str | os.PathLike | None = None,
+         model_json: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """Write ``model.pt`` (the state_dict only) and ``model.json``, each atomically.
+
+    Parameters
+    ----------
+    model : SeqCNN
+    folder : path, optional
+        Writes ``folder/model.pt`` and ``folder/model.json``; or give both paths.
+    info : dict, optional
+        Extra keys for ``model.json`` (``policy``, ``channels``, ``training``, ...).
+        ``architecture``, ``alphabet``, ``channels`` and ``seqfm_version`` are filled in.
+
+    Returns
+    -------
+    (model_pt, model_json) paths.
+    """
+    if folder is not None:
+        model_pt = model_pt or Path(folder) / "model.pt"
+        model_json = model_json or Path(folder) / "model.json"
+    if model_pt is None or model_json is None:
+        raise ValueError("save needs a folder or both model_pt and model_json")
+    model_pt, model_json = Path(model_pt), Path(model_json)
+    meta = dict(info or {})
+    meta["architecture"] = dict(model.arch)
+    meta.setdefault("alphabet", model.arch["alphabet"])
+    meta.setdefault("policy", "uniform")
+    meta.setdefault("channels", list(model.alphabet.letters)
+                    + [f"track{i}" for i in range(model.arch["n_tracks"])])
+    meta["seqfm_version"] = __version__
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _atomic_write_bytes(model_pt, lambda tmp: torch.save(state, tmp))
+    save_json(meta, model_json)
+    return model_pt, model_json
+
+
+def load_state_dict_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
+    """``torch.load(path, weights_only=True)`` that turns every failure into an :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint file")
+    try:
+        obj = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError,
+            AttributeError, TypeError, IndexError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: not a readable PyTorch state_dict file ({first[:200]})") from None
+    except Exception as err:  # any unpickling refusal (weights_only) lands here
+        raise InputError(f"{path}: refused to load ({type(err).__name__}); "
+                         "only plain state_dict files are accepted") from None
+    return obj
+
+
+def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
+         device: str | torch.device = "cpu") -> tuple[SeqCNN, dict]:
+    """Rebuild a model from ``model.json`` and load the weights of ``model.pt``.
+
+    Parameters
+    ----------
+    model_pt : path
+        State dict written by :func:`save`; read with ``torch.load(weights_only=True)``.
+    model_json : path
+        The architecture and metadata.
+    device : str or torch.device
+
+    Returns
+    -------
+    (model, info): the model in eval mode on ``device`` and the parsed ``model.json``.
+
+    Raises
+    ------
+    InputError
+        A missing, unreadable or tampered file, or weights that do not fit the architecture
+        (naming the file and the first mismatching tensor).
+    """
+    model_json = Path(model_json)
+    try:
+        info = json.loads(model_json.read_text())
+        arch = info["architecture"]
+        if not isinstance(arch, dict):
+            raise TypeError("architecture is not an object")
+    except FileNotFoundError:
+        raise InputError(f"{model_json}: no such model description file") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{model_json}: not a seqfm model.json ({err})") from None
+    model = SeqCNN(arch)
+    state = load_state_dict_file(model_pt, device)
+    check_state_dict(model, state, model_pt)
+    model.load_state_dict(state)
+    return model.to(device).eval(), info
+
+
+def check_state_dict(model: nn.Module, state: Any, path: str | os.PathLike) -> None:
+    """Refuse (:class:`InputError` naming ``path``) a state that is not this model's state_dict."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{path}: not a state_dict (expected a mapping of names to tensors)")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if missing or extra:
+        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise InputError(f"{path}: weights of a different architecture ({what}; "
+                         f"{len(missing)} missing, {len(extra)} unexpected tensors)")
+    for k, v in expected.items():
+        if state[k].shape != v.shape:
+            raise InputError(f"{path}: weights of a different architecture ({k!r} has shape "
+                             f"{tuple(state[k].shape)}, the model needs {tuple(v.shape)})")
+        if state[k].is_floating_point() and not torch.isfinite(state[k]).all():
+            raise InputError(f"{path}: tensor {k!r} holds NaN or infinite values")
+
+
+def clone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of ``model``'s state_dict."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def copy_model(model: SeqCNN) -> SeqCNN:
+    """A deep copy (same device)."""
+    return copy.deepcopy(model)
