@@ -1,0 +1,19 @@
+# seqfm: which motifs did a sequence model learn, and where are the binding sites?
+# Run:  snakemake --cores 2 --workflow-profile workflow/profiles/default
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/encode.smk"
+
+
+rule all:
+    input:
+        final_targets,
+    default_target: True

@@ -1,0 +1,61 @@
+# Shared set-up: config and samples validated at start-up, input functions, final targets.
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from seqfm.errors import InputError
+from seqfm.samples import read_samples
+
+
+def _fail(message):
+    # one clear line and a non-zero exit, no traceback
+    print(f"seqfm: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except Exception as err:
+    _fail(f"config: {str(err).splitlines()[0]}")
+
+try:
+    SAMPLES = read_samples(config["samples"])
+except InputError as err:
+    _fail(str(err))
+
+SAMPLE_NAMES = list(SAMPLES.index)
+
+wildcard_constraints:
+    sample="|".join(map(re.escape, SAMPLE_NAMES)) if SAMPLE_NAMES else "[A-Za-z0-9._-]+",
+
+# Each stage's rule file appends the per-sample files it contributes to `rule all`.
+TARGETS = []
+
+
+def final_targets(wildcards):
+    return [f"results/{s}/{t}" for s in SAMPLE_NAMES for t in TARGETS]
+
+
+def sample(wildcards):
+    return SAMPLES.loc[wildcards.sample]
+
+
+def sample_files(wildcards):
+    """Every input file a sample names (so rules rerun when an input changes)."""
+    row = sample(wildcards)
+    files = [row.positives] + ([row.negatives] if row.negatives not in ("shuffle", "background") else [])
+    files += [row.genome] if row.genome else []
+    return files
+
+
+def conservation_files(wildcards):
+    return [c for c in sample(wildcards).conservation.split(",") if c]
+
+
+def cfg(section, key):
+    return config[section][key]
+
+
+def csv(values):
+    return ",".join(str(v) for v in values)
