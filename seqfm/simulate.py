@@ -1,0 +1,713 @@
+"""Simulated example data: a small DNA genome with planted JASPAR motifs.
+
+``simulate(out_dir, seed=1, ...)`` writes a self-contained, seeded DNA example into
+``out_dir``:
+
+``genome.fa`` (+ ``genome.fa.fai``)
+    chromosomes ``chr1..chrN`` of differing lengths, 60 letters a line. Bases come from a
+    first-order Markov chain with mammalian-like composition (about 41% GC, CpG depleted to
+    an observed/expected ratio near 0.22), run in GC "isochore" blocks of slightly different
+    composition. A few percent is soft-masked (lowercase, partly simple repeats) and a few
+    runs of ``N`` (1-5 kb) stand for assembly gaps.
+``positives.bed`` / ``positives.narrowPeak``
+    non-overlapping regions of 200-500 bp (BED6, strand ``.``), each carrying one planted
+    motif instance, a fraction two different ones. The narrowPeak summit (column 10) is the
+    offset of the planted site's centre, or the region centre when it carries two.
+``truth.bed``
+    every planted site; a ``#`` header names the columns
+    ``chrom start end name score strand matrix_id motif region``: ``name`` is the JASPAR
+    motif name, ``score`` the instance's relative PWM score (0-1000), ``strand`` the planted
+    strand, ``motif`` the sampled instance in the motif's own orientation (the genome holds
+    its reverse complement on ``-``) and ``region`` the positive region's name.
+``decoys.bed``
+    regions of the same size distribution without a motif, but conserved in their centre.
+``conservation.bw`` (and ``conservation.bedGraph`` on request)
+    a phyloP-like per-base score: noise around 0, raised by about 3 over planted sites
+    (shaped by each column's information content) and over decoys' central 20 bp. N runs
+    carry no value.
+``simulate.json``
+    parameters, seed, motifs, counts, GC fraction and CpG observed/expected.
+
+All files are written under temporary names and renamed into place at the end; the same
+seed gives byte-identical files. Coordinates are 0-based, half-open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import InputError
+
+log = logging.getLogger("seqfm")
+
+#: CTCF, GATA1 (the WGATAR ChIP-seq matrix), FOXA2, USF1 (E-box)
+DEFAULT_MOTIFS = ("MA0139.2", "MA0035.2", "MA0047.4", "MA0093.4")
+JASPAR_RELEASE = "JASPAR2026"
+DNA_LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
+LINE_WIDTH = 60
+#: planted sites keep at least this many bp from both region edges
+SITE_EDGE = 20
+#: regions keep this far from chromosome ends and N runs, and this far from each other
+REGION_MARGIN = 1000
+REGION_SPACING = 50
+#: conserved window in the centre of a decoy region
+DECOY_CORE = 20
+#: the random streams; each part of the simulation draws from its own
+_STREAMS = ("genome", "mask", "gaps", "regions", "sites", "instances", "conservation", "peaks")
+
+
+# ====================================================================== motifs
+@dataclass(frozen=True)
+class Motif:
+    """A JASPAR matrix as sampling probabilities.
+
+    Attributes
+    ----------
+    matrix_id, name : str
+        JASPAR matrix id and TF name.
+    probs : numpy.ndarray, shape ``(W, 4)``
+        Column probabilities over A, C, G, T, pseudocounts included.
+    """
+
+    matrix_id: str
+    name: str
+    probs: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.probs.shape[0])
+
+    @property
+    def consensus(self) -> str:
+        return DNA_LETTERS[self.probs.argmax(axis=1)].tobytes().decode()
+
+    def log_odds(self, background: float = 0.25) -> np.ndarray:
+        """Log2-odds matrix against a uniform background, shape ``(W, 4)``."""
+        return np.log2(self.probs / background)
+
+    def information(self) -> np.ndarray:
+        """Information content of each column in bits, shape ``(W,)``."""
+        return 2.0 + (self.probs * np.log2(self.probs)).sum(axis=1)
+
+
+def motif_from_counts(matrix_id: str, name: str, counts: np.ndarray,
+                      pseudocount: float = 0.01) -> Motif:
+    """Column frequencies plus ``pseudocount`` per letter, renormalised.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray, shape ``(W, 4)``
+        Counts (or frequencies) over A, C, G, T.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    freqs = counts / counts.sum(axis=1, keepdims=True)
+    probs = (freqs + pseudocount) / (1.0 + 4 * pseudocount)
+    return Motif(matrix_id, name, probs)
+
+
+def load_jaspar_motifs(ids: Sequence[str], release: str = JASPAR_RELEASE) -> list[Motif]:
+    """Fetch JASPAR matrices by id from pyjaspar's offline database.
+
+    Raises
+    ------
+    InputError
+        An id that is malformed, repeated or not in ``release``.
+    """
+    ids = list(ids)
+    if not ids:
+        raise InputError("--motifs: give at least one JASPAR matrix id, e.g. MA0139.2")
+    for mid in ids:
+        if not re.fullmatch(r"[A-Z]{2}\d{4}\.\d+", mid):
+            raise InputError(f"--motifs: {mid!r} is not a JASPAR matrix id "
+                             "(versioned ids look like MA0139.2)")
+    if len(set(ids)) != len(ids):
+        raise InputError(f"--motifs: ids must be distinct, got {','.join(ids)}")
+    from pyjaspar import jaspardb
+
+    try:
+        db = jaspardb(release=release)
+    except Exception as err:  # pyjaspar raises plain exceptions for unknown releases
+        raise InputError(f"JASPAR release {release!r} is not available in pyjaspar: {err}") from None
+    motifs = []
+    for mid in ids:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = db.fetch_motif_by_id(mid)
+        if found is None:
+            raise InputError(f"--motifs: JASPAR matrix {mid!r} is not in {release}; "
+                             f"use ids of that release such as {','.join(DEFAULT_MOTIFS)}")
+        counts = np.array([found.counts[b] for b in "ACGT"]).T
+        motifs.append(motif_from_counts(mid, found.name, counts))
+    return motifs
+
+
+def sample_instances(motif: Motif, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n`` instances letter by letter from the motif's columns.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(n, W)``, uint8 codes 0..3 (A, C, G, T).
+    """
+    cum = np.cumsum(motif.probs, axis=1)[:, :3]
+    u = rng.random((n, motif.width))
+    return (u[:, :, None] > cum[None]).sum(axis=2).astype(np.uint8)
+
+
+def relative_scores(motif: Motif, codes: np.ndarray) -> np.ndarray:
+    """Log-odds score of instances ``(n, W)`` scaled to 0..1 between the PWM's min and max."""
+    lo = motif.log_odds()
+    raw = lo[np.arange(motif.width), codes].sum(axis=1)
+    low, high = lo.min(axis=1).sum(), lo.max(axis=1).sum()
+    return (raw - low) / (high - low)
+
+
+# ====================================================================== genome
+def chromosome_lengths(genome_size: int, n_chroms: int) -> dict[str, int]:
+    """Lengths falling linearly, e.g. 3 Mb in 5 -> 900k, 750k, 600k, 450k, 300k."""
+    weights = np.arange(n_chroms + 1, 1, -1, dtype=np.float64)
+    lengths = np.floor(genome_size * weights / weights.sum()).astype(np.int64)
+    return {f"chr{i + 1}": int(n) for i, n in enumerate(lengths)}
+
+
+def dna_transitions(gc: float, cpg_oe: float) -> np.ndarray:
+    """First-order transition matrix with GC fraction ``gc`` and CpG o/e ``cpg_oe``.
+
+    The dinucleotide table starts from independence, the CG cell is scaled down, and
+    Sinkhorn balancing restores both margins to the target composition, so the chain's
+    stationary distribution is exactly that composition. The CG scale is refined until
+    the table's observed/expected CpG equals ``cpg_oe``.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(4, 4)``: row = current base, column = next base (A, C, G, T).
+    """
+    p = np.array([1 - gc, gc, gc, 1 - gc]) / 2
+    scale = cpg_oe
+    for _ in range(30):
+        kernel = np.outer(p, p)
+        kernel[1, 2] *= scale
+        a = np.ones(4)
+        for _ in range(200):
+            b = p / (kernel.T @ a)
+            a = p / (kernel @ b)
+        table = a[:, None] * kernel * b[None, :]
+        scale *= cpg_oe / (table[1, 2] / (p[1] * p[2]))
+    return table / table.sum(axis=1, keepdims=True)
+
+
+def dna_markov_sequence(length: int, rng: np.random.Generator, gc: float = 0.41,
+                        cpg_oe: float = 0.22, isochore_spread: float = 0.03,
+                        chunk: int = 2000, block: int = 16) -> np.ndarray:
+    """Sample a DNA sequence from a first-order Markov chain, vectorised over chunks.
+
+    The sequence is cut into chunks of ``chunk`` bases that run as independent chains side
+    by side (one numpy step per position, not per base); each starts from its chain's
+    stationary distribution. Blocks of ``block`` chunks share an "isochore" GC level,
+    ``gc`` plus one of ``isochore_spread * (-1.33, -0.5, 0.5, 1.33)``, given out in equal
+    numbers so the genome-wide GC stays at ``gc``.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(length,)``, uint8 codes 0..3 (A, C, G, T).
+    """
+    levels = gc + isochore_spread * np.array([-4, -1.5, 1.5, 4]) / 3
+    trans = np.stack([dna_transitions(g, cpg_oe) for g in levels])       # (K, 4, 4)
+    cum = np.cumsum(trans, axis=2)[:, :, :3].reshape(-1, 3)              # (K*4, 3)
+    start_cum = np.cumsum(np.stack([[1 - g, g, g, 1 - g] for g in levels]) / 2, axis=1)[:, :3]
+    n_chunks = -(-length // chunk)
+    n_blocks = -(-n_chunks // block)
+    block_class = rng.permutation(np.resize(np.arange(len(levels)), n_blocks))
+    cls = np.repeat(block_class, block)[:n_chunks]
+    u = rng.random((chunk, n_chunks))
+    out = np.empty((chunk, n_chunks), dtype=np.uint8)
+    out[0] = (u[0][:, None] > start_cum[cls]).sum(axis=1)
+    row = cls * 4
+    for t in range(1, chunk):
+        out[t] = (u[t][:, None] > cum[row + out[t - 1]]).sum(axis=1)
+    return out.T.ravel()[:length]
+
+
+def soft_mask(seq: np.ndarray, rng: np.random.Generator, fraction: float = 0.05,
+              repeat_share: float = 0.2) -> None:
+    """Lowercase about ``fraction`` of ASCII ``seq`` in place, in intervals of 100-1000 bp.
+
+    A share ``repeat_share`` of the intervals becomes a simple (micro-satellite) repeat.
+    """
+    n = int(round(fraction * seq.size / 550))
+    if n == 0:
+        return
+    lengths = rng.integers(100, 1001, n)
+    starts = rng.integers(0, max(1, seq.size - 1000), n)
+    units = ["A", "T", "CA", "TG", "AAT", "ATT", "AAAT", "TTTA", "AGAT", "GGAA", "TCTCC"]
+    pick = rng.random(n) < repeat_share
+    unit_idx = rng.integers(0, len(units), n)
+    for s, length, i in zip(starts[pick], lengths[pick], unit_idx[pick]):
+        span = min(int(length), 200)
+        unit = np.frombuffer(units[i].encode(), dtype=np.uint8)
+        seq[s:s + span] = np.resize(unit, span)
+    diff = np.zeros(seq.size + 1, dtype=np.int32)
+    np.add.at(diff, starts, 1)
+    np.add.at(diff, np.minimum(starts + lengths, seq.size), -1)
+    masked = np.cumsum(diff[:-1]) > 0
+    seq[masked] |= 0x20
+
+
+def place_n_gaps(lengths: Sequence[int], rng: np.random.Generator,
+                 n_gaps: int = 3) -> list[tuple[int, int, int]]:
+    """Choose ``n_gaps`` runs of N of 1-5 kb inside chromosomes (20-80% along).
+
+    Returns
+    -------
+    list of ``(chrom_index, start, end)``, sorted and merged; gaps go to distinct
+    chromosomes first.
+    """
+    order = rng.permutation(len(lengths))
+    gaps = []
+    for i in range(n_gaps):
+        c = int(order[i % len(lengths)])
+        size = int(rng.integers(1000, 5001))
+        start = int(rng.integers(int(0.2 * lengths[c]), int(0.8 * lengths[c]) - size))
+        gaps.append((c, start, start + size))
+    merged: list[tuple[int, int, int]] = []
+    for c, s, e in sorted(gaps):
+        if merged and merged[-1][0] == c and s <= merged[-1][2]:
+            merged[-1] = (c, merged[-1][1], max(e, merged[-1][2]))
+        else:
+            merged.append((c, s, e))
+    return merged
+
+
+def usable_segments(lengths: Sequence[int], gaps: list[tuple[int, int, int]],
+                    margin: int = REGION_MARGIN) -> list[tuple[int, int, int]]:
+    """Stretches of each chromosome away from its ends and N runs by ``margin``."""
+    segments = []
+    for c, n in enumerate(lengths):
+        cuts = [(s, e) for gc_, s, e in gaps if gc_ == c]
+        edges = [0] + [x for s, e in cuts for x in (s, e)] + [n]
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a > 2 * margin:
+                segments.append((c, a + margin, b - margin))
+    return segments
+
+
+def place_regions(segments: list[tuple[int, int, int]], n: int, rng: np.random.Generator,
+                  min_len: int = 200, max_len: int = 500,
+                  spacing: int = REGION_SPACING) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place ``n`` non-overlapping regions uniformly at random in the segments.
+
+    Regions are shared out over segments by free length; inside a segment, random gap
+    sizes (sorted uniform cut points over the free room) separate them.
+
+    Returns
+    -------
+    chrom, start, end : numpy.ndarray, shape ``(n,)``, sorted by chromosome then start.
+    """
+    lengths = rng.integers(min_len, max_len + 1, n)
+    room = np.array([e - s for _, s, e in segments], dtype=np.float64)
+    need = lengths.sum() + n * spacing
+    if need > 0.8 * room.sum():
+        raise InputError(f"{n} regions of {min_len}-{max_len} bp need about {need:,} bp but the "
+                         f"genome has {int(room.sum()):,} bp away from ends and N runs; use a "
+                         "larger --genome-size or fewer --n-positives/--n-decoys")
+    share = np.floor(n * room / room.sum()).astype(int)
+    share[np.argsort(-(n * room / room.sum() - share), kind="stable")[: n - share.sum()]] += 1
+    chrom, start = [], []
+    taken = 0
+    for (c, s, e), k in zip(segments, share):
+        lens = lengths[taken:taken + k]
+        free = (e - s) - lens.sum() - max(k - 1, 0) * spacing
+        cuts = np.sort(rng.integers(0, free + 1, k))
+        before = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        start.append(s + cuts + before + np.arange(k) * spacing)
+        chrom.append(np.full(k, c))
+        taken += k
+    chrom_a, start_a = np.concatenate(chrom), np.concatenate(start)
+    return chrom_a, start_a, start_a + lengths[:taken]
+
+
+def plan_sites(region_len: np.ndarray, widths: np.ndarray, rng: np.random.Generator,
+               two_fraction: float = 0.3, sd_single: float = 30.0,
+               sd_pair: float = 15.0) -> dict[str, np.ndarray]:
+    """Choose motifs, offsets and strands of the planted sites.
+
+    Each region gets one site; ``round(two_fraction * n)`` regions (at random) get a
+    second, different motif 5-40 bp from the first. Single sites are centred near the
+    region centre (normal, sd ``sd_single``), pairs as a block (sd ``sd_pair``), and
+    always at least ``SITE_EDGE`` bp from both region edges.
+
+    Parameters
+    ----------
+    region_len : numpy.ndarray, shape ``(R,)``
+    widths : numpy.ndarray, shape ``(M,)``
+        Motif widths.
+
+    Returns
+    -------
+    dict of arrays over sites ``(S,)``: ``region``, ``motif``, ``offset`` (from region
+    start), ``minus`` (bool); and ``summit`` over regions ``(R,)``.
+    """
+    n, m = len(region_len), len(widths)
+    n_two = int(round(two_fraction * n)) if m > 1 else 0
+    two = np.zeros(n, dtype=bool)
+    two[rng.permutation(n)[:n_two]] = True
+    one_idx, two_idx = np.flatnonzero(~two), np.flatnonzero(two)
+    # singles: each motif equally often
+    m1 = rng.permutation(np.resize(np.arange(m), len(one_idx)))
+    w1 = widths[m1]
+    c1 = region_len[one_idx] / 2 + rng.normal(0, sd_single, len(one_idx))
+    s1 = np.clip(np.round(c1 - w1 / 2).astype(int), SITE_EDGE, region_len[one_idx] - SITE_EDGE - w1)
+    # pairs: two different motifs with a gap, placed as one block
+    ma = rng.integers(0, m, len(two_idx))
+    mb = (ma + rng.integers(1, max(m, 2), len(two_idx))) % m
+    gap = rng.integers(5, 41, len(two_idx))
+    block = widths[ma] + gap + widths[mb]
+    cb = region_len[two_idx] / 2 + rng.normal(0, sd_pair, len(two_idx))
+    sb = np.clip(np.round(cb - block / 2).astype(int), SITE_EDGE,
+                 region_len[two_idx] - SITE_EDGE - block)
+    summit = region_len // 2
+    summit[one_idx] = s1 + w1 // 2
+    region = np.concatenate([one_idx, two_idx, two_idx])
+    order = np.lexsort((np.concatenate([s1, sb, sb + widths[ma] + gap]), region))
+    sites = {
+        "region": region,
+        "motif": np.concatenate([m1, ma, mb]),
+        "offset": np.concatenate([s1, sb, sb + widths[ma] + gap]),
+    }
+    sites = {k: v[order] for k, v in sites.items()}
+    sites["minus"] = rng.random(len(region)) < 0.5
+    sites["summit"] = summit
+    return sites
+
+
+def plant_sites(seq: np.ndarray, starts: np.ndarray, motif_idx: np.ndarray, minus: np.ndarray,
+                motifs: Sequence[Motif], rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    """Write sampled instances (uppercase) into ASCII ``seq`` at global ``starts``.
+
+    Returns
+    -------
+    instances : list of str
+        Each instance in the motif's own orientation.
+    score : numpy.ndarray, shape ``(S,)``
+        Relative PWM score (0..1) of each instance.
+    """
+    instances = np.empty(len(starts), dtype=object)
+    score = np.zeros(len(starts))
+    for k, motif in enumerate(motifs):
+        idx = np.flatnonzero(motif_idx == k)
+        codes = sample_instances(motif, len(idx), rng)
+        score[idx] = relative_scores(motif, codes)
+        instances[idx] = [DNA_LETTERS[c].tobytes().decode() for c in codes]
+        written = np.where(minus[idx, None], 3 - codes[:, ::-1], codes)
+        seq[starts[idx, None] + np.arange(motif.width)] = DNA_LETTERS[written]
+    return list(instances), score
+
+
+def conservation_scores(total: int, rng: np.random.Generator, site_starts: np.ndarray,
+                        site_motif: np.ndarray, site_minus: np.ndarray, motifs: Sequence[Motif],
+                        decoy_cores: np.ndarray, boost: float = 3.0) -> np.ndarray:
+    """PhyloP-like per-base scores over the flat genome, shape ``(total,)`` float32.
+
+    Noise is standard normal clipped to [-4, 4]. Planted sites are raised by ``boost`` on
+    average, column by column in proportion to information content (the reverse on the
+    minus strand); decoy cores (global starts of ``DECOY_CORE``-bp windows) are raised by
+    ``boost`` flat. Values are rounded to 3 decimals like published phyloP tracks.
+    """
+    values = np.clip(rng.standard_normal(total, dtype=np.float32), -4, 4)
+    for k, motif in enumerate(motifs):
+        ic = motif.information()
+        profile = (boost * ic / ic.mean()).astype(np.float32)
+        idx = np.flatnonzero(site_motif == k)
+        prof = np.where(site_minus[idx, None], profile[::-1], profile)
+        values[site_starts[idx, None] + np.arange(motif.width)] += prof
+    values[decoy_cores[:, None] + np.arange(DECOY_CORE)] += np.float32(boost)
+    return np.round(np.clip(values, -5, 9), 3).astype(np.float32)
+
+
+def composition(seq: np.ndarray, offsets: np.ndarray) -> tuple[float, float]:
+    """GC fraction and CpG observed/expected of ASCII ``seq``, ignoring N.
+
+    CpG o/e = n(CG) * n(ACGT) / (n(C) * n(G)); dinucleotides do not cross chromosomes.
+    """
+    upper = seq & 0xDF
+    n_c, n_g = np.count_nonzero(upper == ord("C")), np.count_nonzero(upper == ord("G"))
+    n_acgt = n_c + n_g + np.count_nonzero((upper == ord("A")) | (upper == ord("T")))
+    cg = (upper[:-1] == ord("C")) & (upper[1:] == ord("G"))
+    cg[offsets[1:-1] - 1] = False
+    return (n_c + n_g) / n_acgt, float(cg.sum()) * n_acgt / (n_c * n_g)
+
+
+# ====================================================================== writers
+@contextmanager
+def staged_output(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder inside ``out_dir`` whose files are renamed into place on success.
+
+    On any error the temporary folder is removed and ``out_dir`` keeps what it had.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out_dir))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for path in sorted(tmp.iterdir()):
+        os.replace(path, out_dir / path.name)
+    tmp.rmdir()
+
+
+def write_fasta(path: Path, names: Sequence[str], seq: np.ndarray, offsets: np.ndarray) -> None:
+    """Write ASCII ``seq`` split at ``offsets`` as FASTA (60 letters a line) plus its .fai."""
+    fai = []
+    pos = 0
+    with open(path, "wb") as fh:
+        for name, a, b in zip(names, offsets[:-1], offsets[1:]):
+            chrom = seq[a:b]
+            head = f">{name}\n".encode()
+            full = chrom.size // LINE_WIDTH
+            lines = np.empty((full, LINE_WIDTH + 1), dtype=np.uint8)
+            lines[:, :LINE_WIDTH] = chrom[: full * LINE_WIDTH].reshape(full, LINE_WIDTH)
+            lines[:, LINE_WIDTH] = ord("\n")
+            tail = chrom[full * LINE_WIDTH:].tobytes()
+            body = lines.tobytes() + (tail + b"\n" if tail else b"")
+            fh.write(head + body)
+            fai.append(f"{name}\t{chrom.size}\t{pos + len(head)}\t{LINE_WIDTH}\t{LINE_WIDTH + 1}\n")
+            pos += len(head) + len(body)
+    Path(f"{path}.fai").write_text("".join(fai))
+
+
+def write_table(path: Path, rows: Sequence[Sequence], header: str | None = None) -> None:
+    """Tab-separated rows, with an optional ``#`` header line."""
+    text = "".join("\t".join(map(str, r)) + "\n" for r in rows)
+    Path(path).write_text((f"#{header}\n" if header else "") + text)
+
+
+def write_bigwig(path: Path, names: Sequence[str], lengths: Sequence[int], values: np.ndarray,
+                 offsets: np.ndarray, covered: list[tuple[int, int, int]]) -> None:
+    """Base-resolution bigWig of ``values`` over the ``covered`` (chrom, start, end) stretches."""
+    import pyBigWig
+
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(zip(names, (int(n) for n in lengths))))
+    for c, s, e in covered:
+        chunk = values[offsets[c] + s: offsets[c] + e].astype(np.float64)
+        bw.addEntries(names[c], int(s), values=chunk, span=1, step=1)
+    bw.close()
+
+
+def write_bedgraph(path: Path, names: Sequence[str], values: np.ndarray, offsets: np.ndarray,
+                   covered: list[tuple[int, int, int]]) -> None:
+    """bedGraph of ``values`` with runs of equal values merged."""
+    import pandas as pd
+
+    parts = []
+    for c, s, e in covered:
+        v = values[offsets[c] + s: offsets[c] + e]
+        cut = np.flatnonzero(np.diff(v) != 0) + 1
+        lo = np.concatenate([[0], cut])
+        hi = np.concatenate([cut, [v.size]])
+        parts.append(pd.DataFrame({"chrom": names[c], "start": s + lo, "end": s + hi,
+                                   "value": v[lo]}))
+    pd.concat(parts).to_csv(path, sep="\t", header=False, index=False, float_format="%.3f")
+
+
+def covered_stretches(lengths: Sequence[int],
+                      gaps: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Each chromosome minus its N runs, as ``(chrom_index, start, end)``."""
+    return usable_segments(lengths, gaps, margin=0)
+
+
+# ====================================================================== driver
+def _check_options(genome_size: int, n_chroms: int, n_positives: int, n_decoys: int,
+                   two_fraction: float, gc: float, cpg_oe: float, min_len: int, max_len: int,
+                   widths: np.ndarray) -> None:
+    checks = [
+        (n_chroms >= 1, f"--n-chroms must be at least 1, got {n_chroms}"),
+        (genome_size >= 50_000 * n_chroms,
+         f"--genome-size must be at least 50,000 bp per chromosome, got {genome_size:,}"),
+        (n_positives >= 1, f"--n-positives must be at least 1, got {n_positives}"),
+        (n_decoys >= 0, f"--n-decoys must be 0 or more, got {n_decoys}"),
+        (0 <= two_fraction <= 1, f"--two-motif-fraction must lie in [0, 1], got {two_fraction}"),
+        (0.2 <= gc <= 0.8, f"--gc must lie in [0.2, 0.8], got {gc}"),
+        (0 < cpg_oe <= 1.5, f"--cpg-oe must lie in (0, 1.5], got {cpg_oe}"),
+        (0 < min_len <= max_len, f"region lengths need 0 < --min-length <= --max-length, "
+                                 f"got {min_len} and {max_len}"),
+    ]
+    two = np.sort(widths)[-2:].sum() + 40 if len(widths) > 1 and two_fraction > 0 else widths.max()
+    checks.append((min_len - 2 * SITE_EDGE >= two,
+                   f"--min-length {min_len} leaves no room for the motifs ({int(two)} bp plus "
+                   f"{SITE_EDGE} bp at each edge); use --min-length {int(two) + 2 * SITE_EDGE} "
+                   "or more"))
+    for ok, msg in checks:
+        if not ok:
+            raise InputError(msg)
+
+
+def simulate(out_dir: str | os.PathLike, seed: int = 1, genome_size: int = 3_000_000,
+             n_chroms: int = 5, n_positives: int = 2400, n_decoys: int | None = None,
+             motifs: Sequence[str] = DEFAULT_MOTIFS, two_motif_fraction: float = 0.3,
+             gc: float = 0.41, cpg_oe: float = 0.22, n_gaps: int = 3,
+             mask_fraction: float = 0.05, min_length: int = 200, max_length: int = 500,
+             conservation_boost: float = 3.0, bedgraph: bool = False,
+             jaspar_release: str = JASPAR_RELEASE) -> dict:
+    """Write the DNA example data set into ``out_dir`` (see the module docstring).
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created if needed); files appear only once all are written.
+    seed : int
+        Seed of every random choice; the same seed gives byte-identical files.
+    genome_size, n_chroms : int
+        Total genome length and number of chromosomes (lengths fall linearly).
+    n_positives, n_decoys : int
+        Positive regions (each with planted motifs) and conserved decoy regions
+        (default: as many as positives).
+    motifs : sequence of str
+        JASPAR matrix ids to plant.
+    two_motif_fraction : float
+        Share of positive regions that carry two different motifs.
+    gc, cpg_oe : float
+        Target GC fraction and CpG observed/expected of the background chain.
+    n_gaps, mask_fraction : int, float
+        Number of N runs and share of soft-masked (lowercase) sequence.
+    min_length, max_length : int
+        Region length range (bp).
+    conservation_boost : float
+        Mean conservation added over planted sites and decoy cores.
+    bedgraph : bool
+        Also write ``conservation.bedGraph``.
+    jaspar_release : str
+        pyjaspar release to take the matrices from.
+
+    Returns
+    -------
+    dict
+        The summary written to ``simulate.json``.
+    """
+    n_decoys = n_positives if n_decoys is None else n_decoys
+    mots = load_jaspar_motifs(motifs, jaspar_release)
+    widths = np.array([m.width for m in mots])
+    _check_options(genome_size, n_chroms, n_positives, n_decoys, two_motif_fraction, gc,
+                   cpg_oe, min_length, max_length, widths)
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {seed}")
+    rng = dict(zip(_STREAMS, (np.random.default_rng(s)
+                              for s in np.random.SeedSequence(seed).spawn(len(_STREAMS)))))
+
+    chroms = chromosome_lengths(genome_size, n_chroms)
+    names, lengths = list(chroms), np.array(list(chroms.values()))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    seq = DNA_LETTERS[dna_markov_sequence(int(offsets[-1]), rng["genome"], gc, cpg_oe)]
+    soft_mask(seq, rng["mask"], mask_fraction)
+    gaps = place_n_gaps(lengths, rng["gaps"], n_gaps)
+    for c, s, e in gaps:
+        seq[offsets[c] + s: offsets[c] + e] = ord("N")
+
+    segments = usable_segments(lengths, gaps)
+    chrom, start, end = place_regions(segments, n_positives + n_decoys, rng["regions"],
+                                      min_length, max_length)
+    is_pos = np.zeros(chrom.size, dtype=bool)
+    is_pos[rng["regions"].permutation(chrom.size)[:n_positives]] = True
+    pos = {"chrom": chrom[is_pos], "start": start[is_pos], "end": end[is_pos]}
+    dec = {"chrom": chrom[~is_pos], "start": start[~is_pos], "end": end[~is_pos]}
+    pos_len = pos["end"] - pos["start"]
+
+    sites = plan_sites(pos_len, widths, rng["sites"], two_motif_fraction)
+    r = sites["region"]
+    site_start = pos["start"][r] + sites["offset"]
+    site_global = offsets[pos["chrom"][r]] + site_start
+    instances, rel = plant_sites(seq, site_global, sites["motif"], sites["minus"], mots,
+                                 rng["instances"])
+    dec_len = dec["end"] - dec["start"]
+    dec_core = offsets[dec["chrom"]] + dec["start"] + dec_len // 2 - DECOY_CORE // 2
+    cons = conservation_scores(seq.size, rng["conservation"], site_global, sites["motif"],
+                               sites["minus"], mots, dec_core, conservation_boost)
+
+    width = max(5, len(str(max(n_positives, n_decoys))))
+    pos_names = [f"peak_{i + 1:0{width}d}" for i in range(n_positives)]
+    dec_names = [f"decoy_{i + 1:0{width}d}" for i in range(n_decoys)]
+    n_sites = np.bincount(r, minlength=n_positives)
+    signal = np.exp(rng["peaks"].normal(2.0, 0.5, n_positives)) * (1 + 0.5 * (n_sites > 1))
+    summary = _summary(locals())
+
+    out = Path(out_dir)
+    if not bedgraph and (out / "conservation.bedGraph").exists():
+        (out / "conservation.bedGraph").unlink()
+        log.info("removed the stale %s", out / "conservation.bedGraph")
+    with staged_output(out) as tmp:
+        write_fasta(tmp / "genome.fa", names, seq, offsets)
+        peak_rows = [(names[c], s, e, n, min(1000, int(v * 50)), ".")
+                     for c, s, e, n, v in zip(pos["chrom"], pos["start"], pos["end"], pos_names, signal)]
+        write_table(tmp / "positives.bed", peak_rows)
+        write_table(tmp / "positives.narrowPeak",
+                    [row + (f"{v:.3f}", f"{3 * v:.3f}", f"{max(3 * v - 1, 0):.3f}", int(sm))
+                     for row, v, sm in zip(peak_rows, signal, sites["summit"])])
+        write_table(tmp / "decoys.bed", [(names[c], s, e, n, 0, ".") for c, s, e, n in
+                                         zip(dec["chrom"], dec["start"], dec["end"], dec_names)])
+        write_table(tmp / "truth.bed", [
+            (names[pos["chrom"][ri]], s, s + widths[k], mots[k].name, int(round(1000 * q)),
+             "-" if mi else "+", mots[k].matrix_id, inst, pos_names[ri])
+            for ri, s, k, mi, inst, q in zip(r, site_start, sites["motif"], sites["minus"],
+                                             instances, rel)],
+            header="chrom\tstart\tend\tname\tscore\tstrand\tmatrix_id\tmotif\tregion")
+        covered = covered_stretches(lengths, gaps)
+        write_bigwig(tmp / "conservation.bw", names, lengths, cons, offsets, covered)
+        if bedgraph:
+            write_bedgraph(tmp / "conservation.bedGraph", names, cons, offsets, covered)
+        (tmp / "simulate.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("simulated %d bp in %d chromosomes, %d positives, %d sites, %d decoys into %s",
+             seq.size, len(names), n_positives, len(r), n_decoys, out)
+    return summary
+
+
+def _summary(v: dict) -> dict:
+    """The ``simulate.json`` content from ``simulate``'s local variables."""
+    gc_frac, cpg = composition(v["seq"], v["offsets"])
+    sites, pos_len, widths = v["sites"], v["pos_len"], v["widths"]
+    centre = sites["offset"] + widths[sites["motif"]] / 2
+    in_centre = np.abs(centre - pos_len[sites["region"]] / 2) + widths[sites["motif"]] / 2 <= 100
+    in_summit = np.abs(centre - sites["summit"][sites["region"]]) + widths[sites["motif"]] / 2 <= 100
+    per_motif = np.bincount(sites["motif"], minlength=len(v["mots"]))
+    params = {k: v[k] for k in ("seed", "genome_size", "n_chroms", "n_positives", "n_decoys",
+                                "two_motif_fraction", "gc", "cpg_oe", "n_gaps", "mask_fraction",
+                                "min_length", "max_length", "conservation_boost", "bedgraph",
+                                "jaspar_release")}
+    params["motifs"] = list(v["motifs"])
+    return {
+        "generator": f"seqfm {__version__} simulate (DNA)",
+        "seed": v["seed"],
+        "parameters": params,
+        "chromosomes": dict(zip(v["names"], map(int, v["lengths"]))),
+        "genome_bp": int(v["seq"].size),
+        "n_runs": [{"chrom": v["names"][c], "start": s, "end": e} for c, s, e in v["gaps"]],
+        "motifs": [{"matrix_id": m.matrix_id, "name": m.name, "consensus": m.consensus,
+                    "width": m.width, "n_sites": int(k)} for m, k in zip(v["mots"], per_motif)],
+        "counts": {
+            "positives": int(v["n_positives"]), "decoys": int(v["n_decoys"]),
+            "sites": int(sites["region"].size),
+            "two_motif_regions": int((v["n_sites"] > 1).sum()),
+            "sites_minus_strand": int(sites["minus"].sum()),
+        },
+        "sites_within_100bp_of_centre": round(float(in_centre.mean()), 4),
+        "sites_within_100bp_of_summit": round(float(in_summit.mean()), 4),
+        "gc_fraction": round(gc_frac, 4),
+        "cpg_observed_expected": round(cpg, 4),
+        "soft_masked_fraction": round(float(((v["seq"] & 0x20) > 0).mean()), 4),
+        "n_fraction": round(float((v["seq"] == ord("N")).mean()), 4),
+        "files": ["genome.fa", "genome.fa.fai", "positives.bed", "positives.narrowPeak",
+                  "truth.bed", "decoys.bed", "conservation.bw", "simulate.json"]
+                 + (["conservation.bedGraph"] if v["bedgraph"] else []),
+    }
