@@ -252,15 +252,20 @@ class Track:
 
 
 def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    skip = 0
+    with open(path) as handle:  # leading track/browser/comment lines
+        for line in handle:
+            if not line.startswith(("track", "browser", "#")):
+                break
+            skip += 1
     try:
-        df = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2, 3],
+        df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, usecols=[0, 1, 2, 3],
                          names=["chrom", "start", "end", "value"],
                          dtype={"chrom": str, "start": np.int64, "end": np.int64, "value": np.float32},
                          skip_blank_lines=True)
     except (ValueError, pd.errors.ParserError) as err:
         raise InputError(f"{path}: not a bedGraph (chrom, start, end, value, tab-separated): "
                          f"{str(err).splitlines()[0]}") from None
-    df = df[~df["chrom"].str.startswith(("track", "browser"))]
     bad = df["end"] <= df["start"]
     if bad.any():
         row = df[bad].iloc[0]

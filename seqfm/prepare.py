@@ -167,8 +167,13 @@ def assign_split(table: pd.DataFrame, cfg: PrepareConfig) -> np.ndarray:
     Rows without coordinates that were made from a positive (shuffles) follow their
     source, so no test sequence is a shuffle of a training sequence.
     """
-    has_coords = (table["chrom"] != "").to_numpy()
+    has_coords = (table["chrom"] != "").to_numpy().copy()
     split = np.full(len(table), "train", dtype=object)
+    n_chroms = table.loc[has_coords, "chrom"].nunique()
+    if has_coords.any() and not (cfg.test_chroms or cfg.valid_chroms) and n_chroms < 3:
+        log.warning("sequences lie on %d chromosome(s), too few to hold chromosomes out: "
+                    "using a seeded stratified split instead", n_chroms)
+        has_coords[:] = False
     if has_coords.any():
         test, valid = _holdout_chroms(table[has_coords], cfg)
         chrom = table["chrom"].to_numpy()
@@ -196,9 +201,6 @@ def _holdout_chroms(table: pd.DataFrame, cfg: PrepareConfig) -> tuple[list[str],
         log.warning("hold-out chromosome(s) %s hold no sequence", ", ".join(missing))
     if cfg.test_chroms or cfg.valid_chroms:
         return list(cfg.test_chroms), list(cfg.valid_chroms)
-    if len(counts) < 3:
-        raise InputError(f"sequences lie on {len(counts)} chromosome(s): too few to hold chromosomes "
-                         f"out; set prepare.test_chroms and prepare.valid_chroms")
     # smallest chromosomes first, so no single huge chromosome swallows a split
     order = counts.sort_values(kind="stable").index.tolist()
     test, valid, total = [], [], counts.sum()
