@@ -20,11 +20,13 @@
     strand, ``motif`` the sampled instance in the motif's own orientation (the genome holds
     its reverse complement on ``-``) and ``region`` the positive region's name.
 ``decoys.bed``
-    regions of the same size distribution without a motif, but conserved in their centre.
+    regions of the same size distribution without a motif, but with conserved elements
+    drawn exactly like the positives' sites (same widths, offsets near the centre, strands,
+    share of pairs), so that conservation alone cannot tell them from positives.
 ``conservation.bw`` (and ``conservation.bedGraph`` on request)
-    a phyloP-like per-base score: noise around 0, raised by about 3 over planted sites
-    (shaped by each column's information content) and over decoys' central 20 bp. N runs
-    carry no value.
+    a phyloP-like per-base score: noise around 0 (sd 1), raised by 3 on average over planted
+    sites and decoys' conserved elements, column by column in proportion to the motif's
+    information content. N runs carry no value.
 ``simulate.json``
     parameters, seed, motifs, counts, GC fraction and CpG observed/expected.
 
@@ -63,8 +65,6 @@ SITE_EDGE = 20
 #: regions keep this far from chromosome ends and N runs, and this far from each other
 REGION_MARGIN = 1000
 REGION_SPACING = 50
-#: conserved window in the centre of a decoy region
-DECOY_CORE = 20
 #: the random streams; each part of the simulation draws from its own
 _STREAMS = ("genome", "mask", "gaps", "regions", "sites", "instances", "conservation", "peaks")
 
@@ -415,24 +415,24 @@ def plant_sites(seq: np.ndarray, starts: np.ndarray, motif_idx: np.ndarray, minu
     return list(instances), score
 
 
-def conservation_scores(total: int, rng: np.random.Generator, site_starts: np.ndarray,
-                        site_motif: np.ndarray, site_minus: np.ndarray, motifs: Sequence[Motif],
-                        decoy_cores: np.ndarray, boost: float = 3.0) -> np.ndarray:
+def conservation_scores(total: int, rng: np.random.Generator, starts: np.ndarray,
+                        motif_idx: np.ndarray, minus: np.ndarray, motifs: Sequence[Motif],
+                        boost: float = 3.0) -> np.ndarray:
     """PhyloP-like per-base scores over the flat genome, shape ``(total,)`` float32.
 
-    Noise is standard normal clipped to [-4, 4]. Planted sites are raised by ``boost`` on
-    average, column by column in proportion to information content (the reverse on the
-    minus strand); decoy cores (global starts of ``DECOY_CORE``-bp windows) are raised by
-    ``boost`` flat. Values are rounded to 3 decimals like published phyloP tracks.
+    Noise is standard normal clipped to [-4, 4]. Each conserved element (a planted site,
+    or a decoy's site-shaped element with no motif in it) at global ``starts`` is raised by
+    ``boost`` on average, column by column in proportion to the motif's information
+    content (reversed on the minus strand). Values are rounded to 3 decimals, as in
+    published phyloP tracks.
     """
     values = np.clip(rng.standard_normal(total, dtype=np.float32), -4, 4)
     for k, motif in enumerate(motifs):
         ic = motif.information()
         profile = (boost * ic / ic.mean()).astype(np.float32)
-        idx = np.flatnonzero(site_motif == k)
-        prof = np.where(site_minus[idx, None], profile[::-1], profile)
-        values[site_starts[idx, None] + np.arange(motif.width)] += prof
-    values[decoy_cores[:, None] + np.arange(DECOY_CORE)] += np.float32(boost)
+        idx = np.flatnonzero(motif_idx == k)
+        prof = np.where(minus[idx, None], profile[::-1], profile)
+        values[starts[idx, None] + np.arange(motif.width)] += prof
     return np.round(np.clip(values, -5, 9), 3).astype(np.float32)
 
 
@@ -529,27 +529,204 @@ def covered_stretches(lengths: Sequence[int],
     return usable_segments(lengths, gaps, margin=0)
 
 
-# ====================================================================== driver
-def _check_options(genome_size: int, n_chroms: int, n_positives: int, n_decoys: int,
-                   two_fraction: float, gc: float, cpg_oe: float, min_len: int, max_len: int,
-                   widths: np.ndarray) -> None:
+# ====================================================================== DNA example
+@dataclass
+class DnaGenome:
+    """A simulated genome held as one flat ASCII array.
+
+    Attributes
+    ----------
+    names : list of str
+        Chromosome names, in FASTA order.
+    lengths : numpy.ndarray, shape ``(C,)``
+    offsets : numpy.ndarray, shape ``(C + 1,)``
+        Start of each chromosome in ``seq``; ``seq[offsets[c] + pos]`` is ``pos`` on ``c``.
+    seq : numpy.ndarray, shape ``(offsets[-1],)``, uint8
+        ASCII letters (ACGT, lowercase when soft-masked, N in gaps).
+    gaps : list of ``(chrom_index, start, end)``
+        The N runs.
+    """
+
+    names: list[str]
+    lengths: np.ndarray
+    offsets: np.ndarray
+    seq: np.ndarray
+    gaps: list[tuple[int, int, int]]
+
+
+@dataclass
+class DnaRegions:
+    """Positive and decoy regions with their planted (or conserved-only) sites.
+
+    Region arrays are ``(R,)`` with chromosome index, start and end; ``sites`` and
+    ``decoy_sites`` are :func:`plan_sites` dicts plus ``start`` (chromosome coordinate)
+    and ``glob`` (flat-genome coordinate); ``instances``/``rel_score`` describe the
+    planted sites and ``signal`` is each positive's simulated enrichment.
+    """
+
+    pos_chrom: np.ndarray
+    pos_start: np.ndarray
+    pos_end: np.ndarray
+    dec_chrom: np.ndarray
+    dec_start: np.ndarray
+    dec_end: np.ndarray
+    sites: dict[str, np.ndarray]
+    decoy_sites: dict[str, np.ndarray]
+    instances: list[str]
+    rel_score: np.ndarray
+    signal: np.ndarray
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per part of the simulation, all from ``seed``."""
+    seqs = np.random.SeedSequence(seed).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seqs)}
+
+
+def simulate_dna_genome(rng: dict[str, np.random.Generator], genome_size: int, n_chroms: int,
+                        gc: float, cpg_oe: float, n_gaps: int,
+                        mask_fraction: float) -> DnaGenome:
+    """Markov-chain chromosomes with soft-masked stretches and N runs."""
+    chroms = chromosome_lengths(genome_size, n_chroms)
+    lengths = np.array(list(chroms.values()))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    seq = DNA_LETTERS[dna_markov_sequence(int(offsets[-1]), rng["genome"], gc, cpg_oe)]
+    soft_mask(seq, rng["mask"], mask_fraction)
+    gaps = place_n_gaps(lengths, rng["gaps"], n_gaps)
+    for c, s, e in gaps:
+        seq[offsets[c] + s: offsets[c] + e] = ord("N")
+    return DnaGenome(list(chroms), lengths, offsets, seq, gaps)
+
+
+def _locate(plan: dict[str, np.ndarray], chrom: np.ndarray, start: np.ndarray,
+            offsets: np.ndarray) -> dict[str, np.ndarray]:
+    """Add chromosome (``start``) and flat-genome (``glob``) coordinates to a site plan."""
+    r = plan["region"]
+    local = start[r] + plan["offset"]
+    return {**plan, "start": local, "glob": offsets[chrom[r]] + local}
+
+
+def simulate_dna_regions(genome: DnaGenome, motifs: Sequence[Motif],
+                         rng: dict[str, np.random.Generator], n_positives: int, n_decoys: int,
+                         two_fraction: float, min_len: int, max_len: int) -> DnaRegions:
+    """Place positives and decoys, plant motif instances into ``genome.seq`` in place.
+
+    Decoys get a site plan drawn like the positives' (same motifs, offsets, strands) that
+    only shapes their conservation: no sequence is planted there.
+    """
+    widths = np.array([m.width for m in motifs])
+    chrom, start, end = place_regions(usable_segments(genome.lengths, genome.gaps),
+                                      n_positives + n_decoys, rng["regions"], min_len, max_len)
+    is_pos = np.zeros(chrom.size, dtype=bool)
+    is_pos[rng["regions"].permutation(chrom.size)[:n_positives]] = True
+    pc, ps, pe = chrom[is_pos], start[is_pos], end[is_pos]
+    dc, ds, de = chrom[~is_pos], start[~is_pos], end[~is_pos]
+    sites = _locate(plan_sites(pe - ps, widths, rng["sites"], two_fraction), pc, ps,
+                    genome.offsets)
+    decoy_sites = _locate(plan_sites(de - ds, widths, rng["sites"], two_fraction), dc, ds,
+                          genome.offsets)
+    instances, rel = plant_sites(genome.seq, sites["glob"], sites["motif"], sites["minus"],
+                                 motifs, rng["instances"])
+    n_sites = np.bincount(sites["region"], minlength=n_positives)
+    signal = np.exp(rng["peaks"].normal(2.0, 0.5, n_positives)) * (1 + 0.5 * (n_sites > 1))
+    return DnaRegions(pc, ps, pe, dc, ds, de, sites, decoy_sites, instances, rel, signal)
+
+
+def write_dna_example(out: Path, genome: DnaGenome, regions: DnaRegions,
+                      motifs: Sequence[Motif], conservation: np.ndarray, bedgraph: bool,
+                      summary: dict) -> None:
+    """Write every file of the DNA example into ``out`` (a staging folder)."""
+    g, r = genome, regions
+    width = max(5, len(str(max(r.pos_chrom.size, r.dec_chrom.size))))
+    pos_names = [f"peak_{i + 1:0{width}d}" for i in range(r.pos_chrom.size)]
+    write_fasta(out / "genome.fa", g.names, g.seq, g.offsets)
+    peaks = [(g.names[c], s, e, n, min(1000, int(v * 50)), ".")
+             for c, s, e, n, v in zip(r.pos_chrom, r.pos_start, r.pos_end, pos_names, r.signal)]
+    write_table(out / "positives.bed", peaks)
+    write_table(out / "positives.narrowPeak",
+                [row + (f"{v:.3f}", f"{3 * v:.3f}", f"{max(3 * v - 1, 0):.3f}", int(sm))
+                 for row, v, sm in zip(peaks, r.signal, r.sites["summit"])])
+    write_table(out / "decoys.bed",
+                [(g.names[c], s, e, f"decoy_{i + 1:0{width}d}", 0, ".")
+                 for i, (c, s, e) in enumerate(zip(r.dec_chrom, r.dec_start, r.dec_end))])
+    st = r.sites
+    write_table(out / "truth.bed", [
+        (g.names[r.pos_chrom[ri]], s, s + motifs[k].width, motifs[k].name,
+         int(round(1000 * q)), "-" if mi else "+", motifs[k].matrix_id, inst, pos_names[ri])
+        for ri, s, k, mi, inst, q in zip(st["region"], st["start"], st["motif"], st["minus"],
+                                         r.instances, r.rel_score)],
+        header="chrom\tstart\tend\tname\tscore\tstrand\tmatrix_id\tmotif\tregion")
+    covered = usable_segments(g.lengths, g.gaps, margin=0)
+    write_bigwig(out / "conservation.bw", g.names, g.lengths, conservation, g.offsets, covered)
+    if bedgraph:
+        write_bedgraph(out / "conservation.bedGraph", g.names, conservation, g.offsets, covered)
+    (out / "simulate.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def dna_summary(params: dict, genome: DnaGenome, regions: DnaRegions,
+                motifs: Sequence[Motif]) -> dict:
+    """The ``simulate.json`` content: parameters, motifs, counts and composition."""
+    gc_frac, cpg = composition(genome.seq, genome.offsets)
+    st = regions.sites
+    widths = np.array([m.width for m in motifs])[st["motif"]]
+    region_len = (regions.pos_end - regions.pos_start)[st["region"]]
+    centre = st["offset"] + widths / 2
+    near_centre = np.abs(centre - region_len / 2) + widths / 2 <= 100
+    near_summit = np.abs(centre - st["summit"][st["region"]]) + widths / 2 <= 100
+    per_motif = np.bincount(st["motif"], minlength=len(motifs))
+    n_sites = np.bincount(st["region"], minlength=regions.pos_chrom.size)
+    files = ["genome.fa", "genome.fa.fai", "positives.bed", "positives.narrowPeak",
+             "truth.bed", "decoys.bed", "conservation.bw"]
+    return {
+        "generator": f"seqfm {__version__} simulate (DNA)",
+        "seed": params["seed"],
+        "parameters": params,
+        "chromosomes": dict(zip(genome.names, map(int, genome.lengths))),
+        "genome_bp": int(genome.seq.size),
+        "n_runs": [{"chrom": genome.names[c], "start": s, "end": e} for c, s, e in genome.gaps],
+        "motifs": [{"matrix_id": m.matrix_id, "name": m.name, "consensus": m.consensus,
+                    "width": m.width, "n_sites": int(k)} for m, k in zip(motifs, per_motif)],
+        "counts": {"positives": int(regions.pos_chrom.size),
+                   "decoys": int(regions.dec_chrom.size),
+                   "sites": int(st["region"].size),
+                   "two_motif_regions": int((n_sites > 1).sum()),
+                   "sites_minus_strand": int(st["minus"].sum()),
+                   "decoy_conserved_elements": int(regions.decoy_sites["region"].size)},
+        "sites_within_100bp_of_centre": round(float(near_centre.mean()), 4),
+        "sites_within_100bp_of_summit": round(float(near_summit.mean()), 4),
+        "gc_fraction": round(gc_frac, 4),
+        "cpg_observed_expected": round(cpg, 4),
+        "soft_masked_fraction": round(float(((genome.seq & 0x20) > 0).mean()), 4),
+        "n_fraction": round(float((genome.seq == ord("N")).mean()), 4),
+        "files": files + (["conservation.bedGraph"] if params["bedgraph"] else [])
+                 + ["simulate.json"],
+    }
+
+
+def _check_options(p: dict, widths: np.ndarray) -> None:
+    """Raise InputError on the first option out of range."""
+    two = (np.sort(widths)[-2:].sum() + 40 if len(widths) > 1 and p["two_motif_fraction"] > 0
+           else widths.max())
     checks = [
-        (n_chroms >= 1, f"--n-chroms must be at least 1, got {n_chroms}"),
-        (genome_size >= 50_000 * n_chroms,
-         f"--genome-size must be at least 50,000 bp per chromosome, got {genome_size:,}"),
-        (n_positives >= 1, f"--n-positives must be at least 1, got {n_positives}"),
-        (n_decoys >= 0, f"--n-decoys must be 0 or more, got {n_decoys}"),
-        (0 <= two_fraction <= 1, f"--two-motif-fraction must lie in [0, 1], got {two_fraction}"),
-        (0.2 <= gc <= 0.8, f"--gc must lie in [0.2, 0.8], got {gc}"),
-        (0 < cpg_oe <= 1.5, f"--cpg-oe must lie in (0, 1.5], got {cpg_oe}"),
-        (0 < min_len <= max_len, f"region lengths need 0 < --min-length <= --max-length, "
-                                 f"got {min_len} and {max_len}"),
+        (p["seed"] >= 0, f"--seed must be 0 or more, got {p['seed']}"),
+        (p["n_chroms"] >= 1, f"--n-chroms must be at least 1, got {p['n_chroms']}"),
+        (p["genome_size"] >= 50_000 * p["n_chroms"], "--genome-size must be at least 50,000 bp "
+         f"per chromosome, got {p['genome_size']:,} for {p['n_chroms']}"),
+        (p["n_positives"] >= 1, f"--n-positives must be at least 1, got {p['n_positives']}"),
+        (p["n_decoys"] >= 0, f"--n-decoys must be 0 or more, got {p['n_decoys']}"),
+        (p["n_gaps"] >= 0, f"--n-gaps must be 0 or more, got {p['n_gaps']}"),
+        (0 <= p["two_motif_fraction"] <= 1,
+         f"--two-motif-fraction must lie in [0, 1], got {p['two_motif_fraction']}"),
+        (0.2 <= p["gc"] <= 0.8, f"--gc must lie in [0.2, 0.8], got {p['gc']}"),
+        (0 < p["cpg_oe"] <= 1.5, f"--cpg-oe must lie in (0, 1.5], got {p['cpg_oe']}"),
+        (0 <= p["mask_fraction"] <= 0.5,
+         f"--mask-fraction must lie in [0, 0.5], got {p['mask_fraction']}"),
+        (0 < p["min_length"] <= p["max_length"], "region lengths need 0 < --min-length <= "
+         f"--max-length, got {p['min_length']} and {p['max_length']}"),
+        (p["min_length"] - 2 * SITE_EDGE >= two,
+         f"--min-length {p['min_length']} leaves no room for the motifs ({int(two)} bp plus "
+         f"{SITE_EDGE} bp at each edge); use --min-length {int(two) + 2 * SITE_EDGE} or more"),
     ]
-    two = np.sort(widths)[-2:].sum() + 40 if len(widths) > 1 and two_fraction > 0 else widths.max()
-    checks.append((min_len - 2 * SITE_EDGE >= two,
-                   f"--min-length {min_len} leaves no room for the motifs ({int(two)} bp plus "
-                   f"{SITE_EDGE} bp at each edge); use --min-length {int(two) + 2 * SITE_EDGE} "
-                   "or more"))
     for ok, msg in checks:
         if not ok:
             raise InputError(msg)
@@ -586,7 +763,7 @@ def simulate(out_dir: str | os.PathLike, seed: int = 1, genome_size: int = 3_000
     min_length, max_length : int
         Region length range (bp).
     conservation_boost : float
-        Mean conservation added over planted sites and decoy cores.
+        Mean conservation added over planted sites and decoys' conserved elements.
     bedgraph : bool
         Also write ``conservation.bedGraph``.
     jaspar_release : str
@@ -597,117 +774,34 @@ def simulate(out_dir: str | os.PathLike, seed: int = 1, genome_size: int = 3_000
     dict
         The summary written to ``simulate.json``.
     """
-    n_decoys = n_positives if n_decoys is None else n_decoys
-    mots = load_jaspar_motifs(motifs, jaspar_release)
-    widths = np.array([m.width for m in mots])
-    _check_options(genome_size, n_chroms, n_positives, n_decoys, two_motif_fraction, gc,
-                   cpg_oe, min_length, max_length, widths)
-    if seed < 0:
-        raise InputError(f"--seed must be 0 or more, got {seed}")
-    rng = dict(zip(_STREAMS, (np.random.default_rng(s)
-                              for s in np.random.SeedSequence(seed).spawn(len(_STREAMS)))))
-
-    chroms = chromosome_lengths(genome_size, n_chroms)
-    names, lengths = list(chroms), np.array(list(chroms.values()))
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    seq = DNA_LETTERS[dna_markov_sequence(int(offsets[-1]), rng["genome"], gc, cpg_oe)]
-    soft_mask(seq, rng["mask"], mask_fraction)
-    gaps = place_n_gaps(lengths, rng["gaps"], n_gaps)
-    for c, s, e in gaps:
-        seq[offsets[c] + s: offsets[c] + e] = ord("N")
-
-    segments = usable_segments(lengths, gaps)
-    chrom, start, end = place_regions(segments, n_positives + n_decoys, rng["regions"],
-                                      min_length, max_length)
-    is_pos = np.zeros(chrom.size, dtype=bool)
-    is_pos[rng["regions"].permutation(chrom.size)[:n_positives]] = True
-    pos = {"chrom": chrom[is_pos], "start": start[is_pos], "end": end[is_pos]}
-    dec = {"chrom": chrom[~is_pos], "start": start[~is_pos], "end": end[~is_pos]}
-    pos_len = pos["end"] - pos["start"]
-
-    sites = plan_sites(pos_len, widths, rng["sites"], two_motif_fraction)
-    r = sites["region"]
-    site_start = pos["start"][r] + sites["offset"]
-    site_global = offsets[pos["chrom"][r]] + site_start
-    instances, rel = plant_sites(seq, site_global, sites["motif"], sites["minus"], mots,
-                                 rng["instances"])
-    dec_len = dec["end"] - dec["start"]
-    dec_core = offsets[dec["chrom"]] + dec["start"] + dec_len // 2 - DECOY_CORE // 2
-    cons = conservation_scores(seq.size, rng["conservation"], site_global, sites["motif"],
-                               sites["minus"], mots, dec_core, conservation_boost)
-
-    width = max(5, len(str(max(n_positives, n_decoys))))
-    pos_names = [f"peak_{i + 1:0{width}d}" for i in range(n_positives)]
-    dec_names = [f"decoy_{i + 1:0{width}d}" for i in range(n_decoys)]
-    n_sites = np.bincount(r, minlength=n_positives)
-    signal = np.exp(rng["peaks"].normal(2.0, 0.5, n_positives)) * (1 + 0.5 * (n_sites > 1))
-    summary = _summary(locals())
-
+    params = dict(seed=seed, genome_size=genome_size, n_chroms=n_chroms,
+                  n_positives=n_positives,
+                  n_decoys=n_positives if n_decoys is None else n_decoys,
+                  motifs=list(motifs), two_motif_fraction=two_motif_fraction, gc=gc,
+                  cpg_oe=cpg_oe, n_gaps=n_gaps, mask_fraction=mask_fraction,
+                  min_length=min_length, max_length=max_length,
+                  conservation_boost=conservation_boost, bedgraph=bedgraph,
+                  jaspar_release=jaspar_release)
+    mots = load_jaspar_motifs(params["motifs"], jaspar_release)
+    _check_options(params, np.array([m.width for m in mots]))
+    rng = _streams(seed)
+    genome = simulate_dna_genome(rng, genome_size, n_chroms, gc, cpg_oe, n_gaps, mask_fraction)
+    regions = simulate_dna_regions(genome, mots, rng, n_positives, params["n_decoys"],
+                                   two_motif_fraction, min_length, max_length)
+    elements = [regions.sites, regions.decoy_sites]
+    conservation = conservation_scores(
+        genome.seq.size, rng["conservation"], *(np.concatenate([e[k] for e in elements])
+                                                for k in ("glob", "motif", "minus")),
+        mots, conservation_boost)
+    summary = dna_summary(params, genome, regions, mots)
     out = Path(out_dir)
-    if not bedgraph and (out / "conservation.bedGraph").exists():
-        (out / "conservation.bedGraph").unlink()
-        log.info("removed the stale %s", out / "conservation.bedGraph")
+    stale = out / "conservation.bedGraph"
     with staged_output(out) as tmp:
-        write_fasta(tmp / "genome.fa", names, seq, offsets)
-        peak_rows = [(names[c], s, e, n, min(1000, int(v * 50)), ".")
-                     for c, s, e, n, v in zip(pos["chrom"], pos["start"], pos["end"], pos_names, signal)]
-        write_table(tmp / "positives.bed", peak_rows)
-        write_table(tmp / "positives.narrowPeak",
-                    [row + (f"{v:.3f}", f"{3 * v:.3f}", f"{max(3 * v - 1, 0):.3f}", int(sm))
-                     for row, v, sm in zip(peak_rows, signal, sites["summit"])])
-        write_table(tmp / "decoys.bed", [(names[c], s, e, n, 0, ".") for c, s, e, n in
-                                         zip(dec["chrom"], dec["start"], dec["end"], dec_names)])
-        write_table(tmp / "truth.bed", [
-            (names[pos["chrom"][ri]], s, s + widths[k], mots[k].name, int(round(1000 * q)),
-             "-" if mi else "+", mots[k].matrix_id, inst, pos_names[ri])
-            for ri, s, k, mi, inst, q in zip(r, site_start, sites["motif"], sites["minus"],
-                                             instances, rel)],
-            header="chrom\tstart\tend\tname\tscore\tstrand\tmatrix_id\tmotif\tregion")
-        covered = covered_stretches(lengths, gaps)
-        write_bigwig(tmp / "conservation.bw", names, lengths, cons, offsets, covered)
-        if bedgraph:
-            write_bedgraph(tmp / "conservation.bedGraph", names, cons, offsets, covered)
-        (tmp / "simulate.json").write_text(json.dumps(summary, indent=2) + "\n")
-    log.info("simulated %d bp in %d chromosomes, %d positives, %d sites, %d decoys into %s",
-             seq.size, len(names), n_positives, len(r), n_decoys, out)
+        write_dna_example(tmp, genome, regions, mots, conservation, bedgraph, summary)
+        if not bedgraph and stale.exists():
+            stale.unlink()
+            log.info("removed %s left by an earlier run", stale)
+    log.info("simulated %s bp in %d chromosomes: %d positives with %d sites, %d decoys -> %s",
+             f"{genome.seq.size:,}", len(genome.names), n_positives,
+             summary["counts"]["sites"], params["n_decoys"], out)
     return summary
-
-
-def _summary(v: dict) -> dict:
-    """The ``simulate.json`` content from ``simulate``'s local variables."""
-    gc_frac, cpg = composition(v["seq"], v["offsets"])
-    sites, pos_len, widths = v["sites"], v["pos_len"], v["widths"]
-    centre = sites["offset"] + widths[sites["motif"]] / 2
-    in_centre = np.abs(centre - pos_len[sites["region"]] / 2) + widths[sites["motif"]] / 2 <= 100
-    in_summit = np.abs(centre - sites["summit"][sites["region"]]) + widths[sites["motif"]] / 2 <= 100
-    per_motif = np.bincount(sites["motif"], minlength=len(v["mots"]))
-    params = {k: v[k] for k in ("seed", "genome_size", "n_chroms", "n_positives", "n_decoys",
-                                "two_motif_fraction", "gc", "cpg_oe", "n_gaps", "mask_fraction",
-                                "min_length", "max_length", "conservation_boost", "bedgraph",
-                                "jaspar_release")}
-    params["motifs"] = list(v["motifs"])
-    return {
-        "generator": f"seqfm {__version__} simulate (DNA)",
-        "seed": v["seed"],
-        "parameters": params,
-        "chromosomes": dict(zip(v["names"], map(int, v["lengths"]))),
-        "genome_bp": int(v["seq"].size),
-        "n_runs": [{"chrom": v["names"][c], "start": s, "end": e} for c, s, e in v["gaps"]],
-        "motifs": [{"matrix_id": m.matrix_id, "name": m.name, "consensus": m.consensus,
-                    "width": m.width, "n_sites": int(k)} for m, k in zip(v["mots"], per_motif)],
-        "counts": {
-            "positives": int(v["n_positives"]), "decoys": int(v["n_decoys"]),
-            "sites": int(sites["region"].size),
-            "two_motif_regions": int((v["n_sites"] > 1).sum()),
-            "sites_minus_strand": int(sites["minus"].sum()),
-        },
-        "sites_within_100bp_of_centre": round(float(in_centre.mean()), 4),
-        "sites_within_100bp_of_summit": round(float(in_summit.mean()), 4),
-        "gc_fraction": round(gc_frac, 4),
-        "cpg_observed_expected": round(cpg, 4),
-        "soft_masked_fraction": round(float(((v["seq"] & 0x20) > 0).mean()), 4),
-        "n_fraction": round(float((v["seq"] == ord("N")).mean()), 4),
-        "files": ["genome.fa", "genome.fa.fai", "positives.bed", "positives.narrowPeak",
-                  "truth.bed", "decoys.bed", "conservation.bw", "simulate.json"]
-                 + (["conservation.bedGraph"] if v["bedgraph"] else []),
-    }

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-positives", type=int, default=2400, metavar="N",
                         help="positive regions, each with planted motif sites")
     parser.add_argument("--n-decoys", type=int, default=None, metavar="N",
-                        help="conserved regions without motifs (default: as many as positives)")
+                        help="conserved regions without motifs (None: as many as positives)")
     parser.add_argument("--motifs", default=_DEFAULT_MOTIFS, metavar="IDS",
                         help="comma-separated JASPAR matrix ids to plant "
                              "(CTCF, GATA1, FOXA2, USF1 by default)")
