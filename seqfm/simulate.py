@@ -70,7 +70,7 @@ _STREAMS = ("genome", "mask", "gaps", "regions", "sites", "instances", "conserva
 
 
 # ====================================================================== motifs
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Motif:
     """A JASPAR matrix as sampling probabilities.
 
@@ -135,12 +135,12 @@ def load_jaspar_motifs(ids: Sequence[str], release: str = JASPAR_RELEASE) -> lis
                              "(versioned ids look like MA0139.2)")
     if len(set(ids)) != len(ids):
         raise InputError(f"--motifs: ids must be distinct, got {','.join(ids)}")
-    from pyjaspar import jaspardb
+    from pyjaspar import jaspar_releases, jaspardb
 
-    try:
-        db = jaspardb(release=release)
-    except Exception as err:  # pyjaspar raises plain exceptions for unknown releases
-        raise InputError(f"JASPAR release {release!r} is not available in pyjaspar: {err}") from None
+    if release not in jaspar_releases:
+        raise InputError(f"--jaspar-release: {release!r} is not a pyjaspar release; use one of "
+                         f"{', '.join(sorted(jaspar_releases, reverse=True))}")
+    db = jaspardb(release=release)
     motifs = []
     for mid in ids:
         with warnings.catch_warnings():
@@ -521,12 +521,6 @@ def write_bedgraph(path: Path, names: Sequence[str], values: np.ndarray, offsets
         parts.append(pd.DataFrame({"chrom": names[c], "start": s + lo, "end": s + hi,
                                    "value": v[lo]}))
     pd.concat(parts).to_csv(path, sep="\t", header=False, index=False, float_format="%.3f")
-
-
-def covered_stretches(lengths: Sequence[int],
-                      gaps: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Each chromosome minus its N runs, as ``(chrom_index, start, end)``."""
-    return usable_segments(lengths, gaps, margin=0)
 
 
 # ====================================================================== DNA example

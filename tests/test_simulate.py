@@ -211,3 +211,22 @@ def test_transitions_hit_targets():
     p = np.array([0.295, 0.205, 0.205, 0.295])
     np.testing.assert_allclose(p @ trans, p, atol=1e-9)
     np.testing.assert_allclose(p[1] * trans[1, 2] / (p[1] * p[2]), 0.22, rtol=1e-6)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(min_length=40), "--min-length 40 leaves no room"),
+    (dict(genome_size=150_000, n_positives=2000), "larger --genome-size"),
+    (dict(jaspar_release="JASPAR1999"), "not a pyjaspar release"),
+    (dict(motifs=["MA0139.2", "MA0139.2"]), "distinct"),
+])
+def test_bad_options(tmp_path, options, message):
+    with pytest.raises(InputError, match=message):
+        sim.simulate(tmp_path / "z", **{**SMALL, **options})
+    assert not (tmp_path / "z").exists() or not any((tmp_path / "z").iterdir())
+
+
+def test_one_motif_no_decoys(tmp_path):
+    info = sim.simulate(tmp_path / "one", motifs=["MA0047.4"], **{**SMALL, "n_decoys": 0})
+    assert info["counts"]["sites"] == 300 and info["counts"]["two_motif_regions"] == 0
+    assert (tmp_path / "one" / "decoys.bed").read_text() == ""
+    assert not (tmp_path / "one" / "conservation.bedGraph").exists()
