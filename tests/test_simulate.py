@@ -133,9 +133,19 @@ def test_narrowpeak_summit(small):
     assert peaks.shape[1] == 10
     t = truth(small)
     single = t[~t.region.duplicated(keep=False)].set_index("region")
-    peaks = peaks.set_index(3).loc[single.index]
+    peaks = peaks.set_index(3)
     centre = single.start + (single.end - single.start) // 2
-    assert ((peaks[1] + peaks[9]) == centre).all()
+    assert ((peaks.loc[single.index, 1] + peaks.loc[single.index, 9]) == centre).all()
+    pairs = t.region[t.region.duplicated()].unique()
+    width = peaks.loc[pairs, 2] - peaks.loc[pairs, 1]
+    assert len(pairs) > 0 and (peaks.loc[pairs, 9] == width // 2).all()
+
+
+def test_fasta_index(small):
+    fai = pd.read_csv(small / "genome.fa.fai", sep="\t", header=None)
+    assert list(fai[0]) == ["chr1", "chr2", "chr3"]
+    assert (fai[3] == 60).all() and (fai[4] == 61).all()
+    assert fai[1].is_monotonic_decreasing and fai[1].sum() == 600_000
 
 
 def test_conservation(small):
