@@ -73,3 +73,16 @@ def test_one_hot_follows_device_and_dtype():
     codes = torch.from_numpy(DNA.encode_batch(["ACGT"] * 3))
     x = one_hot(codes, dtype=torch.float16)
     assert x.dtype == torch.float16 and x.device == codes.device and x.shape == (3, 4, 4)
+
+
+def test_strings_to_one_hot_equals_codes_path_and_checks_letters():
+    from seqfm.alphabet import strings_to_one_hot
+
+    seqs = ["ACGTNRacgt", "TTTTGGGGCC"]
+    assert torch.equal(strings_to_one_hot(seqs), one_hot(DNA.encode_batch(seqs)))
+    buf = torch.full((2, 4, 10), 7.0)
+    assert strings_to_one_hot(seqs, out=buf) is buf and torch.equal(buf, one_hot(DNA.encode_batch(seqs)))
+    with pytest.raises(AlphabetError, match="sequence 2.*'N' at position 3"):
+        strings_to_one_hot(["ACGT", "ACNT"], policy="strict")
+    with pytest.raises(AlphabetError, match="'!' at position 1"):
+        strings_to_one_hot(["!CGT"])
