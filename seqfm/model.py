@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -74,7 +75,10 @@ def architecture(**overrides: Any) -> dict[str, Any]:
     if arch["strand_aware"] is None:
         arch["strand_aware"] = alpha.complement is not None
     if arch["strand_aware"] and alpha.complement is None:
-        raise InputError(f"strand-aware scanning needs a DNA alphabet, not {alpha.name!r}")
+        # a workflow-wide setting meets a protein sample: there is no other strand
+        logging.getLogger("seqfm").warning(
+            "strand-aware scanning needs DNA; turned off for the %s alphabet", alpha.name)
+        arch["strand_aware"] = False
     for key in ("n_filters", "filter_width", "dilated_channels", "dilated_width"):
         if int(arch[key]) < 1:
             raise InputError(f"architecture {key} must be >= 1, got {arch[key]}")

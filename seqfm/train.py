@@ -1,0 +1,825 @@
+"""Training a :class:`~seqfm.model.SeqCNN` on an encoded dataset, on GPU or CPU.
+
+The loop moves one byte per base: uint8 codes (and float16 tracks) go to the device,
+where :func:`seqfm.alphabet.one_hot` makes the input. Small datasets live on the device
+for the whole run; large ones stream from a background thread through pinned memory.
+Nothing in the step loop waits for the device: the loss is accumulated there and read
+once per epoch.
+
+Determinism and resuming: the model is initialised from ``seed``; each epoch's shuffle
+and dropout draw from a generator seeded by ``(seed, epoch)``. After every epoch the full
+state (model, optimizer, schedule, best weights, early-stopping counters, history) goes to
+``train/last.pt`` (+ ``train/last.json``, the same state in readable form), each written
+atomically. A run that is interrupted (SIGTERM, Ctrl-C, a killed job) and started again
+with the same options resumes from the last completed epoch and, on CPU, ends with exactly
+the weights an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from . import __version__, metrics
+from . import model as model_mod
+from .alphabet import Alphabet, one_hot
+from .errors import InputError
+
+log = logging.getLogger("seqfm")
+
+CHECKPOINT_VERSION = 1
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by a signal (or a test hook); the last epoch checkpoint is on disk."""
+
+
+# ---------------------------------------------------------------------- configuration
+@dataclass
+class TrainConfig:
+    """Training options (the ``train:`` section of ``config.yaml``; ``seqfm train --help``).
+
+    Attributes
+    ----------
+    batch_size : int
+    max_epochs : int
+    lr : float
+        Peak learning rate of AdamW.
+    weight_decay : float
+        AdamW decoupled weight decay.
+    warmup_epochs : float
+        Linear warm-up from ``lr / 10``, then cosine decay to ``lr / 100`` at ``max_epochs``.
+    patience : int
+        Stop after this many epochs without a better validation AUPRC.
+    min_delta : float
+        Smallest AUPRC gain that counts as better.
+    pos_weight : float or None
+        Weight of positives in the loss; None = ``n_negative / n_positive`` of the training split.
+    grad_clip : float
+        Clip the gradient norm to this value (0 = off).
+    seed : int
+    device : str
+        ``auto`` (CUDA, then MPS, then CPU), ``cuda``, ``cuda:N``, ``mps`` or ``cpu``.
+    threads : int
+        CPU threads for torch (0 = all cores this process may use).
+    amp : bool
+        Mixed precision on CUDA (bfloat16 where supported, else float16 with loss scaling).
+    valid_fraction : float
+        Share of the training split held out for validation when the dataset has no
+        ``valid`` rows.
+    baseline_k : int or None
+        k of the k-mer baseline (None: 5 for DNA, 2 for protein; 0 = no baseline).
+    resident_max_mb : float
+        Keep the whole dataset on the device when it is no larger than this (MiB);
+        larger ones stream from a background thread.
+    """
+
+    batch_size: int = 128
+    max_epochs: int = 30
+    lr: float = 5e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: float = 1.0
+    patience: int = 5
+    min_delta: float = 0.0
+    pos_weight: float | None = None
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    amp: bool = True
+    valid_fraction: float = 0.1
+    baseline_k: int | None = None
+    resident_max_mb: float = 2048.0
+
+    #: options that do not change the numbers of a CPU run (left out of the resume fingerprint)
+    RUNTIME_ONLY = ("device", "threads", "resident_max_mb", "baseline_k")
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_epochs < 1:
+            raise InputError("batch_size and max_epochs must be >= 1")
+        if self.lr <= 0 or self.weight_decay < 0 or self.patience < 1:
+            raise InputError("lr must be > 0, weight_decay >= 0 and patience >= 1")
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise InputError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------- devices
+def available_cpus() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def set_threads(threads: int = 0) -> int:
+    """Set torch's intra-op threads (0 = all available cores); returns the number set."""
+    n = threads if threads and threads > 0 else available_cpus()
+    torch.set_num_threads(n)
+    return n
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """The device to train on.
+
+    Parameters
+    ----------
+    requested : str
+        ``auto``: CUDA if available, then Apple MPS, then CPU. ``cuda`` / ``cuda:N`` / ``mps``
+        fall back to CPU with a warning when that device is absent. ``cpu`` is CPU.
+
+    Returns
+    -------
+    torch.device
+    """
+    req = (requested or "auto").strip().lower()
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps is not None and mps.is_available())
+    if req == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if has_mps:
+            return torch.device("mps")
+        return torch.device("cpu")
+    if req == "cpu":
+        return torch.device("cpu")
+    if req.startswith("cuda"):
+        try:
+            dev = torch.device(req)
+        except RuntimeError:
+            raise InputError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps") from None
+        if torch.cuda.is_available() and (dev.index is None or dev.index < torch.cuda.device_count()):
+            return dev
+        msg = f"device {requested!r} requested but CUDA is not available here; training on CPU"
+        log.warning(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        return torch.device("cpu")
+    if req == "mps":
+        if has_mps:
+            return torch.device("mps")
+        msg = "device 'mps' requested but MPS is not available here; training on CPU"
+        log.warning(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        return torch.device("cpu")
+    raise InputError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """Mixed-precision context on CUDA (bf16 if supported, else fp16); a no-op elsewhere."""
+    if device.type == "cuda" and enabled:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, enabled=False)
+
+
+# ---------------------------------------------------------------------- batches
+def make_input(codes: torch.Tensor, tracks: torch.Tensor | None, alphabet: Alphabet,
+               policy: str) -> torch.Tensor:
+    """Model input on the codes' device.
+
+    Parameters
+    ----------
+    codes : torch.Tensor, uint8, shape ``(B, L)``
+    tracks : torch.Tensor, float16, shape ``(B, T, L)``, or None / T = 0
+    alphabet : Alphabet
+    policy : str
+        Ambiguity policy of the dataset.
+
+    Returns
+    -------
+    torch.Tensor, float32, shape ``(B, A + T, L)``: one-hot channels, then tracks.
+    """
+    x = one_hot(codes, alphabet, policy)
+    if tracks is not None and tracks.shape[1]:
+        x = torch.cat([x, tracks.float()], dim=1)
+    return x
+
+
+class BatchSource:
+    """Batches of model inputs made on the device from uint8 codes and float16 tracks.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, uint8, shape ``(N, L)`` (may be memory-mapped)
+    tracks : numpy.ndarray, float16, shape ``(N, T, L)``
+    labels : numpy.ndarray, shape ``(N,)``
+    device : torch.device
+    alphabet : Alphabet
+    policy : str
+    resident : bool or None
+        Copy the whole arrays to the device once (None: when they take at most
+        ``resident_max_mb``). Otherwise a background thread gathers each batch from the
+        (memory-mapped) arrays into pinned memory and the copy to the device is asynchronous.
+    prefetch : int
+        Batches the background thread may prepare ahead.
+    """
+
+    def __init__(self, codes: np.ndarray, tracks: np.ndarray, labels: np.ndarray,
+                 device: torch.device, alphabet: Alphabet, policy: str,
+                 resident: bool | None = None, resident_max_mb: float = 2048.0,
+                 prefetch: int = 4) -> None:
+        self.device = torch.device(device)
+        self.alphabet, self.policy = alphabet, policy
+        self.n = len(labels)
+        self.has_tracks = tracks is not None and tracks.ndim == 3 and tracks.shape[1] > 0
+        nbytes = codes.nbytes + (tracks.nbytes if self.has_tracks else 0)
+        self.resident = (nbytes <= resident_max_mb * 2**20) if resident is None else bool(resident)
+        self.prefetch = prefetch
+        self.pin = self.device.type == "cuda"
+        if self.resident:
+            # np.array copies (memory maps are read-only; torch wants writable memory)
+            self.codes = torch.from_numpy(np.array(codes, dtype=np.uint8)).to(self.device)
+            self.tracks = (torch.from_numpy(np.array(tracks, dtype=np.float16)).to(self.device)
+                           if self.has_tracks else None)
+            self.labels = torch.from_numpy(np.asarray(labels, dtype=np.float32)).to(self.device)
+        else:
+            self.codes_np, self.tracks_np = codes, tracks if self.has_tracks else None
+            self.labels_np = np.asarray(labels, dtype=np.float32)
+
+    def iterate(self, index: np.ndarray, batch_size: int, shuffle_seed: int | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(x, y)``: x float32 ``(B, A + T, L)``, y float32 ``(B,)``, on the device.
+
+        Parameters
+        ----------
+        index : numpy.ndarray, int, shape ``(M,)``
+            Rows to visit (in this order unless shuffled).
+        batch_size : int
+        shuffle_seed : int, optional
+            Visit the rows in a permutation drawn from ``torch.Generator().manual_seed(shuffle_seed)``
+            (the same on every device).
+        """
+        index = torch.as_tensor(np.asarray(index, dtype=np.int64))
+        if shuffle_seed is not None:
+            gen = torch.Generator().manual_seed(int(shuffle_seed))
+            index = index[torch.randperm(len(index), generator=gen)]
+        if self.resident:
+            yield from self._iterate_resident(index, batch_size)
+        else:
+            yield from self._iterate_streaming(index, batch_size)
+
+    def _iterate_resident(self, index, batch_size):
+        index = index.to(self.device)
+        for lo in range(0, len(index), batch_size):
+            idx = index[lo: lo + batch_size]
+            tracks = self.tracks.index_select(0, idx) if self.tracks is not None else None
+            x = make_input(self.codes.index_select(0, idx), tracks, self.alphabet, self.policy)
+            yield x, self.labels.index_select(0, idx)
+
+    def _gather(self, idx: np.ndarray):
+        # sorted rows read memory maps sequentially; the order inside a batch is restored after
+        order = np.argsort(idx, kind="stable")
+        rows = idx[order]
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        out = [torch.from_numpy(np.ascontiguousarray(np.asarray(self.codes_np[rows])[inv]))]
+        if self.tracks_np is not None:
+            out.append(torch.from_numpy(np.ascontiguousarray(
+                np.asarray(self.tracks_np[rows], dtype=np.float16)[inv])))
+        out.append(torch.from_numpy(self.labels_np[idx]))
+        if self.pin:
+            out = [t.pin_memory() for t in out]
+        return out
+
+    def _iterate_streaming(self, index, batch_size):
+        index = index.numpy()
+        chunks = [index[lo: lo + batch_size] for lo in range(0, len(index), batch_size)]
+        q: queue.Queue = queue.Queue(maxsize=max(self.prefetch, 1))
+        stop = threading.Event()
+
+        def worker():
+            try:
+                for idx in chunks:
+                    if stop.is_set():
+                        return
+                    q.put(self._gather(idx))
+                q.put(None)
+            except BaseException as err:  # hand the failure to the consumer
+                q.put(err)
+
+        thread = threading.Thread(target=worker, name="seqfm-loader", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                nb = self.pin
+                tensors = [t.to(self.device, non_blocking=nb) for t in item]
+                codes, tracks = tensors[0], (tensors[1] if self.tracks_np is not None else None)
+                yield make_input(codes, tracks, self.alphabet, self.policy), tensors[-1]
+        finally:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    thread.join(0.05)
+
+
+def batches(codes: np.ndarray, tracks: np.ndarray | None, labels: np.ndarray, batch_size: int,
+            device: torch.device | str, alphabet: Alphabet, policy: str = "uniform",
+            shuffle_seed: int | None = None, resident: bool | None = None
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches ``(x (B, A + T, L) float32, y (B,) float32)`` on ``device``; see :class:`BatchSource`."""
+    if tracks is None:
+        tracks = np.zeros((len(labels), 0, codes.shape[1]), dtype=np.float16)
+    src = BatchSource(codes, tracks, labels, torch.device(device), alphabet, policy, resident=resident)
+    return src.iterate(np.arange(len(labels)), batch_size, shuffle_seed)
+
+
+@torch.inference_mode()
+def predict_source(model: torch.nn.Module, source: BatchSource, index: np.ndarray,
+                   batch_size: int = 512, amp: bool = False) -> np.ndarray:
+    """Logits ``(M,)`` of the rows ``index``, read back from the device once."""
+    model.eval()
+    outs = [model(x).float() for x, _ in _with_autocast(source.iterate(index, batch_size),
+                                                         source.device, amp)]
+    if not outs:
+        return np.zeros(0, dtype=np.float32)
+    return torch.cat(outs).cpu().numpy()
+
+
+def _with_autocast(it, device, amp):
+    for x, y in it:
+        with _autocast(device, amp):
+            yield x, y
+
+
+def predict(model: torch.nn.Module, codes: np.ndarray, tracks: np.ndarray | None,
+            alphabet: Alphabet, policy: str = "uniform", batch_size: int = 512,
+            device: torch.device | str | None = None) -> np.ndarray:
+    """Logits of a model for codes ``(N, L)`` (+ tracks ``(N, T, L)``); returns ``(N,)`` float32."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if tracks is None:
+        tracks = np.zeros((len(codes), 0, codes.shape[1]), dtype=np.float16)
+    src = BatchSource(codes, tracks, np.zeros(len(codes), dtype=np.float32), device, alphabet, policy)
+    return predict_source(model, src, np.arange(len(codes)), batch_size)
+
+
+# ---------------------------------------------------------------------- schedule
+def lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Multiplier of the peak LR at each step: linear warm-up from 0.1, cosine to 0.01."""
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return 0.1 + 0.9 * step / max(warmup_steps, 1)
+        t = min((step - warmup_steps) / max(total_steps - warmup_steps, 1), 1.0)
+        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t))
+    return f
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _atomic_torch_save(obj, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(buf.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    os.replace(tmp, path)
+
+
+EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_auroc", "valid_auprc", "lr",
+                 "best", "seconds", "seqs_per_s"]
+
+
+def fingerprint(arch: dict, config: TrainConfig, labels: np.ndarray, splits: dict) -> str:
+    """Hash of everything that decides a CPU run's numbers; a checkpoint resumes only if it matches."""
+    cfg = {k: v for k, v in config.to_dict().items() if k not in TrainConfig.RUNTIME_ONLY}
+    h = hashlib.sha256(json.dumps({"arch": arch, "config": cfg, "splits": splits},
+                                  sort_keys=True).encode())
+    h.update(np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _load_checkpoint(path: Path, fp: str, model, optimizer, scheduler, scaler):
+    """Restore a run from ``last.pt``; returns its state dict, or None to start afresh."""
+    try:
+        ck = model_mod.load_state_dict_file(path)
+        state = json.loads(ck["state"])
+    except (InputError, KeyError, TypeError, ValueError) as err:
+        log.warning("%s: cannot resume from it (%s); starting afresh", path, err)
+        return None
+    if state.get("fingerprint") != fp or state.get("version") != CHECKPOINT_VERSION:
+        log.warning("%s: written by a run with other options or data; starting afresh", path)
+        return None
+    try:
+        model_mod.check_state_dict(model, ck["model"], path)
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        if scaler is not None and "scaler" in ck:
+            scaler.load_state_dict(ck["scaler"])
+        state["best_model"] = ck["best_model"]
+    except (InputError, KeyError, ValueError, RuntimeError) as err:
+        log.warning("%s: cannot resume from it (%s); starting afresh", path, err)
+        return None
+    return state
+
+
+# ---------------------------------------------------------------------- the run
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    model : SeqCNN with the best weights, eval mode, on ``device``
+    history : list of per-epoch dicts (the rows of ``epochs.csv``)
+    best_epoch : int
+    epochs : int  (epochs run)
+    stopped_early : bool
+    device : torch.device
+    resumed_from : int  (last completed epoch found on disk; 0 = fresh start)
+    """
+
+    model: Any
+    history: list
+    best_epoch: int
+    epochs: int
+    stopped_early: bool
+    device: torch.device
+    resumed_from: int = 0
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def split_indices(dataset, config: TrainConfig) -> dict[str, np.ndarray]:
+    """Row indices of the train, valid and test splits.
+
+    When the dataset has no ``valid`` rows, a seeded ``valid_fraction`` of the training rows
+    (stratified by label) becomes the validation split.
+    """
+    idx = {s: dataset.split_index(s) for s in ("train", "valid", "test")}
+    labels = np.asarray(dataset.labels)
+    if len(idx["train"]) == 0:
+        raise InputError("the dataset has no rows with split 'train' (meta.tsv)")
+    if len(idx["valid"]) == 0:
+        rng = np.random.default_rng([config.seed, 17])
+        hold = []
+        for cls in (0, 1):
+            rows = idx["train"][labels[idx["train"]] == cls]
+            n_hold = int(round(len(rows) * config.valid_fraction))
+            hold.append(rng.choice(rows, n_hold, replace=False) if n_hold else rows[:0])
+        hold = np.sort(np.concatenate(hold))
+        log.warning("the dataset has no 'valid' rows; holding out %d training rows (%.0f%%) "
+                    "for validation", len(hold), 100 * config.valid_fraction)
+        idx["train"] = np.setdiff1d(idx["train"], hold)
+        idx["valid"] = hold
+    for split in ("train", "valid"):
+        y = labels[idx[split]]
+        if y.min(initial=1) == y.max(initial=0):
+            raise InputError(f"the {split} split holds only {'positives' if y.any() else 'negatives'}"
+                             f" ({len(y)} rows); it needs both classes (meta.tsv 'split' column)")
+    return idx
+
+
+def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
+        arch: dict | None = None, progress: bool | None = None, resume: bool = True,
+        stop_after: int | None = None) -> TrainResult:
+    """Train a model on ``dataset`` (a :class:`seqfm.dataset.Dataset`), checkpointing under ``out_dir``.
+
+    Parameters
+    ----------
+    dataset : seqfm.dataset.Dataset
+    out_dir : path
+        Folder for ``last.pt``, ``last.json`` and ``epochs.csv`` (``results/{sample}/train``).
+    config : TrainConfig
+    arch : dict
+        Architecture overrides (see :data:`seqfm.model.DEFAULTS`); ``alphabet`` and
+        ``n_tracks`` come from the dataset.
+    progress : bool, optional
+        Show a tqdm bar (default: when stderr is a terminal).
+    resume : bool
+        Continue from ``out_dir/last.pt`` when it belongs to a run with the same options and data.
+    stop_after : int, optional
+        Raise :class:`TrainingInterrupted` right after epoch ``stop_after`` is checkpointed
+        (simulates a killed job; used by the tests).
+
+    Returns
+    -------
+    TrainResult
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    n_threads = set_threads(config.threads)
+    device = pick_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    alphabet = dataset.alphabet
+    policy = dataset.info.get("policy", "uniform")
+    arch = model_mod.architecture(**{**(arch or {}), "alphabet": alphabet.name,
+                                     "n_tracks": int(dataset.tracks.shape[1])})
+    if arch["filter_width"] > dataset.codes.shape[1]:
+        raise InputError(f"filter width {arch['filter_width']} exceeds the sequence length "
+                         f"{dataset.codes.shape[1]} of the dataset")
+    idx = split_indices(dataset, config)
+    labels = np.asarray(dataset.labels)
+    y_train = labels[idx["train"]]
+    n_pos = int(y_train.sum())
+    pos_weight = config.pos_weight if config.pos_weight is not None else (len(y_train) - n_pos) / n_pos
+    fp = fingerprint(arch, config, labels, {k: v.tolist() for k, v in idx.items()})
+
+    torch.manual_seed(config.seed)
+    net = model_mod.SeqCNN(arch).to(device)
+    steps_per_epoch = math.ceil(len(idx["train"]) / config.batch_size)
+    total_steps = steps_per_epoch * config.max_epochs
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(total_steps, int(round(config.warmup_epochs * steps_per_epoch))))
+    use_amp = bool(config.amp and device.type == "cuda")
+    scaler = (torch.amp.GradScaler("cuda") if use_amp and not torch.cuda.is_bf16_supported()
+              else None)
+    pw = torch.tensor(float(pos_weight), device=device)
+
+    source = BatchSource(dataset.codes, dataset.tracks, labels, device, alphabet, policy,
+                         resident_max_mb=config.resident_max_mb)
+    last_pt, last_json, epochs_csv = out_dir / "last.pt", out_dir / "last.json", out_dir / "epochs.csv"
+
+    state = _load_checkpoint(last_pt, fp, net, optimizer, scheduler, scaler) if (
+        resume and last_pt.exists()) else None
+    if state is None:
+        state = {"epoch": 0, "best_auprc": None, "best_epoch": 0, "bad_epochs": 0,
+                 "history": [], "finished": False, "best_model": model_mod.clone_state(net)}
+        resumed_from = 0
+    else:
+        resumed_from = state["epoch"]
+        log.info("resuming from %s: %d epoch(s) done, best valid AUPRC %.4f at epoch %d",
+                 last_pt, state["epoch"], state["best_auprc"] or float("nan"), state["best_epoch"])
+    log.info("training on %s (%d threads): %d train / %d valid / %d test sequences of length %d, "
+             "%d channels, pos_weight %.3g, %s data", device, n_threads, len(idx["train"]),
+             len(idx["valid"]), len(idx["test"]), dataset.codes.shape[1], net.n_channels,
+             pos_weight, "device-resident" if source.resident else "streamed")
+
+    def save_checkpoint():
+        public = {k: v for k, v in state.items() if k != "best_model"}
+        public.update(fingerprint=fp, version=CHECKPOINT_VERSION, seqfm_version=__version__)
+        ck = {"model": model_mod.clone_state(net), "optimizer": optimizer.state_dict(),
+              "scheduler": scheduler.state_dict(), "best_model": state["best_model"],
+              "state": json.dumps(public)}
+        if scaler is not None:
+            ck["scaler"] = scaler.state_dict()
+        _atomic_torch_save(ck, last_pt)
+        model_mod.save_json(public, last_json)
+        _write_csv(state["history"], epochs_csv, EPOCH_COLUMNS)
+
+    previous = _install_sigterm()
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=total_steps, initial=state["epoch"] * steps_per_epoch, unit="batch",
+               disable=not show, dynamic_ncols=True, desc="train")
+    try:
+        while not state["finished"] and state["epoch"] < config.max_epochs:
+            epoch = state["epoch"] + 1
+            bar.set_description(f"epoch {epoch}/{config.max_epochs}")
+            t0 = time.perf_counter()
+            torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout draws
+            net.train()
+            loss_sum = torch.zeros((), device=device)
+            for x, y in source.iterate(idx["train"], config.batch_size,
+                                       shuffle_seed=config.seed * 1_000_003 + epoch):
+                with _autocast(device, use_amp):
+                    logits = net(x)
+                loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pw)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    if config.grad_clip > 0:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    if config.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+                    optimizer.step()
+                scheduler.step()
+                loss_sum += loss.detach() * y.shape[0]
+                bar.update(1)
+            train_loss = float(loss_sum) / len(idx["train"])  # the epoch's one sync
+            train_seconds = time.perf_counter() - t0
+
+            v_logits = predict_source(net, source, idx["valid"], 4 * config.batch_size, use_amp)
+            y_valid = labels[idx["valid"]]
+            v_loss = float(F.binary_cross_entropy_with_logits(
+                torch.from_numpy(v_logits), torch.from_numpy(y_valid.astype(np.float32)),
+                pos_weight=torch.tensor(float(pos_weight))))
+            v_auroc, v_auprc = metrics.auroc(y_valid, v_logits), metrics.auprc(y_valid, v_logits)
+            improved = state["best_auprc"] is None or v_auprc > state["best_auprc"] + config.min_delta
+            if improved:
+                state.update(best_auprc=v_auprc, best_epoch=epoch, bad_epochs=0,
+                             best_model=model_mod.clone_state(net))
+            else:
+                state["bad_epochs"] += 1
+            row = {"epoch": epoch, "train_loss": round(train_loss, 6), "valid_loss": round(v_loss, 6),
+                   "valid_auroc": round(v_auroc, 6), "valid_auprc": round(v_auprc, 6),
+                   "lr": float(f"{scheduler.get_last_lr()[0]:.6g}"), "best": int(improved),
+                   "seconds": round(time.perf_counter() - t0, 3),
+                   "seqs_per_s": round(len(idx["train"]) / max(train_seconds, 1e-9), 1)}
+            state["history"].append(row)
+            state["epoch"] = epoch
+            if state["bad_epochs"] >= config.patience:
+                state["finished"] = True
+                log.info("early stop after epoch %d: no better valid AUPRC for %d epochs",
+                         epoch, config.patience)
+            if epoch >= config.max_epochs:
+                state["finished"] = True
+            save_checkpoint()
+            bar.set_postfix(loss=f"{train_loss:.4f}", auprc=f"{v_auprc:.4f}")
+            log.info("epoch %d: train loss %.4f, valid loss %.4f, AUROC %.4f, AUPRC %.4f%s "
+                     "(%.1fs, %.0f seq/s)", epoch, train_loss, v_loss, v_auroc, v_auprc,
+                     " *" if improved else "", row["seconds"], row["seqs_per_s"])
+            if stop_after is not None and epoch >= stop_after and not state["finished"]:
+                raise TrainingInterrupted(f"stopped after epoch {epoch} (test hook)")
+    except TrainingInterrupted:
+        log.warning("training interrupted; the next run with the same options resumes after "
+                    "epoch %d from %s", state["epoch"], last_pt)
+        raise
+    finally:
+        bar.close()
+        _restore_sigterm(previous)
+
+    net.load_state_dict(state["best_model"])
+    net.eval()
+    return TrainResult(model=net, history=state["history"], best_epoch=state["best_epoch"],
+                       epochs=state["epoch"],
+                       stopped_early=state["epoch"] < config.max_epochs, device=device,
+                       resumed_from=resumed_from, seconds=time.perf_counter() - t_start,
+                       extra={"pos_weight": pos_weight, "splits": idx, "source": source,
+                              "policy": policy, "amp": use_amp, "threads": n_threads,
+                              "arch": arch})
+
+
+def _install_sigterm():
+    """Turn SIGTERM into :class:`TrainingInterrupted` (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise TrainingInterrupted(f"received signal {signum}")
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ---------------------------------------------------------------------- the verb
+def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainConfig | None = None,
+        arch: dict | None = None, progress: bool | None = None, resume: bool = True,
+        plots: bool = True, stop_after: int | None = None) -> dict:
+    """``seqfm train``: train, evaluate against the k-mer baseline and write every output.
+
+    Writes under ``out``: ``model.pt``, ``model.json``, ``metrics.json``; under ``out/train``:
+    ``epochs.csv``, ``last.pt``, ``last.json``, ``roc.png``, ``pr.png``, ``curves.png``.
+
+    Returns
+    -------
+    dict, the content of ``metrics.json``.
+    """
+    from . import baseline as baseline_mod
+    from . import dataset as dataset_mod
+
+    config = config or TrainConfig()
+    dataset_dir, out = Path(dataset_dir), Path(out)
+    ds = _read_dataset(dataset_mod, dataset_dir)
+    train_dir = out / "train"
+    result = fit(ds, train_dir, config, arch, progress=progress, resume=resume, stop_after=stop_after)
+    net, idx, source = result.model, result.extra["splits"], result.extra["source"]
+    labels = np.asarray(ds.labels)
+    eval_bs = 4 * config.batch_size
+    scores = {s: predict_source(net, source, idx[s], eval_bs, result.extra["amp"])
+              for s in ("valid", "test")}
+    report = {s: metrics.summary(labels[idx[s]], scores[s]) for s in ("valid", "test")}
+    if not len(idx["test"]):
+        log.warning("the dataset has no 'test' rows; test metrics are empty")
+
+    base_scores, base_info = None, None
+    k = config.baseline_k
+    if k is None or k > 0:
+        t0 = time.perf_counter()
+        codes = ds.codes
+        base = baseline_mod.fit_baseline(codes[idx["train"]], labels[idx["train"]],
+                                         codes[idx["valid"]], labels[idx["valid"]], ds.alphabet,
+                                         k=k, seed=config.seed)
+        base_scores = base.decision_function(codes[idx["test"]]) if len(idx["test"]) else np.zeros(0)
+        base_info = {**metrics.summary(labels[idx["test"]], base_scores), "k": base.k,
+                     "l2": base.l2, "model": "logistic regression on log1p k-mer counts"}
+        log.info("k-mer baseline (k=%d): test AUROC %s, AUPRC %s (%.1fs)", base.k,
+                 _fmt(base_info["auroc"]), _fmt(base_info["auprc"]), time.perf_counter() - t0)
+
+    info = {
+        "alphabet": ds.alphabet.name,
+        "policy": result.extra["policy"],
+        "channels": list(ds.alphabet.letters) + ds.track_names,
+        "tracks": ds.track_names,
+        "length": int(ds.codes.shape[1]),
+        "training": {**config.to_dict(), "pos_weight": result.extra["pos_weight"],
+                     "best_epoch": result.best_epoch, "epochs": result.epochs,
+                     "device": str(result.device)},
+        "dataset": {"path": str(dataset_dir), "n": int(len(ds)),
+                    "n_train": int(len(idx["train"])), "n_valid": int(len(idx["valid"])),
+                    "n_test": int(len(idx["test"]))},
+    }
+    model_mod.save(net.cpu(), out, info)
+    net.to(result.device)
+
+    summary = {
+        "test": report["test"],
+        "valid": report["valid"],
+        "baseline": base_info,
+        "n": {s: int(len(idx[s])) for s in ("train", "valid", "test")},
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "device": str(result.device),
+        "threads": result.extra["threads"],
+        "resumed_from_epoch": result.resumed_from,
+        "seconds": round(result.seconds, 2),
+        "seqfm_version": __version__,
+    }
+    if plots:
+        from . import plots as plots_mod
+
+        y_test = labels[idx["test"]]
+        curves = {"CNN": (y_test, scores["test"])}
+        if base_scores is not None:
+            curves[f"{base_info['k']}-mer baseline"] = (y_test, base_scores)
+        plots_mod.roc(curves, train_dir / "roc.png")
+        plots_mod.pr(curves, train_dir / "pr.png")
+        plots_mod.training_curves(result.history, train_dir / "curves.png", result.best_epoch)
+    model_mod.save_json(summary, out / "metrics.json")
+    log.info("test AUROC %s, AUPRC %s (k-mer baseline AUROC %s); wrote %s",
+             _fmt(report["test"]["auroc"]), _fmt(report["test"]["auprc"]),
+             _fmt(base_info["auroc"]) if base_info else "-", out / "metrics.json")
+    return summary
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _read_dataset(dataset_mod, folder: Path):
+    for name in ("codes.npy", "tracks.npy", "labels.npy", "meta.tsv", "dataset.json"):
+        if not (folder / name).is_file():
+            raise InputError(f"{folder}: not a seqfm dataset (missing {name}); make it with seqfm encode")
+    try:
+        ds = dataset_mod.read(folder)
+    except (ValueError, OSError, KeyError) as err:
+        raise InputError(f"{folder}: unreadable dataset ({err})") from None
+    n, length = ds.codes.shape
+    if ds.tracks.shape[0] != n or (ds.tracks.shape[1] and ds.tracks.shape[2] != length) \
+            or len(ds.labels) != n or len(ds.meta) != n:
+        raise InputError(f"{folder}: arrays disagree (codes {ds.codes.shape}, tracks "
+                         f"{ds.tracks.shape}, labels {ds.labels.shape}, meta.tsv {len(ds.meta)} rows)")
+    if "split" not in ds.meta.columns:
+        raise InputError(f"{folder / 'meta.tsv'}: no 'split' column")
+    bad = set(np.unique(np.asarray(ds.labels)).tolist()) - {0, 1}
+    if bad:
+        raise InputError(f"{folder / 'labels.npy'}: labels must be 0 or 1, found {sorted(bad)}")
+    return ds
