@@ -113,3 +113,16 @@ def test_bad_samples_table_stops_the_workflow(tmp_path, text, fragments):
     line = next(l for l in out.splitlines() if l.startswith("seqfm: error"))
     for f in fragments:
         assert f in line, (f, out)
+
+
+def test_bad_config_value_names_the_key(tmp_path):
+    work = tmp_path / "wf"
+    work.mkdir()
+    for name in ("Snakefile", "workflow", "config"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    proc = subprocess.run(["snakemake", "-n", "--cores", "1", "--config", "seed=one"], cwd=work,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    line = next(l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("seqfm: error"))
+    assert "config: seed: 'one' is not of type 'integer'" in line

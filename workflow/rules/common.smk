@@ -2,8 +2,6 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from seqfm.errors import InputError
 from seqfm.samples import read_samples
 
@@ -14,13 +12,22 @@ def _fail(message):
     sys.exit(1)
 
 
-try:
-    validate(config, schema="../schemas/config.schema.yaml")
-except Exception as err:
-    _fail(f"config: {str(err).splitlines()[0]}")
+def _check_config(config):
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if err is not None:
+        where = ".".join(map(str, err.absolute_path)) or "top level"
+        _fail(f"config: {where}: {err.message}")
+
+
+SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+_check_config(config)
 
 try:
-    SAMPLES = read_samples(config["samples"])
+    SAMPLES = read_samples(config["samples"], SCHEMAS / "samples.schema.yaml")
 except InputError as err:
     _fail(str(err))
 
