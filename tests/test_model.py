@@ -1,0 +1,179 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seqfm import model as M
+from seqfm.alphabet import DNA, PROTEIN, one_hot, reverse_complement_codes, reverse_tracks
+from seqfm.errors import InputError
+
+
+def dna_input(n=6, length=80, tracks=1, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    codes[0, 5] = DNA.symbols.index("N")  # an ambiguity code: uniform columns
+    codes[1, 9] = DNA.symbols.index("R")
+    tr = rng.random((n, tracks, length)).astype(np.float32)
+    return codes, tr
+
+
+def make_x(codes, tracks):
+    return torch.cat([one_hot(codes, DNA, "uniform"), torch.from_numpy(np.ascontiguousarray(tracks))], 1)
+
+
+@pytest.mark.parametrize("dilated", [0, 2])
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_output_invariant_to_reverse_complement(dilated, pool):
+    torch.manual_seed(1)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 8, "filter_width": 7, "dilated_layers": dilated,
+                    "dilated_channels": 8, "global_pool": pool}).eval()
+    assert net.strand_aware
+    codes, tracks = dna_input()
+    # the reverse strand built independently of the model: complement codes, reverse tracks
+    x = make_x(codes, tracks)
+    x_rc = make_x(np.ascontiguousarray(reverse_complement_codes(codes)),
+                  np.ascontiguousarray(reverse_tracks(tracks)))
+    with torch.no_grad():
+        out, out_rc = net(x), net(x_rc)
+        assert torch.allclose(out, out_rc, atol=1e-5), (out - out_rc).abs().max()
+        # the CAM is mirrored, not merely its pooled value
+        cam, cam_rc = net.class_activation_map(x), net.class_activation_map(x_rc)
+        assert torch.allclose(cam, cam_rc.flip(-1), atol=1e-5)
+        assert torch.allclose(net.reverse_complement(x), x_rc)
+
+
+def test_single_strand_model_is_not_invariant():
+    # the same check fails without strand awareness, so the test above can fail
+    torch.manual_seed(1)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 8, "filter_width": 7, "strand_aware": False}).eval()
+    codes, tracks = dna_input()
+    x = make_x(codes, tracks)
+    x_rc = make_x(np.ascontiguousarray(reverse_complement_codes(codes)),
+                  np.ascontiguousarray(reverse_tracks(tracks)))
+    with torch.no_grad():
+        assert not torch.allclose(net(x), net(x_rc), atol=1e-4)
+        acts = net.filter_activations(x)
+    assert acts.shape == (6, 2, 8, 80 - 7 + 1)
+    assert torch.all(acts[:, 1] == 0)
+
+
+def test_filter_activations_strands_and_positions():
+    torch.manual_seed(2)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 5, "filter_width": 9}).eval()
+    codes, tracks = dna_input(n=3, length=40)
+    x = make_x(codes, tracks)
+    with torch.no_grad():
+        acts = net.filter_activations(x)
+        assert acts.shape == (3, 2, 5, 32)
+        # strand 0 at window i is the filter applied to x[:, :, i:i+W]
+        i = 11
+        ref = torch.relu((net.conv1.weight[None] * x[:, None, :, i:i + 9]).sum((2, 3)) + net.conv1.bias)
+        assert torch.allclose(acts[:, 0, :, i], ref, atol=1e-5)
+        # strand 1 at forward start i = the forward filter on the reverse complement at L'-1-i
+        acts_rc = net.filter_activations(net.reverse_complement(x))
+        assert torch.allclose(acts[:, 1], acts_rc[:, 0].flip(-1), atol=1e-5)
+        assert (acts >= 0).all()
+
+
+def test_mean_pool_cam_sums_to_logit_and_cam_window():
+    torch.manual_seed(3)
+    net = M.SeqCNN({"n_filters": 6, "filter_width": 5, "global_pool": "mean", "dilated_layers": 2,
+                    "dilated_channels": 4}).eval()
+    codes, _ = dna_input(n=4, length=50, tracks=0)
+    x = one_hot(codes)
+    with torch.no_grad():
+        cam = net.class_activation_map(x)
+        assert cam.shape == (4, 46)
+        assert torch.allclose(cam.mean(-1) + net.head.bias, net(x), atol=1e-5)
+    assert net.context == 2 + 4
+    assert net.cam_window(0) == (-6, 11)
+    assert net.cam_window(0, length=50) == (0, 11)
+    assert net.cam_window(45, length=50) == (39, 50)
+
+
+def test_protein_model_is_single_strand():
+    net = M.SeqCNN({"alphabet": "protein", "n_tracks": 2, "n_filters": 4, "filter_width": 5})
+    assert not net.strand_aware and net.n_channels == 22
+    net2 = M.SeqCNN({"alphabet": "protein", "strand_aware": True})  # turned off, with a warning
+    assert not net2.strand_aware
+    codes = np.random.default_rng(0).integers(0, 20, (2, 30)).astype(np.uint8)
+    x = torch.cat([one_hot(codes, PROTEIN), torch.zeros(2, 2, 30)], 1)
+    assert net(x).shape == (2,)
+
+
+def test_bad_architecture_is_refused():
+    with pytest.raises(InputError, match="unknown architecture"):
+        M.SeqCNN({"n_filter": 3})
+    with pytest.raises(InputError, match="odd"):
+        M.SeqCNN({"dilated_width": 4})
+
+
+def test_save_load_roundtrip(tmp_path):
+    torch.manual_seed(4)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 8, "filter_width": 7, "dilated_layers": 1})
+    pt, js = M.save(net, tmp_path, {"policy": "zeros", "channels": ["A", "C", "G", "T", "phyloP"]})
+    state = torch.load(pt, weights_only=True)
+    assert set(state) == set(net.state_dict())
+    info = json.loads(js.read_text())
+    assert info["architecture"]["n_filters"] == 8 and info["alphabet"] == "dna"
+    assert info["channels"][-1] == "phyloP" and "seqfm_version" in info
+    loaded, info2 = M.load(pt, js)
+    assert not loaded.training
+    x = make_x(*dna_input(length=30))
+    with torch.no_grad():
+        assert torch.equal(net.eval()(x), loaded(x))
+
+
+def test_other_architecture_is_refused(tmp_path):
+    M.save(M.SeqCNN({"n_filters": 8, "filter_width": 7}), tmp_path / "a")
+    M.save(M.SeqCNN({"n_filters": 16, "filter_width": 7}), tmp_path / "b")
+    M.save(M.SeqCNN({"n_filters": 8, "filter_width": 7, "dilated_layers": 1}), tmp_path / "c")
+    with pytest.raises(InputError, match=r"b/model\.pt: weights of a different architecture.*conv1"):
+        M.load(tmp_path / "b" / "model.pt", tmp_path / "a" / "model.json")
+    with pytest.raises(InputError, match=r"c/model\.pt: weights of a different architecture"):
+        M.load(tmp_path / "c" / "model.pt", tmp_path / "a" / "model.json")
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_tampered_files_are_refused(tmp_path, capsys):
+    good = tmp_path / "good"
+    M.save(M.SeqCNN({"n_filters": 4, "filter_width": 5}), good)
+    js = good / "model.json"
+    # random bytes
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(np.random.default_rng(0).bytes(2000))
+    with pytest.raises(InputError, match="junk.pt"):
+        M.load(junk, js)
+    # a truncated checkpoint
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes((good / "model.pt").read_bytes()[:300])
+    with pytest.raises(InputError, match="trunc.pt"):
+        M.load(trunc, js)
+    # a pickle carrying code: refused by weights_only, never executed
+    evil = tmp_path / "evil.pt"
+    torch.save({"conv1.weight": Evil()}, evil)
+    with pytest.raises(InputError, match="evil.pt"):
+        M.load(evil, js)
+    assert "must never run" not in capsys.readouterr().out
+    # loadable, but not a state_dict
+    notsd = tmp_path / "notsd.pt"
+    torch.save({"conv1.weight": [1, 2, 3]}, notsd)
+    with pytest.raises(InputError, match="notsd.pt: not a state_dict"):
+        M.load(notsd, js)
+    # right names and shapes, NaN weights
+    state = torch.load(good / "model.pt", weights_only=True)
+    state["head.weight"][0, 0] = float("nan")
+    nan = tmp_path / "nan.pt"
+    torch.save(state, nan)
+    with pytest.raises(InputError, match="nan.pt: tensor 'head.weight'"):
+        M.load(nan, js)
+    # a broken model.json
+    bad_js = tmp_path / "model.json"
+    bad_js.write_text("{not json")
+    with pytest.raises(InputError, match="model.json"):
+        M.load(good / "model.pt", bad_js)
