@@ -1,0 +1,200 @@
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqfm import baseline, dataset, metrics, train
+from seqfm import model as M
+from seqfm.alphabet import DNA, one_hot
+from seqfm.errors import InputError
+
+from conftest import run_cli
+
+MOTIF = "TGACGTCAGC"
+
+
+def planted(n=600, length=60, tracks=0, seed=0, motif=MOTIF):
+    """Random ACGT background; positives carry ``motif`` (either strand) at a random place."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    labels = (rng.random(n) < 0.4).astype(np.uint8)
+    m = DNA.encode(motif)
+    m_rc = DNA.complement_codes()[m][::-1]
+    for i in np.flatnonzero(labels):
+        p = rng.integers(0, length - len(m) + 1)
+        codes[i, p:p + len(m)] = m if rng.random() < 0.5 else m_rc
+    u = rng.random(n)
+    split = np.where(u < 0.7, "train", np.where(u < 0.85, "valid", "test"))
+    meta = pd.DataFrame({"name": [f"seq{i}" for i in range(n)], "chrom": "", "start": 0,
+                         "end": length, "strand": "+", "label": labels, "split": split})
+    tr = rng.random((n, tracks, length)).astype(np.float16)
+    return dataset.Dataset(codes, tr, labels, meta, {"alphabet": "dna", "policy": "uniform",
+                                                     "tracks": [f"cons{i}" for i in range(tracks)]})
+
+
+FAST = dict(batch_size=32, lr=1e-2, max_epochs=4, patience=10, threads=0, device="cpu")
+SMALL = {"n_filters": 16, "filter_width": 11}
+
+
+@pytest.fixture
+def planted_dir(tmp_path):
+    folder = tmp_path / "dataset"
+    dataset.write(planted(tracks=1), folder)
+    return folder
+
+
+def test_planted_motif_is_learned_and_outputs_written(planted_dir, tmp_path):
+    out = tmp_path / "results" / "s1"
+    summary = train.run(planted_dir, out, train.TrainConfig(**FAST), SMALL, progress=False)
+    assert summary["test"]["auroc"] >= 0.95, summary
+    assert summary["test"]["auprc"] >= 0.9
+    for name in ("model.pt", "model.json", "metrics.json", "train/epochs.csv", "train/last.pt",
+                 "train/last.json", "train/roc.png", "train/pr.png", "train/curves.png"):
+        assert (out / name).is_file(), name
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["test"] == summary["test"]
+    assert set(on_disk) >= {"test", "valid", "baseline", "n", "epochs", "device"}
+    assert on_disk["device"] == "cpu" and on_disk["baseline"]["k"] == 5
+    assert sum(on_disk["n"].values()) == 600
+    epochs = pd.read_csv(out / "train" / "epochs.csv")
+    assert list(epochs["epoch"]) == list(range(1, summary["epochs"] + 1))
+    assert (out / "train" / "roc.png").read_bytes()[:4] == b"\x89PNG"
+    # the files rebuild the model; it scores the test split as reported
+    net, info = M.load(out / "model.pt", out / "model.json")
+    assert info["channels"] == ["A", "C", "G", "T", "cons0"] and info["policy"] == "uniform"
+    ds = dataset.read(planted_dir)
+    test = ds.split_index("test")
+    scores = train.predict(net, ds.codes[test], ds.tracks[test], ds.alphabet)
+    assert metrics.auroc(ds.labels[test], scores) == pytest.approx(summary["test"]["auroc"], abs=1e-6)
+
+
+def state_equal(a, b):
+    assert a.keys() == b.keys()
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
+    ds = planted(n=300, length=40, tracks=1, seed=5)
+    cfg = train.TrainConfig(**{**FAST, "max_epochs": 4})
+    arch = {**SMALL, "dropout": 0.3, "dilated_layers": 1, "dilated_channels": 8}
+    whole = train.fit(ds, tmp_path / "whole", cfg, arch, progress=False)
+    with pytest.raises(train.TrainingInterrupted):
+        train.fit(ds, tmp_path / "split", cfg, arch, progress=False, stop_after=2)
+    assert json.loads((tmp_path / "split" / "last.json").read_text())["epoch"] == 2
+    resumed = train.fit(ds, tmp_path / "split", cfg, arch, progress=False)
+    assert resumed.resumed_from == 2 and resumed.epochs == whole.epochs == 4
+    assert state_equal(whole.model.state_dict(), resumed.model.state_dict())
+
+    def untimed(history):
+        return [{k: v for k, v in h.items() if k not in ("seconds", "seqs_per_s")} for h in history]
+
+    assert untimed(whole.history) == untimed(resumed.history)
+    # and the last-epoch weights (not only the best ones) agree
+    last_a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)["model"]
+    last_b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)["model"]
+    assert state_equal(last_a, last_b)
+    # a different seed really gives other weights (the comparison can fail)
+    other = train.fit(ds, tmp_path / "other", train.TrainConfig(**{**FAST, "max_epochs": 1, "seed": 9}),
+                      arch, progress=False)
+    assert not state_equal(whole.model.state_dict(), other.model.state_dict())
+
+
+def test_checkpoint_of_other_options_is_not_resumed(tmp_path):
+    ds = planted(n=200, length=40, seed=6)
+    cfg = train.TrainConfig(**{**FAST, "max_epochs": 3})
+    with pytest.raises(train.TrainingInterrupted):
+        train.fit(ds, tmp_path, cfg, SMALL, progress=False, stop_after=1)
+    again = train.fit(ds, tmp_path, train.TrainConfig(**{**FAST, "max_epochs": 3, "lr": 5e-3}),
+                      SMALL, progress=False)
+    assert again.resumed_from == 0
+    (tmp_path / "last.pt").write_bytes(b"garbage")
+    fresh = train.fit(ds, tmp_path, cfg, SMALL, progress=False)
+    assert fresh.resumed_from == 0 and fresh.epochs == 3
+
+
+def test_device_choice_falls_back_to_cpu(monkeypatch):
+    assert train.pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if getattr(torch.backends, "mps", None) is not None:
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert train.pick_device("auto") == torch.device("cpu")
+    for req in ("cuda", "cuda:1", "mps"):
+        with pytest.warns(RuntimeWarning, match="training on CPU"):
+            assert train.pick_device(req) == torch.device("cpu")
+    with pytest.raises(InputError, match="unknown device"):
+        train.pick_device("tpu")
+
+
+def test_batches_make_one_hot_and_tracks_on_device():
+    ds = planted(n=50, length=30, tracks=2, seed=3)
+    ds.codes[0, 3] = DNA.symbols.index("N")
+    seen = {}
+    for resident in (True, False):
+        src = train.BatchSource(ds.codes, ds.tracks, ds.labels, torch.device("cpu"), DNA,
+                                "uniform", resident=resident)
+        assert src.resident is resident
+        got = list(src.iterate(np.arange(50), 16, shuffle_seed=11))
+        assert [len(y) for _, y in got] == [16, 16, 16, 2]
+        seen[resident] = got
+    perm = torch.randperm(50, generator=torch.Generator().manual_seed(11)).numpy()
+    x = torch.cat([x for x, _ in seen[True]])
+    y = torch.cat([y for _, y in seen[True]])
+    expect = torch.cat([one_hot(ds.codes[perm], DNA, "uniform"),
+                        torch.from_numpy(ds.tracks[perm].astype(np.float32))], 1)
+    assert x.dtype == torch.float32 and x.shape == (50, 6, 30)
+    assert torch.equal(x, expect) and torch.equal(y, torch.from_numpy(ds.labels[perm].astype(np.float32)))
+    assert torch.equal(x, torch.cat([x for x, _ in seen[False]]))
+    assert x[perm.tolist().index(0), :4, 3].tolist() == [0.25] * 4
+
+
+def test_kmer_baseline_on_planted_set():
+    ds = planted(n=600, length=60, seed=2)
+    tr, va, te = (ds.split_index(s) for s in ("train", "valid", "test"))
+    model = baseline.fit_baseline(ds.codes[tr], ds.labels[tr], ds.codes[va], ds.labels[va], DNA, k=5)
+    score = metrics.auroc(ds.labels[te], model.decision_function(ds.codes[te]))
+    assert score >= 0.8
+    # on unrelated labels it is near chance
+    shuffled = np.random.default_rng(0).permutation(ds.labels)
+    chance = baseline.fit_baseline(ds.codes[tr], shuffled[tr], ds.codes[va], shuffled[va], DNA, k=3)
+    assert abs(metrics.auroc(shuffled[te], chance.decision_function(ds.codes[te])) - 0.5) < 0.2
+
+
+def test_kmer_counts_against_direct_count():
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGTN"), 25, p=[0.24, 0.24, 0.24, 0.24, 0.04])) for _ in range(5)]
+    codes = DNA.encode_batch(seqs)
+    counts = baseline.kmer_counts(codes, DNA, 3, canonical=True)
+    _, names = baseline.kmer_index_map(DNA, 3, canonical=True)
+    comp = str.maketrans("ACGT", "TGCA")
+    for row, s in enumerate(seqs):
+        direct = {}
+        for i in range(len(s) - 2):
+            kmer = s[i:i + 3]
+            if "N" in kmer:
+                continue
+            key = min(kmer, kmer.translate(comp)[::-1])
+            direct[key] = direct.get(key, 0) + 1
+        assert {n: c for n, c in zip(names, counts[row]) if c} == direct
+
+
+def test_training_refuses_one_class_split(tmp_path):
+    ds = planted(n=100, length=30)
+    ds.labels[ds.split_index("valid")] = 1
+    with pytest.raises(InputError, match="valid split holds only positives"):
+        train.fit(ds, tmp_path, train.TrainConfig(**FAST), SMALL, progress=False)
+
+
+def test_cli_train_help_and_bad_input(tmp_path):
+    res = run_cli("train", "--help")
+    assert res.returncode == 0
+    for opt in ("--filters", "--filter-width", "--strand-aware", "--dilated-layers", "--epochs",
+                "--batch-size", "--lr", "--patience", "--device", "--threads", "--amp", "--seed",
+                "--baseline-k", "--resume", "--out"):
+        assert opt in res.stdout
+    res = run_cli("train", tmp_path / "missing", "--out", tmp_path / "out")
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "missing" in res.stderr
+    assert "Traceback" not in res.stderr
