@@ -137,7 +137,7 @@ def encode(table: pd.DataFrame, alphabet: str, policy: str = "uniform",
     Sequences become uint8 codes ``(N, L)`` under the ambiguity ``policy``; the
     conservation ``tracks`` (bigWig/bedGraph paths) become float16 ``(N, T, L)``.
     """
-    from .conservation import dna_tracks
+    from .conservation import dna_tracks, protein_tracks
     from .errors import InputError
 
     if table.empty:
@@ -145,7 +145,13 @@ def encode(table: pd.DataFrame, alphabet: str, policy: str = "uniform",
     alpha = get_alphabet(alphabet)
     codes = alpha.encode_batch(list(table["sequence"]), policy=policy,
                                where=[f"{source}: sequence '{n}'" for n in table["name"]])
-    values, names = dna_tracks(table, list(tracks or []), seed=seed, fill=fill)
+    if alpha.name == "protein" and tracks:
+        if len(tracks) > 1:
+            raise InputError(f"protein conservation is one MSA folder or one score table, "
+                             f"not {len(tracks)} paths")
+        values, names = protein_tracks(table, tracks[0], seed=seed, fill=fill)
+    else:
+        values, names = dna_tracks(table, list(tracks or []), seed=seed, fill=fill)
     meta = table[[c for c in META_COLUMNS]].copy()
     return Dataset(codes=codes, tracks=values, labels=table["label"].to_numpy(np.uint8), meta=meta,
                    info={"alphabet": alpha.name, "policy": policy, "tracks": names,

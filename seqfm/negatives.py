@@ -64,10 +64,20 @@ def _reaches(last_exit: dict[int, int], root: int) -> bool:
     return True
 
 
-def shuffle_batch(codes: np.ndarray, seed: int) -> np.ndarray:
-    """Dinucleotide-shuffle every row of ``codes`` ``(N, L)`` with one seeded generator."""
+def shuffle_batch(codes: np.ndarray, seed: int, order: int = 2) -> np.ndarray:
+    """Shuffle every row of ``codes`` ``(N, L)`` with one seeded generator.
+
+    ``order=2`` keeps every row's dinucleotide (dipeptide) counts, ``order=1`` its letter
+    composition (a plain permutation; the usual choice for proteins).
+    """
+    if not len(codes):
+        return codes.copy()
     rng = np.random.default_rng(seed)
-    return np.stack([dinucleotide_shuffle(row, rng) for row in codes]) if len(codes) else codes.copy()
+    if order == 1:
+        return np.take_along_axis(codes, rng.random(codes.shape).argsort(axis=1), axis=1)
+    if order != 2:
+        raise InputError(f"shuffle order must be 1 (composition) or 2 (dinucleotides), not {order}")
+    return np.stack([dinucleotide_shuffle(row, rng) for row in codes])
 
 
 def gc_fraction(codes: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ class PrepareConfig:
     test_fraction: float = 0.1
     valid_fraction: float = 0.1
     negatives_per_positive: int = 1
+    shuffle_order: int = 0  # letters kept per shuffle: 2 dinucleotide/dipeptide, 1 composition; 0 = 2 for DNA, 1 for protein
 
 
 def is_bed(path: str) -> bool:
@@ -100,7 +101,7 @@ def regions_from_fasta(records: list[io.FastaRecord], cfg: PrepareConfig, path: 
     rows = []
     for rec in records:
         seq, n = rec.sequence, len(rec.sequence)
-        coords = parse = io.parse_coordinate_header(rec.name)
+        coords = parse = io.parse_coordinate_header(rec.name) if alphabet.name == "dna" else None
         if parse and parse[2] - parse[1] != n:
             raise InputError(f"{path} line {rec.line}: header '{rec.name}' spans {parse[2] - parse[1]} "
                              f"bp but the record holds {n} letters")
@@ -115,6 +116,9 @@ def regions_from_fasta(records: list[io.FastaRecord], cfg: PrepareConfig, path: 
             # the window in genome coordinates (minus-strand records count from the end)
             w_start = start + offset if strand != "-" else end - offset - cfg.length
             start, end = max(w_start, 0), w_start + cfg.length
+        elif alphabet.name == "protein":
+            # residue coordinates within the protein (start < 0 when the window was padded)
+            chrom, start, end, strand = rec.name, offset, offset + cfg.length, "."
         else:
             chrom, start, end, strand = "", 0, 0, "."
         rows.append((rec.name, chrom, start, end, strand, seq))
@@ -128,7 +132,8 @@ def make_negatives(spec: str, pos: pd.DataFrame, genome: io.Genome | None,
         alphabet = get_alphabet(cfg.alphabet)
         codes = alphabet.encode_batch(list(pos["sequence"]), where=list(pos["name"]))
         k = cfg.negatives_per_positive
-        shuffled = shuffle_batch(np.repeat(codes, k, axis=0), cfg.seed)
+        order = cfg.shuffle_order or (2 if alphabet.name == "dna" else 1)
+        shuffled = shuffle_batch(np.repeat(codes, k, axis=0), cfg.seed, order)
         names = np.repeat(pos["name"].to_numpy(), k)
         return pd.DataFrame({
             "name": [f"shuffle_{i + 1:06d}_{n}" for i, n in enumerate(names)],
@@ -167,7 +172,8 @@ def assign_split(table: pd.DataFrame, cfg: PrepareConfig) -> np.ndarray:
     Rows without coordinates that were made from a positive (shuffles) follow their
     source, so no test sequence is a shuffle of a training sequence.
     """
-    has_coords = (table["chrom"] != "").to_numpy().copy()
+    # protein rows carry residue coordinates (chrom = protein), not genome ones: no hold-out
+    has_coords = (table["chrom"] != "").to_numpy() & (cfg.alphabet == "dna")
     split = np.full(len(table), "train", dtype=object)
     n_chroms = table.loc[has_coords, "chrom"].nunique()
     if has_coords.any() and not (cfg.test_chroms or cfg.valid_chroms) and n_chroms < 3:

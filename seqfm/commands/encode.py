@@ -12,7 +12,9 @@ def add_arguments(p) -> None:
                    help="ambiguity letters (N, IUPAC; X, B, Z...): spread uniformly over the "
                         "letters they stand for, all-zero columns, or refused")
     p.add_argument("--conservation", default="",
-                   help="comma-separated bigWig/bedGraph paths, one track each")
+                   help="DNA: comma-separated bigWig/bedGraph paths, one track each; protein: a folder "
+                        "of per-protein MSAs ({name}.a3m/.sto/.fa, query first) or a score table "
+                        "(TSV: protein, position (1-based), score)")
     p.add_argument("--fill", type=float, default=0.0, help="track value where a track has no data")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True, help="dataset folder to write")

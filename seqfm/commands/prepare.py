@@ -24,6 +24,9 @@ def add_arguments(p) -> None:
     p.add_argument("--valid-fraction", type=float, default=0.1)
     p.add_argument("--negatives-per-positive", type=int, default=1,
                    help="for 'shuffle' and 'background' negatives")
+    p.add_argument("--shuffle-order", type=int, default=0, choices=[0, 1, 2],
+                   help="'shuffle' negatives keep letter pairs (2: dinucleotides/dipeptides) or the "
+                        "letter composition (1); 0: 2 for DNA, 1 for protein")
     p.add_argument("--out", required=True, help="output table (TSV)")
 
 
@@ -37,5 +40,6 @@ def run(args) -> None:
     cfg = PrepareConfig(alphabet=args.alphabet, length=args.length, seed=args.seed,
                         test_chroms=split(args.test_chroms), valid_chroms=split(args.valid_chroms),
                         test_fraction=args.test_fraction, valid_fraction=args.valid_fraction,
-                        negatives_per_positive=args.negatives_per_positive)
+                        negatives_per_positive=args.negatives_per_positive,
+                        shuffle_order=args.shuffle_order)
     write(prepare(args.positives, args.negatives, args.genome, cfg), args.out)
