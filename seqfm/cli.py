@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqfm {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for mod in _command_modules():
-        verb = mod.__name__.rsplit(".", 1)[1]
+        verb = mod.__name__.rsplit(".", 1)[1].replace("_", "-")
         p = sub.add_parser(verb, help=mod.HELP, description=mod.__doc__,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         p.add_argument("--log", metavar="FILE", help="also write the log to FILE")
