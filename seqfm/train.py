@@ -392,6 +392,62 @@ def lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     return f
 
 
+# ---------------------------------------------------------------------- one epoch
+def train_epoch(net: torch.nn.Module, source: BatchSource, index: np.ndarray, batch_size: int,
+                optimizer: torch.optim.Optimizer, scheduler=None, pos_weight: torch.Tensor | None = None,
+                shuffle_seed: int | None = None, amp: bool = False, scaler=None,
+                grad_clip: float = 0.0, on_step: Callable[[int], Any] | None = None) -> torch.Tensor:
+    """One pass over the rows ``index`` with weighted BCE; nothing in it waits for the device.
+
+    Parameters
+    ----------
+    net : SeqCNN (or any module mapping ``(B, C, L)`` to ``(B,)`` logits)
+    source : BatchSource
+    index : numpy.ndarray, int, shape ``(M,)``
+    batch_size : int
+    optimizer, scheduler : the scheduler steps once per batch (may be None)
+    pos_weight : torch.Tensor, scalar, on the device
+    shuffle_seed : int, optional
+    amp : bool
+        Autocast on CUDA; ``scaler`` (a GradScaler) for float16.
+    grad_clip : float
+        Gradient-norm clip (0 = off).
+    on_step : callable, optional
+        Called with 1 after every step (a progress bar's ``update``).
+
+    Returns
+    -------
+    torch.Tensor, scalar on the device: the sum over sequences of the loss (read it once).
+    """
+    net.train()
+    device = source.device
+    loss_sum = torch.zeros((), device=device)
+    params = [p for p in net.parameters() if p.requires_grad]
+    for x, y in source.iterate(index, batch_size, shuffle_seed=shuffle_seed):
+        with _autocast(device, amp):
+            logits = net(x)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += loss.detach() * y.shape[0]
+        if on_step is not None:
+            on_step(1)
+    return loss_sum
+
+
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_torch_save(obj, path: Path) -> None:
     buf = io.BytesIO()
@@ -616,29 +672,10 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
             bar.set_description(f"epoch {epoch}/{config.max_epochs}")
             t0 = time.perf_counter()
             torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout draws
-            net.train()
-            loss_sum = torch.zeros((), device=device)
-            for x, y in source.iterate(idx["train"], config.batch_size,
-                                       shuffle_seed=config.seed * 1_000_003 + epoch):
-                with _autocast(device, use_amp):
-                    logits = net(x)
-                loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pw)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    if config.grad_clip > 0:
-                        scaler.unscale_(optimizer)
-                        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    if config.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-                    optimizer.step()
-                scheduler.step()
-                loss_sum += loss.detach() * y.shape[0]
-                bar.update(1)
+            loss_sum = train_epoch(net, source, idx["train"], config.batch_size, optimizer,
+                                   scheduler, pw, shuffle_seed=config.seed * 1_000_003 + epoch,
+                                   amp=use_amp, scaler=scaler, grad_clip=config.grad_clip,
+                                   on_step=bar.update)
             train_loss = float(loss_sum) / len(idx["train"])  # the epoch's one sync
             train_seconds = time.perf_counter() - t0
 
@@ -661,7 +698,7 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
                    "seqs_per_s": round(len(idx["train"]) / max(train_seconds, 1e-9), 1)}
             state["history"].append(row)
             state["epoch"] = epoch
-            if state["bad_epochs"] >= config.patience:
+            if state["bad_epochs"] >= config.patience and epoch < config.max_epochs:
                 state["finished"] = True
                 log.info("early stop after epoch %d: no better valid AUPRC for %d epochs",
                          epoch, config.patience)
