@@ -1,0 +1,909 @@
+"""Binding-site calls from feature maps, with calibrated significance.
+
+Pipeline (:func:`call_sites`, driven by ``seqfm sites``):
+
+1. **Candidates.** On the evaluated sequences (by default the positives of the test split),
+   every local maximum of every filter's activation (maximum over the strands) and of the
+   class-activation map (CAM) is a candidate, after non-maximum suppression over the filter
+   width (:mod:`seqfm.featuremaps`). Zero-valued filter maxima (the ReLU's floor) are
+   candidates too: they count as tests and get p = 1.
+2. **Empirical null.** ``null_copies`` dinucleotide-shuffled copies of the same sequences
+   (:func:`seqfm.negatives.shuffle_batch`, seeded; at most ``null_max_seqs`` sequences, a
+   seeded subset), with the conservation tracks permuted over positions (as shuffled
+   negatives get theirs in :mod:`seqfm.conservation`), go through the same model and the same
+   peak finding. Each detector (each filter, and the CAM) gets its own null distribution of
+   peak values.
+3. **p-values.** A candidate of detector d with value x gets
+   ``p = (1 + #{null peaks of d >= x}) / (1 + n_null(d))``, counted with ``numpy.searchsorted``.
+4. **q-values.** Benjamini–Hochberg over all filter candidates together (one family) and over
+   all CAM candidates (a second family); a call passes at ``q <= q_threshold`` (default 0.05).
+   Candidates with p above the threshold can never pass, so only their number is kept (BH with
+   the full ``m``), which keeps memory flat on large inputs.
+5. **Merging.** Overlapping calls of one motif cluster in one sequence (filters labelled by
+   ``filters.tsv``; without it each filter is its own cluster) keep only the best (smallest p,
+   then largest activation relative to the detector's null maximum): ``merge="cluster"``;
+   ``"all"`` merges across every filter; ``"none"`` keeps every call.
+
+Coordinates: a filter call spans the filter's *core* (the columns that carry its motif,
+:func:`seqfm.featuremaps.filter_cores`) on the strand that gave the peak; a CAM call spans the
+first-layer window ``[j, j + W)``. Sequences with genome coordinates (``chrom``/``start``/``end``
+in ``meta.tsv``) are reported in genome coordinates; minus-strand rows (reverse-complemented at
+extraction) count from the window's end and their strands flip. Sequences without coordinates
+are reported in sequence coordinates with ``chrom`` = the sequence name.
+
+Outputs (:func:`write_bed`, :func:`write_gff3`): ``sites.bed`` — BED6+ with the header line
+``#chrom start end name score strand detector cluster activation p q match_name``, where
+``name = <cluster or detector>:<sequence name>`` and
+``score = int(1000 * min(1, -log10(q) / 10))`` (q = 1e-10 or smaller scores 1000), sorted by
+chrom, start; ``sites.gff3`` — GFF3, 1-based inclusive, type ``TF_binding_site`` (SO:0000235)
+for DNA or ``binding_site`` (SO:0000409) for protein, score = activation, attributes ``ID``,
+``Name``, ``detector``, ``cluster``, ``activation``, ``p``, ``q``, ``match`` escaped as the
+GFF3 specification asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+log = logging.getLogger("seqfm")
+
+BED_HEADER = ["chrom", "start", "end", "name", "score", "strand", "detector", "cluster",
+              "activation", "p", "q", "match_name"]
+MERGE_MODES = ("cluster", "all", "none")
+LABEL_CHOICES = ("positive", "negative", "all")
+SPLIT_CHOICES = ("test", "valid", "train", "all")
+
+
+# ---------------------------------------------------------------------- options
+@dataclass
+class SitesConfig:
+    """Options of ``seqfm sites`` (the ``sites:`` section of ``config.yaml``).
+
+    Attributes
+    ----------
+    split : str
+        Evaluated split: ``test`` (default), ``valid``, ``train`` or ``all``.
+    labels : str
+        Evaluated sequences: ``positive`` (default), ``negative`` or ``all``.
+    q : float
+        BH q-value threshold of a call.
+    null_copies : int
+        Dinucleotide-shuffled copies of each sequence in the null (K).
+    null_max_seqs : int
+        Shuffle at most this many sequences (a seeded subset) per copy.
+    seed : int
+    nms_width : int or None
+        Non-maximum-suppression window (None: the filter width).
+    core_fraction : float
+        A filter column belongs to its motif core when its letter-weight spread is at least
+        this fraction of the filter's largest spread.
+    cam : bool
+        Also call CAM peaks.
+    merge : str
+        ``cluster``, ``all`` or ``none`` (see the module docstring).
+    batch_size : int
+    device : str
+        ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    top_n : int
+        Sequences in ``featuremaps.npz``.
+    top_filters : int
+        Filters in ``featuremaps.npz``.
+    """
+
+    split: str = "test"
+    labels: str = "positive"
+    q: float = 0.05
+    null_copies: int = 10
+    null_max_seqs: int = 2000
+    seed: int = 1
+    nms_width: int | None = None
+    core_fraction: float = 0.3
+    cam: bool = True
+    merge: str = "cluster"
+    batch_size: int = 256
+    device: str = "auto"
+    top_n: int = 8
+    top_filters: int = 4
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.q <= 1.0:
+            raise InputError(f"sites q must be in (0, 1], got {self.q}")
+        if self.null_copies < 1 or self.null_max_seqs < 1:
+            raise InputError("sites null_copies and null_max_seqs must be >= 1")
+        if self.split not in SPLIT_CHOICES:
+            raise InputError(f"sites split must be one of {', '.join(SPLIT_CHOICES)}, got {self.split!r}")
+        if self.labels not in LABEL_CHOICES:
+            raise InputError(f"sites labels must be one of {', '.join(LABEL_CHOICES)}, got {self.labels!r}")
+        if self.merge not in MERGE_MODES:
+            raise InputError(f"sites merge must be one of {', '.join(MERGE_MODES)}, got {self.merge!r}")
+        if not 0.0 < self.core_fraction <= 1.0:
+            raise InputError(f"sites core_fraction must be in (0, 1], got {self.core_fraction}")
+        if self.nms_width is not None and self.nms_width < 1:
+            raise InputError(f"sites nms_width must be >= 1, got {self.nms_width}")
+
+
+# ---------------------------------------------------------------------- statistics
+def bh(p: np.ndarray, m: int | None = None) -> np.ndarray:
+    """Benjamini–Hochberg q-values.
+
+    Parameters
+    ----------
+    p : numpy.ndarray, shape ``(k,)``
+        p-values.
+    m : int, optional
+        Total number of tests when ``p`` holds only some of them (the others having larger
+        p-values than every value here, e.g. all above the threshold of interest); default
+        ``len(p)``. The q-values returned are exact whenever they are at most
+        ``min(p_dropped)``.
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape ``(k,)``: ``q_i = min_{j: p_j >= p_i} p_j m / rank_j``, capped at 1.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    k = len(p)
+    m = k if m is None else int(m)
+    if k == 0:
+        return np.zeros(0)
+    if m < k:
+        raise ValueError(f"m = {m} is smaller than the number of p-values ({k})")
+    order = np.argsort(p, kind="mergesort")
+    ranked = p[order] * m / np.arange(1, k + 1)
+    q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty(k)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
+
+
+@dataclass
+class NullModel:
+    """Per-detector empirical null distributions of peak values.
+
+    Attributes
+    ----------
+    values : list of numpy.ndarray
+        Sorted null peak values above ``floors[d]`` for each detector ``d`` (filters
+        ``0..F-1``, then the CAM at index ``F``).
+    counts : numpy.ndarray, int64, ``(F + 1,)``
+        All null peaks of each detector (including those at or below the floor).
+    floors : numpy.ndarray, ``(F + 1,)``
+        Values at or below the floor get p = 1 (0 for filters, -inf for the CAM).
+    """
+
+    values: list[np.ndarray]
+    counts: np.ndarray
+    floors: np.ndarray
+
+    def pvalues(self, detector: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Empirical p-values ``(1 + #null >= x) / (1 + n_null)`` (detector index, value)."""
+        detector = np.asarray(detector)
+        x = np.asarray(x, dtype=np.float64)
+        p = np.ones(len(x))
+        for d in np.unique(detector):
+            sel = np.flatnonzero(detector == d)
+            vals = self.values[d]
+            ge = len(vals) - np.searchsorted(vals, x[sel], side="left")
+            pd_ = (1.0 + ge) / (1.0 + self.counts[d])
+            pd_[x[sel] <= self.floors[d]] = 1.0
+            p[sel] = pd_
+        return p
+
+    def maxima(self) -> np.ndarray:
+        """Largest null value of each detector (1 where a detector never fired)."""
+        return np.array([v[-1] if len(v) and v[-1] > 0 else 1.0 for v in self.values])
+
+
+def null_copies(codes: np.ndarray, tracks: np.ndarray | None, copies: int, seed: int,
+                alphabet_size: int = 4):
+    """Seeded dinucleotide-shuffled copies of ``codes`` with position-permuted tracks.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, uint8, ``(N, L)``
+    tracks : numpy.ndarray ``(N, T, L)`` or None
+    copies : int
+    seed : int
+    alphabet_size : int
+        Unused for DNA; for protein (no dinucleotide structure kept beyond pairs) the same
+        shuffle keeps residue-pair counts.
+
+    Yields
+    ------
+    (codes_k, tracks_k) for k = 0 .. copies - 1.
+    """
+    from .negatives import shuffle_batch
+
+    codes = np.ascontiguousarray(codes)
+    for k in range(copies):
+        ck = shuffle_batch(codes, seed=seed * 1000003 + k)
+        tk = None
+        if tracks is not None and tracks.ndim == 3 and tracks.shape[1]:
+            rng = np.random.default_rng([seed, k, 17])
+            n, _, length = tracks.shape
+            perm = np.argsort(rng.random((n, length)), axis=1)
+            tk = np.take_along_axis(np.asarray(tracks), perm[:, None, :], axis=2)
+        yield ck, tk
+
+
+# ---------------------------------------------------------------------- selection
+def select_rows(meta: pd.DataFrame, labels: np.ndarray, split: str = "test",
+                which: str = "positive") -> np.ndarray:
+    """Rows of a dataset to evaluate: a split (or ``all``) and a label set."""
+    sel = np.ones(len(meta), dtype=bool)
+    if split != "all":
+        sel &= meta["split"].astype(str).to_numpy() == split
+    lab = np.asarray(labels)
+    if which == "positive":
+        sel &= lab == 1
+    elif which == "negative":
+        sel &= lab == 0
+    return np.flatnonzero(sel)
+
+
+# ---------------------------------------------------------------------- filter labels
+@dataclass
+class FilterLabels:
+    """What ``interpret/filters.tsv`` says about each filter (defaults when absent)."""
+
+    cluster: list[str]
+    match_name: list[str]
+    influence: np.ndarray | None = None
+
+    @classmethod
+    def default(cls, n_filters: int) -> "FilterLabels":
+        return cls(["."] * n_filters, ["."] * n_filters, None)
+
+
+def filter_name(i: int) -> str:
+    """Detector name of filter ``i`` (0-based, the row of ``conv1.weight``)."""
+    return f"filter_{i}"
+
+
+def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> FilterLabels:
+    """Read cluster, best-match name and influence per filter from ``filters.tsv``.
+
+    The file has one row per filter with a ``filter`` column (``filter_12`` or ``12``) and
+    optionally ``cluster``, ``influence`` and ``match_name``; a missing file or column gives
+    ``'.'`` (and no influence).
+    """
+    labels = FilterLabels.default(n_filters)
+    if path is None or not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return labels
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a tab-separated filter table ({err})") from None
+    if "filter" not in table.columns:
+        raise InputError(f"{path}: no 'filter' column (found {', '.join(table.columns)})")
+    influence = np.full(n_filters, np.nan)
+    for line, r in enumerate(table.itertuples(index=False), start=2):
+        name = str(getattr(r, "filter")).strip()
+        try:
+            i = int(name.rsplit("_", 1)[-1])
+        except ValueError:
+            raise InputError(f"{path} line {line}: filter {name!r} is not 'filter_<index>'") from None
+        if not 0 <= i < n_filters:
+            raise InputError(f"{path} line {line}: {name} is outside the model's {n_filters} filters")
+        row = r._asdict()
+        cl = str(row.get("cluster", ".") or ".").strip() or "."
+        if cl not in (".", "") and cl.lstrip("-").isdigit():
+            cl = f"cluster_{cl}"
+        labels.cluster[i] = cl
+        labels.match_name[i] = str(row.get("match_name", ".") or ".").strip() or "."
+        try:
+            influence[i] = float(row.get("influence", "nan") or "nan")
+        except ValueError:
+            pass
+    if np.isfinite(influence).any():
+        labels.influence = influence
+    return labels
+
+
+# ---------------------------------------------------------------------- coordinates
+def window_origin(meta: pd.DataFrame, length: int) -> np.ndarray:
+    """Genome position of sequence position 0 (forward strand of the window), ``(N,)`` int64.
+
+    Windows clipped at a chromosome start (``start == 0`` and shorter than ``length``) keep
+    their true origin ``end - length``.
+    """
+    start = meta["start"].to_numpy(np.int64)
+    end = meta["end"].to_numpy(np.int64)
+    clipped = (start == 0) & (end - start < length)
+    return np.where(clipped, end - length, start)
+
+
+def to_output_coordinates(rows: np.ndarray, start: np.ndarray, end: np.ndarray,
+                          strand: np.ndarray, meta: pd.DataFrame, length: int, stranded: bool
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sequence intervals to output coordinates.
+
+    Parameters
+    ----------
+    rows : int ``(P,)``  dataset rows
+    start, end : int ``(P,)``  0-based half-open interval in the sequence
+    strand : int ``(P,)``  0 forward / 1 reverse of the sequence
+    meta : DataFrame  the dataset's ``meta.tsv``
+    length : int  sequence length L
+    stranded : bool  whether strands mean anything (DNA); else strand is ``.``
+
+    Returns
+    -------
+    chrom (object), start, end (int64), strand (object: ``+``, ``-`` or ``.``).
+    Rows with a ``chrom`` give genome coordinates (minus-strand rows count from the window's
+    end and flip the strand); rows without give sequence coordinates on ``chrom = name``.
+    """
+    chrom_col = meta["chrom"].astype(str).to_numpy()
+    names = meta["name"].astype(str).to_numpy()
+    mstrand = meta["strand"].astype(str).to_numpy()
+    origin = window_origin(meta, length)
+    rows = np.asarray(rows, np.int64)
+    has = chrom_col[rows] != ""
+    minus = has & (mstrand[rows] == "-")
+    o = origin[rows]
+    g_start = np.where(minus, o + length - end, o + start)
+    g_end = np.where(minus, o + length - start, o + end)
+    out_start = np.where(has, g_start, start)
+    out_end = np.where(has, g_end, end)
+    chrom = np.where(has, chrom_col[rows], names[rows]).astype(object)
+    if stranded:
+        s = np.asarray(strand) == 1
+        s = s ^ minus
+        out_strand = np.where(s, "-", "+").astype(object)
+    else:
+        out_strand = np.full(len(rows), ".", dtype=object)
+    return chrom, out_start.astype(np.int64), out_end.astype(np.int64), out_strand
+
+
+def truth_in_sequences(truth: pd.DataFrame, meta: pd.DataFrame, rows: np.ndarray, length: int
+                       ) -> pd.DataFrame:
+    """Planted sites (genome BED) that overlap the given sequences, in sequence coordinates.
+
+    Returns
+    -------
+    DataFrame with ``seq`` (index into ``rows``), ``start``, ``end`` (clipped to the
+    sequence), ``strand`` (relative to the sequence) and ``name``.
+    """
+    out = []
+    origin = window_origin(meta, length)
+    for k, r in enumerate(np.asarray(rows)):
+        chrom = str(meta["chrom"].iloc[r])
+        if not chrom:
+            continue
+        o = int(origin[r])
+        t = truth[(truth["chrom"] == chrom) & (truth["end"] > o) & (truth["start"] < o + length)]
+        minus = str(meta["strand"].iloc[r]) == "-"
+        for s, e, st, nm in zip(t["start"], t["end"], t["strand"], t["name"]):
+            if minus:
+                a, b = o + length - e, o + length - s
+                st = {"+": "-", "-": "+"}.get(st, st)
+            else:
+                a, b = s - o, e - o
+            out.append((k, max(a, 0), min(b, length), st, nm))
+    return pd.DataFrame(out, columns=["seq", "start", "end", "strand", "name"])
+
+
+# ---------------------------------------------------------------------- calling
+@dataclass
+class SiteCalls:
+    """Calls and what went into them.
+
+    Attributes
+    ----------
+    calls : DataFrame
+        One row per passing call: ``row`` (dataset row), ``detector`` (filter index, -1 CAM),
+        ``pos`` (window start), ``seq_start``, ``seq_end``, ``seq_strand`` (0/1),
+        ``activation``, ``p``, ``q``, ``rel`` (activation / the detector's null maximum).
+    rows : numpy.ndarray  evaluated dataset rows
+    null : NullModel
+    n_tests : dict  family -> number of candidates (``filters``, ``cam``)
+    cores : numpy.ndarray ``(F, 2)``  filter cores
+    """
+
+    calls: pd.DataFrame
+    rows: np.ndarray
+    null: NullModel
+    n_tests: dict = field(default_factory=dict)
+    cores: np.ndarray | None = None
+
+
+def build_null(model, codes: np.ndarray, tracks: np.ndarray | None, alphabet, policy: str,
+               device, config: SitesConfig, progress: bool = False) -> NullModel:
+    """Peak values of every detector on ``config.null_copies`` shuffled copies of ``codes``."""
+    from tqdm import tqdm
+
+    from . import featuremaps as fm
+
+    n_filters = model.conv1.weight.shape[0]
+    width = config.nms_width or model.filter_width
+    f_vals: list[list[np.ndarray]] = [[] for _ in range(n_filters)]
+    c_vals: list[np.ndarray] = []
+    counts = np.zeros(n_filters + 1, dtype=np.int64)
+    for ck, tk in tqdm(null_copies(codes, tracks, config.null_copies, config.seed),
+                       total=config.null_copies, desc="null", disable=not progress, leave=False):
+        for rows, x in fm.iter_arrays(ck, tk, alphabet, policy, device, config.batch_size):
+            fp, cp, nf, _ = fm.batch_peaks(model, x, rows, width, cam=config.cam)
+            counts[:n_filters] += nf
+            counts[n_filters] += len(cp)
+            if len(fp):
+                order = np.argsort(fp.detector, kind="stable")
+                det, val = fp.detector[order], fp.value[order]
+                bounds = np.searchsorted(det, np.arange(n_filters + 1))
+                for d in range(n_filters):
+                    if bounds[d + 1] > bounds[d]:
+                        f_vals[d].append(val[bounds[d]:bounds[d + 1]])
+            if len(cp):
+                c_vals.append(cp.value)
+    values = [np.sort(np.concatenate(v)) if v else np.zeros(0, np.float32) for v in f_vals]
+    values.append(np.sort(np.concatenate(c_vals)) if c_vals else np.zeros(0, np.float32))
+    floors = np.zeros(n_filters + 1)
+    floors[n_filters] = -np.inf
+    return NullModel(values, counts, floors)
+
+
+def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = None,
+               labels: FilterLabels | None = None, progress: bool = False) -> SiteCalls:
+    """Call binding sites on a dataset.
+
+    Parameters
+    ----------
+    model : SeqCNN  in eval mode on its device
+    dataset : seqfm.dataset.Dataset
+    config : SitesConfig
+    rows : numpy.ndarray, optional
+        Rows to evaluate (default: :func:`select_rows` with the config's split and labels).
+    labels : FilterLabels, optional
+        Clusters for merging (default: each filter its own cluster).
+    progress : bool
+
+    Returns
+    -------
+    SiteCalls (sequence coordinates; see :func:`calls_table` for output coordinates).
+    """
+    import torch
+
+    from . import featuremaps as fm
+    from .train import pick_device
+
+    device = next(model.parameters()).device
+    alphabet, policy = dataset.alphabet, dataset.info.get("policy", "uniform")
+    if rows is None:
+        rows = select_rows(dataset.meta, dataset.labels, config.split, config.labels)
+    rows = np.asarray(rows, np.int64)
+    n_filters, width = model.conv1.weight.shape[0], model.filter_width
+    nms = config.nms_width or width
+    labels = labels or FilterLabels.default(n_filters)
+    cores = fm.filter_cores(model.conv1.weight.detach().cpu().numpy(), alphabet.size,
+                            config.core_fraction)
+    tracks = dataset.tracks if dataset.tracks.ndim == 3 and dataset.tracks.shape[1] else None
+    if len(rows) == 0:
+        raise InputError(f"no sequence to call sites on (split {config.split!r}, "
+                         f"labels {config.labels!r})")
+
+    # the null: shuffled copies of (a seeded subset of) the same sequences
+    null_rows = rows
+    if len(rows) > config.null_max_seqs:
+        rng = np.random.default_rng(config.seed)
+        null_rows = np.sort(rng.choice(rows, config.null_max_seqs, replace=False))
+    null_codes = np.asarray(dataset.codes[null_rows])
+    null_tracks = np.asarray(tracks[null_rows]) if tracks is not None else None
+    with torch.no_grad():
+        null = build_null(model, null_codes, null_tracks, alphabet, policy, device, config, progress)
+    log.info("null: %d shuffled copies of %d sequences, %d filter and %d CAM peaks",
+             config.null_copies, len(null_rows), int(null.counts[:n_filters].sum()),
+             int(null.counts[n_filters]))
+
+    # candidates on the real sequences, p-values as they come
+    kept, n_f, n_c = [], 0, 0
+    from tqdm import tqdm
+
+    it = fm.iter_inputs(dataset.codes, tracks, rows, alphabet, policy, device, config.batch_size)
+    n_batches = (len(rows) + config.batch_size - 1) // config.batch_size
+    with torch.no_grad():
+        for brows, x in tqdm(it, total=n_batches, desc="sites", disable=not progress, leave=False):
+            fp, cp, nf, _ = fm.batch_peaks(model, x, brows, nms, cam=config.cam)
+            n_f += int(nf.sum())
+            n_c += len(cp)
+            for peaks, det_idx in ((fp, fp.detector), (cp, np.full(len(cp), n_filters))):
+                if not len(peaks):
+                    continue
+                p = null.pvalues(det_idx, peaks.value)
+                keep = p <= config.q
+                if keep.any():
+                    kept.append((peaks.take(keep), p[keep]))
+    parts = [k[0] for k in kept]
+    peaks = fm.Peaks.concat(parts)
+    p = np.concatenate([k[1] for k in kept]) if kept else np.zeros(0)
+    q = np.ones(len(p))
+    is_cam = peaks.detector < 0
+    for fam, m in ((~is_cam, n_f), (is_cam, n_c)):
+        if fam.any():
+            q[fam] = bh(p[fam], m)
+    ok = q <= config.q
+    peaks, p, q = peaks.take(ok), p[ok], q[ok]
+    s, e = fm.site_intervals(peaks.pos, peaks.strand, peaks.detector, cores, width)
+    det_idx = np.where(peaks.detector < 0, n_filters, peaks.detector)
+    rel = peaks.value / null.maxima()[det_idx]
+    calls = pd.DataFrame({"row": peaks.seq, "detector": peaks.detector, "pos": peaks.pos,
+                          "seq_start": s, "seq_end": e, "seq_strand": peaks.strand,
+                          "activation": peaks.value.astype(np.float64), "p": p, "q": q, "rel": rel})
+    calls = merge_calls(calls, labels, config.merge)
+    log.info("%d calls at q <= %g (%d filter and %d CAM candidates on %d sequences)",
+             len(calls), config.q, n_f, n_c, len(rows))
+    return SiteCalls(calls.reset_index(drop=True), rows, null, {"filters": n_f, "cam": n_c}, cores)
+
+
+def merge_calls(calls: pd.DataFrame, labels: FilterLabels, mode: str = "cluster") -> pd.DataFrame:
+    """Keep the best of overlapping calls of one group in one sequence.
+
+    Groups: ``cluster`` — a filter's motif cluster (``labels.cluster``; a filter without one is
+    its own group); ``all`` — every filter together; ``none`` — no merging. CAM calls are never
+    merged with filter calls. Best = smallest p, then largest ``rel``, then smallest position.
+    """
+    if mode == "none" or calls.empty:
+        return calls
+    det = calls["detector"].to_numpy()
+    if mode == "all":
+        group = np.where(det < 0, "cam", "filters")
+    else:
+        cl = np.asarray(labels.cluster, dtype=object)
+        group = np.array([("cam" if d < 0 else (cl[d] if cl[d] != "." else filter_name(d)))
+                          for d in det], dtype=object)
+    df = calls.assign(_g=group, _i=np.arange(len(calls)))
+    df = df.sort_values(["row", "_g", "p", "rel", "pos"], ascending=[True, True, True, False, True],
+                        kind="mergesort")
+    keep = np.zeros(len(calls), dtype=bool)
+    rows, groups = df["row"].to_numpy(), df["_g"].to_numpy()
+    starts, ends, idx = df["seq_start"].to_numpy(), df["seq_end"].to_numpy(), df["_i"].to_numpy()
+    i, n = 0, len(df)
+    while i < n:
+        j = i
+        while j < n and rows[j] == rows[i] and groups[j] == groups[i]:
+            j += 1
+        taken: list[tuple[int, int]] = []
+        for k in range(i, j):
+            a, b = starts[k], ends[k]
+            if all(b <= ta or a >= tb for ta, tb in taken):
+                taken.append((a, b))
+                keep[idx[k]] = True
+        i = j
+    return calls[keep]
+
+
+# ---------------------------------------------------------------------- output tables
+def score_of(q: np.ndarray) -> np.ndarray:
+    """BED score: ``int(1000 * min(1, -log10(q) / 10))``."""
+    q = np.clip(np.asarray(q, dtype=np.float64), 1e-300, 1.0)
+    return np.floor(1000 * np.minimum(1.0, -np.log10(q) / 10.0)).astype(np.int64)
+
+
+def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) -> pd.DataFrame:
+    """The BED table (columns :data:`BED_HEADER`), sorted by chrom, start, end, name."""
+    c = sc.calls
+    length = dataset.codes.shape[1]
+    chrom, start, end, strand = to_output_coordinates(
+        c["row"].to_numpy(), c["seq_start"].to_numpy(), c["seq_end"].to_numpy(),
+        c["seq_strand"].to_numpy(), dataset.meta, length, stranded)
+    det = c["detector"].to_numpy()
+    detector = np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=object)
+    cluster = np.array(["." if d < 0 else labels.cluster[d] for d in det], dtype=object)
+    match = np.array(["." if d < 0 else labels.match_name[d] for d in det], dtype=object)
+    seqname = dataset.meta["name"].astype(str).to_numpy()[c["row"].to_numpy()]
+    label = np.where(cluster != ".", cluster, detector)
+    name = np.array([f"{a}:{b}" for a, b in zip(label, seqname)], dtype=object)
+    table = pd.DataFrame({
+        "chrom": chrom, "start": start, "end": end, "name": name,
+        "score": score_of(c["q"].to_numpy()), "strand": strand, "detector": detector,
+        "cluster": cluster, "activation": c["activation"].to_numpy(), "p": c["p"].to_numpy(),
+        "q": c["q"].to_numpy(), "match_name": match,
+    })
+    return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def write_bed(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write the calls as BED6+ with the header line ``#chrom start end name score strand ...``."""
+    from .io import atomic_write
+
+    with atomic_write(path) as handle:
+        handle.write("#" + "\t".join(BED_HEADER) + "\n")
+        for r in table.itertuples(index=False):
+            handle.write("\t".join([
+                str(r.chrom), str(r.start), str(r.end), str(r.name), str(r.score), str(r.strand),
+                str(r.detector), str(r.cluster), _fmt(r.activation), _fmt(r.p), _fmt(r.q),
+                str(r.match_name)]) + "\n")
+
+
+_SEQID_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:^*$@!+_?-|")
+
+
+def gff3_escape(text: str, seqid: bool = False) -> str:
+    """Escape a GFF3 column-9 value (``; = & ,``, tab, newline, ``%`` and control characters)
+    or, with ``seqid``, every character outside ``[a-zA-Z0-9.:^*$@!+_?-|]``."""
+    out = []
+    for ch in str(text):
+        if seqid:
+            bad = ch not in _SEQID_OK
+        else:
+            bad = ch in ";=&,%\t\n\r" or ord(ch) < 32 or ord(ch) == 127
+        if bad:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = False) -> None:
+    """Write the calls as GFF3 (1-based, inclusive ends).
+
+    Type ``TF_binding_site`` (SO:0000235) for DNA, ``binding_site`` (SO:0000409) for protein;
+    column 6 is the activation; attributes ``ID``, ``Name``, ``detector``, ``cluster``,
+    ``activation``, ``p``, ``q`` and ``match``.
+    """
+    from .io import atomic_write
+
+    so_type = "binding_site" if protein else "TF_binding_site"
+    with atomic_write(path) as handle:
+        handle.write("##gff-version 3\n")
+        for i, r in enumerate(table.itertuples(index=False), start=1):
+            attrs = [("ID", f"site_{i:07d}"), ("Name", r.name), ("detector", r.detector),
+                     ("cluster", r.cluster), ("activation", _fmt(r.activation)),
+                     ("p", _fmt(r.p)), ("q", _fmt(r.q)), ("match", r.match_name)]
+            col9 = ";".join(f"{k}={gff3_escape(v)}" for k, v in attrs)
+            handle.write("\t".join([gff3_escape(r.chrom, seqid=True), "seqfm", so_type,
+                                    str(int(r.start) + 1), str(int(r.end)), _fmt(r.activation),
+                                    str(r.strand), ".", col9]) + "\n")
+
+
+# ---------------------------------------------------------------------- evaluation
+def score_against_truth(calls: pd.DataFrame, truth: pd.DataFrame, regions: pd.DataFrame,
+                        tolerance: float = 10.0) -> dict:
+    """Precision, recall and F1 of calls against planted sites.
+
+    A call is right when its centre lies within ``tolerance`` of a planted site's centre (same
+    chrom); a planted site is found when a call's centre lies that close. Only planted sites
+    whose centre lies inside one of ``regions`` (the evaluated sequences) count.
+
+    Parameters
+    ----------
+    calls, truth, regions : DataFrame with ``chrom``, ``start``, ``end``
+
+    Returns
+    -------
+    dict: ``n_calls``, ``n_true``, ``tp_calls``, ``found``, ``precision``, ``recall``, ``f1`` and
+    ``recall_by_name`` (recall per planted-site name when ``truth`` has a ``name`` column).
+    """
+    def centres(df):
+        return (df["start"].to_numpy(np.float64) + df["end"].to_numpy(np.float64)) / 2
+
+    t_c = centres(truth)
+    inside = np.zeros(len(truth), dtype=bool)
+    for chrom, reg in regions.groupby("chrom"):
+        sel = np.flatnonzero(truth["chrom"].to_numpy() == chrom)
+        if not len(sel):
+            continue
+        order = np.argsort(reg["start"].to_numpy())
+        rs, re_ = reg["start"].to_numpy()[order], reg["end"].to_numpy()[order]
+        re_max = np.maximum.accumulate(re_)
+        k = np.searchsorted(rs, t_c[sel], side="right") - 1
+        inside[sel] = (k >= 0) & (re_max[np.maximum(k, 0)] > t_c[sel])
+    truth = truth[inside]
+    t_c = t_c[inside]
+    c_c = centres(calls)
+    right = np.zeros(len(calls), dtype=bool)
+    found = np.zeros(len(truth), dtype=bool)
+    t_chrom, c_chrom = truth["chrom"].to_numpy(), calls["chrom"].to_numpy()
+    for chrom in np.unique(np.concatenate([t_chrom, c_chrom])) if len(truth) or len(calls) else []:
+        ti, ci = np.flatnonzero(t_chrom == chrom), np.flatnonzero(c_chrom == chrom)
+        if not len(ti) or not len(ci):
+            continue
+        ts, cs = np.sort(t_c[ti]), np.sort(c_c[ci])
+        # nearest planted centre of each call and nearest call centre of each planted site
+        right[ci] = _nearest_distance(ts, c_c[ci]) <= tolerance
+        found[ti] = _nearest_distance(cs, t_c[ti]) <= tolerance
+    n_calls, n_true = len(calls), len(truth)
+    by_name = {}
+    if "name" in truth.columns and n_true:
+        names = truth["name"].astype(str).to_numpy()
+        by_name = {str(nm): float(found[names == nm].mean()) for nm in np.unique(names)}
+    precision = right.sum() / n_calls if n_calls else 0.0
+    recall = found.sum() / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"n_calls": int(n_calls), "n_true": int(n_true), "tp_calls": int(right.sum()),
+            "found": int(found.sum()), "precision": float(precision), "recall": float(recall),
+            "f1": float(f1), "recall_by_name": by_name}
+
+
+def _nearest_distance(sorted_ref: np.ndarray, x: np.ndarray) -> np.ndarray:
+    k = np.searchsorted(sorted_ref, x)
+    lo = np.abs(x - sorted_ref[np.clip(k - 1, 0, len(sorted_ref) - 1)])
+    hi = np.abs(x - sorted_ref[np.clip(k, 0, len(sorted_ref) - 1)])
+    return np.minimum(lo, hi)
+
+
+# ---------------------------------------------------------------------- featuremaps.npz
+def featuremaps_arrays(model, dataset, sc: SiteCalls, labels: FilterLabels, config: SitesConfig,
+                       truth: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    """Arrays for the report's feature-map figures (no object arrays; readable without torch).
+
+    The ``top_n`` highest-scoring (logit) positives of the test split among the evaluated
+    sequences (all evaluated sequences when none is a test positive).
+
+    Keys
+    ----
+    names (N,) str · rows (N,) int64 dataset rows · logits (N,) float32 ·
+    codes (N, L) uint8 · alphabet () str letters in code order ·
+    cam (N, L1) float32 · cam_offset () int64: CAM/filter position j covers input
+    ``[j, j + filter_width)``, its centre is input position ``j + cam_offset`` ·
+    filter_width () int64 · filter_names (K,) str · filters (N, K, L1) float32 (strand maximum) ·
+    call_seq (P,) int64 index into names · call_detector, call_cluster, call_strand (P,) str ·
+    call_start, call_end (P,) int64 sequence coordinates · call_activation, call_p, call_q (P,) ·
+    truth_seq, truth_start, truth_end (T,) int64 · truth_strand, truth_name (T,) str
+    (empty without a truth BED).
+    """
+    from . import featuremaps as fm
+
+    device = next(model.parameters()).device
+    meta, lab = dataset.meta, np.asarray(dataset.labels)
+    rows = sc.rows
+    test_pos = rows[(meta["split"].astype(str).to_numpy()[rows] == "test") & (lab[rows] == 1)]
+    pool = test_pos if len(test_pos) else rows
+    tracks = dataset.tracks if dataset.tracks.ndim == 3 and dataset.tracks.shape[1] else None
+    alphabet, policy = dataset.alphabet, dataset.info.get("policy", "uniform")
+    from .train import predict
+
+    logits = predict(model, np.asarray(dataset.codes[pool]),
+                     np.asarray(tracks[pool]) if tracks is not None else None,
+                     alphabet, policy, batch_size=config.batch_size, device=device)
+    top = pool[np.argsort(-logits, kind="mergesort")[: config.top_n]]
+    n_filters = model.conv1.weight.shape[0]
+    if labels.influence is not None:
+        infl = np.nan_to_num(labels.influence, nan=-np.inf)
+        order = np.argsort(-infl, kind="mergesort")
+    else:
+        means = fm.mean_activations(model, dataset.codes, tracks, rows, alphabet, policy, device,
+                                    config.batch_size)
+        order = np.argsort(-means, kind="mergesort")
+    chosen = [int(i) for i in order[: min(config.top_filters, n_filters)]]
+    cam, acts, top_logits = fm.dense_maps(model, dataset.codes, tracks, top, alphabet, policy,
+                                          device, chosen)
+    c = sc.calls
+    pos_of = {int(r): k for k, r in enumerate(top)}
+    sub = c[c["row"].isin(list(pos_of))]
+    det = sub["detector"].to_numpy()
+    stranded = alphabet.complement is not None
+    arrays = {
+        "names": meta["name"].astype(str).to_numpy()[top].astype(str),
+        "rows": top.astype(np.int64),
+        "logits": top_logits.astype(np.float32),
+        "codes": np.asarray(dataset.codes[top], dtype=np.uint8),
+        "alphabet": np.array(alphabet.symbols),
+        "cam": cam.astype(np.float32),
+        "cam_offset": np.array(model.filter_width // 2, dtype=np.int64),
+        "filter_width": np.array(model.filter_width, dtype=np.int64),
+        "filter_names": np.array([filter_name(i) for i in chosen], dtype=str),
+        "filters": acts.astype(np.float32),
+        "call_seq": np.array([pos_of[int(r)] for r in sub["row"]], dtype=np.int64),
+        "call_detector": np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=str),
+        "call_cluster": np.array(["." if d < 0 else labels.cluster[d] for d in det], dtype=str),
+        "call_start": sub["seq_start"].to_numpy(np.int64),
+        "call_end": sub["seq_end"].to_numpy(np.int64),
+        "call_strand": np.array([("-" if s else "+") if stranded else "."
+                                 for s in sub["seq_strand"]], dtype=str),
+        "call_activation": sub["activation"].to_numpy(np.float32),
+        "call_p": sub["p"].to_numpy(np.float64),
+        "call_q": sub["q"].to_numpy(np.float64),
+    }
+    t = (truth_in_sequences(truth, meta, top, dataset.codes.shape[1]) if truth is not None
+         else pd.DataFrame(columns=["seq", "start", "end", "strand", "name"]))
+    arrays.update({
+        "truth_seq": t["seq"].to_numpy(np.int64), "truth_start": t["start"].to_numpy(np.int64),
+        "truth_end": t["end"].to_numpy(np.int64),
+        "truth_strand": t["strand"].astype(str).to_numpy().astype(str),
+        "truth_name": t["name"].astype(str).to_numpy().astype(str),
+    })
+    for k in ("call_detector", "call_cluster", "call_strand", "truth_strand", "truth_name"):
+        if arrays[k].dtype == object or arrays[k].size == 0:
+            arrays[k] = np.asarray(arrays[k], dtype="U1" if arrays[k].size == 0 else str)
+    return arrays
+
+
+def write_npz(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """``numpy.savez_compressed`` to a temporary name, renamed into place."""
+    from .io import atomic_write
+
+    with atomic_write(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+# ---------------------------------------------------------------------- driver
+def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
+        dataset_dir: str | os.PathLike, out: str | os.PathLike,
+        filters_tsv: str | os.PathLike | None = None, truth_bed: str | os.PathLike | None = None,
+        config: SitesConfig | None = None, threads: int = 0, progress: bool | None = None
+        ) -> dict:
+    """``seqfm sites``: write ``OUT/sites.bed``, ``OUT/sites.gff3`` and
+    ``OUT/interpret/featuremaps.npz``.
+
+    Returns
+    -------
+    dict with the paths written, the number of calls and of tests.
+    """
+    import sys
+
+    import torch
+
+    from . import dataset as dataset_mod
+    from . import model as model_mod
+    from .train import pick_device, set_threads
+
+    config = config or SitesConfig()
+    if progress is None:
+        progress = sys.stderr.isatty()
+    set_threads(threads)
+    torch.manual_seed(config.seed)
+    dataset_dir = Path(dataset_dir)
+    if not (dataset_dir / "meta.tsv").is_file():
+        raise InputError(f"{dataset_dir}: not a dataset folder (no meta.tsv); make it with `seqfm encode`")
+    device = pick_device(config.device)
+    model, info = model_mod.load(model_pt, model_json, device)
+    ds = dataset_mod.read(dataset_dir)
+    if ds.alphabet.name != model.arch["alphabet"]:
+        raise InputError(f"{model_json}: the model reads {model.arch['alphabet']} but the dataset "
+                         f"{dataset_dir} is {ds.alphabet.name}")
+    n_tracks = ds.tracks.shape[1] if ds.tracks.ndim == 3 else 0
+    if n_tracks != model.arch["n_tracks"]:
+        raise InputError(f"{model_json}: the model reads {model.arch['n_tracks']} conservation "
+                         f"track(s) but the dataset {dataset_dir} has {n_tracks}")
+    if ds.codes.shape[1] < model.filter_width:
+        raise InputError(f"{dataset_dir}: sequences of length {ds.codes.shape[1]} are shorter "
+                         f"than the filters ({model.filter_width})")
+    n_filters = model.conv1.weight.shape[0]
+    labels = read_filter_labels(filters_tsv, n_filters)
+    truth = None
+    if truth_bed:
+        from .io import read_bed
+
+        truth = read_bed(truth_bed, "truth BED")
+    log.info("calling sites on %s with %s on %s", dataset_dir, model_pt, device)
+    sc = call_sites(model, ds, config, labels=labels, progress=progress)
+    stranded = ds.alphabet.complement is not None
+    table = calls_table(sc, ds, labels, stranded)
+    out = Path(out)
+    bed, gff, npz = out / "sites.bed", out / "sites.gff3", out / "interpret" / "featuremaps.npz"
+    arrays = featuremaps_arrays(model, ds, sc, labels, config, truth)
+    write_bed(table, bed)
+    write_gff3(table, gff, protein=not stranded)
+    write_npz(arrays, npz)
+    summary = {"sites_bed": str(bed), "sites_gff3": str(gff), "featuremaps": str(npz),
+               "n_calls": int(len(table)), "n_filter_calls": int((table["detector"] != "cam").sum()),
+               "n_cam_calls": int((table["detector"] == "cam").sum()),
+               "n_sequences": int(len(sc.rows)), "n_tests": sc.n_tests}
+    if truth is not None:
+        regions = _regions(ds, sc.rows)
+        for kind, sel in (("filters", table["detector"] != "cam"), ("cam", table["detector"] == "cam")):
+            s = score_against_truth(table[sel], truth, regions)
+            summary[f"truth_{kind}"] = s
+            log.info("against %s, %s calls: precision %.3f, recall %.3f, F1 %.3f",
+                     truth_bed, kind, s["precision"], s["recall"], s["f1"])
+    log.info("wrote %s (%d calls), %s and %s", bed, len(table), gff, npz)
+    return summary
+
+
+def _regions(ds, rows: np.ndarray) -> pd.DataFrame:
+    """The evaluated sequences as output-coordinate intervals (chrom, start, end)."""
+    length = ds.codes.shape[1]
+    z = np.zeros(len(rows), np.int64)
+    chrom, start, end, _ = to_output_coordinates(rows, z, z + length, z, ds.meta, length, False)
+    return pd.DataFrame({"chrom": chrom, "start": start, "end": end})
