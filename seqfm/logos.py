@@ -1,0 +1,151 @@
+"""Sequence logos (logomaker): information content in bits, PNG and SVG.
+
+:func:`save_logo` draws one motif, optionally beside its best database match aligned by
+TomTom's offset and strand, and with a panel of the detector's weights on the
+conservation channels under the letters (how much the detector relies on conservation).
+Every file carries its alphabet in the image metadata (PNG text chunk ``Description`` and
+SVG ``dc:description``: ``alphabet=ACGT``).
+
+DNA letters use logomaker's ``classic`` colours; protein letters its ``chemistry`` colours.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .alphabet import Alphabet, get as get_alphabet
+
+COLOURS = {"dna": "classic", "protein": "chemistry"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def information_matrix(probs: np.ndarray, alphabet: Alphabet):
+    """Probabilities ``(W, A)`` -> a DataFrame of letter heights in bits (``p * IC``)."""
+    import pandas as pd
+
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    ic = np.log2(p.shape[1]) + (p * np.log2(p)).sum(axis=1)
+    return pd.DataFrame(p * ic[:, None], columns=list(alphabet.letters))
+
+
+def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> None:
+    import logomaker
+
+    df = information_matrix(probs, alphabet)
+    df.index = np.arange(start, start + len(df))
+    logomaker.Logo(df, ax=ax, color_scheme=COLOURS.get(alphabet.name, "classic"),
+                   show_spines=False, vpad=0.02)
+    ax.set_ylim(0, np.log2(alphabet.size))
+    ax.set_ylabel("bits")
+    ax.spines["left"].set_visible(True)
+    ax.spines["bottom"].set_visible(True)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+
+
+def match_placement(query_width: int, target_width: int, offset: int, strand: int) -> int:
+    """First position of the (strand-oriented) target in query coordinates.
+
+    memelite's TomTom reports ``offset`` as the shift of the query along the target
+    (``offset = target start - query start`` in the target's coordinates, after reverse-
+    complementing the target when ``strand`` is 1), so the target starts at ``-offset``.
+    """
+    return -int(offset)
+
+
+def save_logo(stem: str | os.PathLike, probs: np.ndarray, alphabet: str | Alphabet = "dna",
+              title: str = "", match_probs: np.ndarray | None = None, match_title: str = "",
+              match_offset: int = 0, match_strand: int = 0,
+              track_weights: np.ndarray | None = None, track_names: Sequence[str] = (),
+              dpi: int = 110) -> list[Path]:
+    """Draw a logo to ``stem.png`` and ``stem.svg``.
+
+    Parameters
+    ----------
+    stem : path without suffix
+    probs : numpy.ndarray, shape ``(W, A)``
+        Letter probabilities.
+    alphabet : str or Alphabet
+    title : str
+    match_probs : numpy.ndarray, shape ``(Wt, A)``, optional
+        The best database match, drawn under the motif, reverse-complemented when
+        ``match_strand`` is 1 and shifted by ``match_offset`` (TomTom's, see
+        :func:`match_placement`).
+    track_weights : numpy.ndarray, shape ``(W, T)``, optional
+        The detector's weights on the conservation channels, position by position,
+        drawn as bars under the letters.
+
+    Returns
+    -------
+    list of Path: the PNG and the SVG.
+    """
+    plt = _plt()
+    alpha = get_alphabet(alphabet) if isinstance(alphabet, str) else alphabet
+    probs = np.asarray(probs, dtype=np.float64)
+    w = len(probs)
+    panels = [("motif", 1.0)]
+    tstart = 0
+    if match_probs is not None:
+        mp = np.asarray(match_probs, dtype=np.float64)
+        if match_strand and alpha.complement is not None:
+            comp = alpha.complement_codes()[: alpha.size].astype(int)
+            mp = mp[::-1][:, comp]
+        tstart = match_placement(w, len(mp), match_offset, match_strand)
+        panels.append(("match", 1.0))
+    has_tracks = track_weights is not None and np.asarray(track_weights).size > 0
+    if has_tracks:
+        panels.append(("tracks", 0.45))
+    lo = min(0, tstart) if match_probs is not None else 0
+    hi = max(w, tstart + len(mp)) if match_probs is not None else w
+    width_in = max(3.0, 0.32 * (hi - lo) + 1.2)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width_in, 1.45 * sum(h for _, h in panels) + 0.3),
+                             gridspec_kw={"height_ratios": [h for _, h in panels]}, squeeze=False)
+    axes = axes[:, 0]
+    try:
+        for ax, (kind, _) in zip(axes, panels):
+            if kind == "motif":
+                _draw(ax, probs, alpha, 0, title)
+            elif kind == "match":
+                _draw(ax, mp, alpha, tstart, match_title + (" (reverse complement)" if match_strand else ""))
+            else:
+                tw = np.asarray(track_weights, dtype=np.float64).reshape(w, -1)
+                n_t = tw.shape[1]
+                bw = 0.8 / n_t
+                for t in range(n_t):
+                    name = track_names[t] if t < len(track_names) else f"track{t}"
+                    ax.bar(np.arange(w) - 0.4 + bw * (t + 0.5), tw[:, t], width=bw, label=name,
+                           color=f"C{t}")
+                ax.axhline(0, color="0.3", lw=0.6)
+                ax.set_ylabel("cons. weight", fontsize=7)
+                if n_t > 1:
+                    ax.legend(fontsize=6, frameon=False)
+            ax.set_xlim(lo - 0.5, hi - 0.5)
+            ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        stem = Path(stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        desc = f"alphabet={alpha.letters}"
+        paths = []
+        for ext in ("png", "svg"):
+            path = stem.with_name(stem.name + f".{ext}")
+            tmp = path.with_name(f".{path.name}.tmp.{ext}")
+            meta = {"Description": desc, "Title": title or stem.name}
+            fig.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
+            os.replace(tmp, path)
+            paths.append(path)
+    finally:
+        plt.close(fig)
+    return paths

@@ -1,0 +1,1153 @@
+"""First-layer filters -> PWMs -> motif clusters -> JASPAR annotation (TomTom).
+
+The path from a trained :class:`~seqfm.model.SeqCNN` to named motifs:
+
+1. :func:`filter_counts` -- Basset's rule. Over a set of (positive) sequences, a filter's
+   activation threshold is ``mean + frac * (max - mean)`` of all its activations (both
+   strands, every position). Every window whose activation passes it is a site; the window
+   is read on the strand where the filter fired (reverse-complemented for strand 1) and its
+   letters are counted. Computed batch by batch on the device as a correlation of the
+   site mask with the one-hot input, never materialising the windows.
+2. :func:`filter_pwms` -- counts + pseudocounts -> probabilities; fewer than ``min_sites``
+   sites means no PWM; low-information flanks are trimmed.
+3. :func:`ablation_effects` -- influence: logits with a set of first-layer channels zeroed
+   (one set per row of a mask matrix), in batches, several masks per forward pass.
+4. :func:`cluster_filters` -- redundant filters (one motif at another offset or on the other
+   strand) joined by average linkage on the best ungapped, both-strand alignment similarity
+   (:func:`motif_similarity`), merged into one PWM by the aligned sum of counts.
+5. :func:`annotate` -- memelite's TomTom against a JASPAR release (:func:`load_jaspar`), with a
+   calibrated significance rule (:class:`MatchRule`; see ``bench/bench_tomtom_calibration.py``).
+6. :func:`write_meme` / :func:`read_meme` -- MEME motif format version 4.
+
+Matrices are ``(W, A)``: one row per position, one column per letter in alphabet order
+(``ACGT`` for DNA). TomTom takes ``(A, W)`` and gets the transpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .alphabet import Alphabet, get as get_alphabet
+from .errors import InputError
+
+log = logging.getLogger("seqfm")
+
+#: pyjaspar release used when none is given (the newest shipped offline)
+JASPAR_RELEASE = "JASPAR2026"
+
+
+# ---------------------------------------------------------------------- numba cache
+def numba_cache_dir() -> str:
+    """Where compiled numba kernels (memelite's TomTom, seqfm's one-hot) are kept between runs.
+
+    ``NUMBA_CACHE_DIR`` when set, otherwise ``$XDG_CACHE_HOME/seqfm/numba``
+    (``~/.cache/seqfm/numba``). memelite's kernels are ``cache=True``: with a persistent
+    directory TomTom compiles once per machine (about 90 s) and loads in about a second after.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "seqfm", "numba")
+
+
+def use_numba_cache() -> str:
+    """Point numba's cache at :func:`numba_cache_dir` (also when numba is already imported)."""
+    path = numba_cache_dir()
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return path  # numba falls back to its own locations
+    os.environ["NUMBA_CACHE_DIR"] = path
+    import sys
+
+    if "numba" in sys.modules:
+        from numba.core import config
+
+        config.CACHE_DIR = path
+    return path
+
+
+def _tomtom():
+    use_numba_cache()
+    from memelite.tomtom import tomtom
+
+    return tomtom
+
+
+# ---------------------------------------------------------------------- motifs
+@dataclass
+class PWM:
+    """A position weight matrix with its counts.
+
+    Attributes
+    ----------
+    name : str
+    counts : numpy.ndarray, float64, shape ``(W, A)``
+        Letter counts per position (sites, fractional for ambiguity letters), without
+        pseudocounts.
+    n_sites : int
+    alphabet : str
+    pseudocount : float
+        Added to every count (per letter) when probabilities are taken.
+    altname : str
+        Free text (MEME's alternate name).
+    """
+
+    name: str
+    counts: np.ndarray
+    n_sites: int
+    alphabet: str = "dna"
+    pseudocount: float = 0.5
+    altname: str = ""
+
+    @property
+    def width(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def probs(self) -> np.ndarray:
+        """Letter probabilities ``(W, A)``, rows summing to 1."""
+        return counts_to_probs(self.counts, self.pseudocount)
+
+    @property
+    def ic(self) -> float:
+        """Information content in bits (sum over positions)."""
+        return float(column_ic(self.probs).sum())
+
+    def consensus(self) -> str:
+        return consensus(self.probs, get_alphabet(self.alphabet))
+
+
+def counts_to_probs(counts: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
+    """Counts ``(W, A)`` + ``pseudocount`` per letter -> probabilities ``(W, A)``."""
+    c = np.asarray(counts, dtype=np.float64) + pseudocount
+    s = c.sum(axis=1, keepdims=True)
+    s[s == 0] = 1.0
+    return c / s
+
+
+def column_ic(probs: np.ndarray) -> np.ndarray:
+    """Information content of each position in bits, ``(W,)``: ``log2(A) - H(p)``."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    return np.log2(p.shape[1]) + (p * np.log2(p)).sum(axis=1)
+
+
+def consensus(probs: np.ndarray, alphabet: Alphabet) -> str:
+    """One letter per position: the top letter in capitals when it has p >= 0.5, in lower case
+    when it leads with p >= 0.3, ``N``/``X`` otherwise."""
+    letters = alphabet.letters
+    other = "N" if alphabet.name == "dna" else "X"
+    out = []
+    for row in np.asarray(probs):
+        k = int(np.argmax(row))
+        out.append(letters[k] if row[k] >= 0.5 else letters[k].lower() if row[k] >= 0.3 else other)
+    return "".join(out)
+
+
+def trim_bounds(probs: np.ndarray, min_bits: float) -> tuple[int, int]:
+    """``[start, end)`` left after dropping flank positions with less than ``min_bits``.
+
+    ``(0, 0)`` when no position has ``min_bits``.
+    """
+    keep = np.flatnonzero(column_ic(probs) >= min_bits)
+    if not len(keep):
+        return 0, 0
+    return int(keep[0]), int(keep[-1]) + 1
+
+
+def reverse_complement_matrix(m: np.ndarray, alphabet: Alphabet) -> np.ndarray:
+    """A ``(W, A)`` matrix on the other strand (positions reversed, letters complemented)."""
+    comp = alphabet.complement_codes()[: alphabet.size].astype(np.int64)
+    return np.asarray(m)[::-1][:, comp]
+
+
+# ---------------------------------------------------------------------- activations -> counts
+@dataclass
+class FilterSites:
+    """What :func:`filter_counts` found, per filter.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray, float64, shape ``(F, W, A)``
+        Letters of the sites, read on the strand where the filter fired.
+    n_sites : numpy.ndarray, int64, shape ``(F,)``
+    threshold : numpy.ndarray, float64, shape ``(F,)``
+        ``mean + frac * (max - mean)`` of the activations.
+    act_mean, act_max : numpy.ndarray, float64, shape ``(F,)``
+    track_at_sites : numpy.ndarray, float64, shape ``(F, T)``
+        Mean conservation over the site windows (T = 0 without tracks).
+    n_sequences : int
+    """
+
+    counts: np.ndarray
+    n_sites: np.ndarray
+    threshold: np.ndarray
+    act_mean: np.ndarray
+    act_max: np.ndarray
+    track_at_sites: np.ndarray
+    n_sequences: int
+
+
+def _both_strands(model, x):
+    """Post-ReLU conv1 outputs ``(B, F, L1)`` forward and reverse (None without strands)."""
+    import torch.nn.functional as Fn
+
+    fwd, rev = model._conv1_both(x)
+    return Fn.relu(fwd), (None if rev is None else Fn.relu(rev))
+
+
+def filter_counts(model, source, index: np.ndarray, frac: float = 0.5,
+                  batch_size: int = 256, progress: bool = False) -> FilterSites:
+    """Basset's rule: count the letters of every window that activates a filter strongly.
+
+    Parameters
+    ----------
+    model : SeqCNN
+        In eval mode, on ``source.device``.
+    source : seqfm.train.BatchSource
+        Batches of one-hot inputs ``(B, C, L)`` made on the device.
+    index : numpy.ndarray, int, shape ``(M,)``
+        The sequences to read (seqfm uses the train and valid positives).
+    frac : float
+        Threshold fraction: a window is a site of filter f when its activation (either
+        strand) is above ``mean_f + frac * (max_f - mean_f)``.
+    batch_size : int
+
+    Returns
+    -------
+    FilterSites
+    """
+    import torch
+
+    if not 0.0 <= frac < 1.0:
+        raise InputError(f"activation threshold fraction must be in [0, 1), got {frac}")
+    if len(index) == 0:
+        raise InputError("no sequences to build filter PWMs from (no positive in the train/valid splits)")
+    model.eval()
+    dev = source.device
+    n_f, width = model.conv1.out_channels, model.filter_width
+    n_a = model.alphabet.size
+    total = torch.zeros(n_f, dtype=torch.float64, device=dev)
+    amax = torch.zeros(n_f, dtype=torch.float32, device=dev)
+    count = 0
+    bar = _bar(progress, 2 * len(index), "filter activations")
+    with torch.inference_mode():
+        for x, _ in source.iterate(index, batch_size):
+            fwd, rev = _both_strands(model, x)
+            acts = fwd if rev is None else torch.cat([fwd, rev], dim=2)
+            total += acts.sum(dim=(0, 2), dtype=torch.float64)
+            amax = torch.maximum(amax, acts.amax(dim=(0, 2)))
+            count += acts.shape[0] * acts.shape[2]
+            bar.update(len(x))
+        mean = total / max(count, 1)
+        thr = (mean + frac * (amax.double() - mean)).float()
+        # a filter that never fires has max == mean == 0: no window passes "> 0"
+        counts = torch.zeros(n_f, model.n_channels, width, dtype=torch.float64, device=dev)
+        n_sites = torch.zeros(n_f, dtype=torch.float64, device=dev)
+        for x, _ in source.iterate(index, batch_size):
+            fwd, rev = _both_strands(model, x)
+            windows = x.unfold(2, width, 1)  # (B, C, L1, W), a view
+            m = (fwd > thr[None, :, None]).float()
+            n_sites += m.sum(dim=(0, 2), dtype=torch.float64)
+            counts += torch.einsum("bfi,bciw->fcw", m, windows).double()
+            if rev is not None:
+                m = (rev > thr[None, :, None]).float()
+                n_sites += m.sum(dim=(0, 2), dtype=torch.float64)
+                c = torch.einsum("bfi,bciw->fcw", m, windows).double()
+                # a reverse-strand site read 5'->3' on its own strand
+                counts += c.index_select(1, model.rc_perm).flip(-1)
+            bar.update(len(x))
+    bar.close()
+    counts = counts.cpu().numpy()
+    n_sites_np = np.rint(n_sites.cpu().numpy()).astype(np.int64)
+    tracks = counts[:, n_a:, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        track_mean = np.where(n_sites_np[:, None] > 0,
+                              tracks.sum(axis=2) / (np.maximum(n_sites_np, 1)[:, None] * width), np.nan)
+    return FilterSites(counts=counts[:, :n_a, :].transpose(0, 2, 1).copy(), n_sites=n_sites_np,
+                       threshold=thr.double().cpu().numpy(), act_mean=mean.cpu().numpy(),
+                       act_max=amax.double().cpu().numpy(), track_at_sites=track_mean,
+                       n_sequences=int(len(index)))
+
+
+def filter_pwms(sites: FilterSites, alphabet: str = "dna", min_sites: int = 10,
+                trim_bits: float = 0.3, pseudocount: float = 0.5
+                ) -> tuple[list[PWM | None], np.ndarray]:
+    """PWMs of the filters with at least ``min_sites`` sites, flanks under ``trim_bits`` trimmed.
+
+    Returns
+    -------
+    pwms : list of PWM or None, length F
+        ``filter_{f}``; None for too few sites or no position with ``trim_bits``.
+    bounds : numpy.ndarray, int, shape ``(F, 2)``
+        The kept ``[start, end)`` of each filter's window (strand-0 orientation).
+    """
+    out: list[PWM | None] = []
+    bounds = np.zeros((len(sites.n_sites), 2), dtype=np.int64)
+    for f, (c, n) in enumerate(zip(sites.counts, sites.n_sites)):
+        if n < min_sites:
+            out.append(None)
+            continue
+        lo, hi = trim_bounds(counts_to_probs(c, pseudocount), trim_bits)
+        bounds[f] = lo, hi
+        if hi - lo < 1:
+            out.append(None)
+            continue
+        out.append(PWM(f"filter_{f}", c[lo:hi].copy(), int(n), alphabet, pseudocount))
+    return out, bounds
+
+
+# ---------------------------------------------------------------------- influence
+def _masked_logits(model, fwd, rev, masks):
+    """Logits ``(K, B)`` with first-layer channels multiplied by ``masks`` ``(K, F)``.
+
+    Mirrors :meth:`SeqCNN.features` + pooling + head (eval mode), with the mask applied
+    after the ReLU of both strands.
+    """
+    import torch
+
+    k, b = masks.shape[0], fwd.shape[0]
+    mk = masks[:, None, :, None]
+    f = (fwd[None] * mk).reshape(k * b, *fwd.shape[1:])
+    if rev is None:
+        h = model._trunk(f)
+    else:
+        r = (rev[None] * mk).reshape(k * b, *rev.shape[1:])
+        if model.project is None:
+            h = torch.maximum(model._trunk(f), model._trunk(r))
+        else:
+            out = model._trunk(torch.cat([f, r.flip(-1)]))
+            h = torch.maximum(out[: k * b], out[k * b:].flip(-1))
+    pooled = h.amax(-1) if model.arch["global_pool"] == "max" else h.mean(-1)
+    return model.head(pooled).squeeze(-1).reshape(k, b)
+
+
+def ablation_logits(model, source, index: np.ndarray, masks: np.ndarray, batch_size: int = 256,
+                    max_elements: int = 2 ** 26, progress: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of the model with sets of first-layer filters zeroed.
+
+    Parameters
+    ----------
+    model : SeqCNN
+    source : BatchSource
+    index : numpy.ndarray, shape ``(M,)``
+    masks : numpy.ndarray, shape ``(K, F)``
+        1 keeps a filter's output channel, 0 zeroes it (on both strands).
+    max_elements : int
+        Largest masked feature-map tensor (elements) built at once; masks are processed
+        in chunks that fit.
+
+    Returns
+    -------
+    base : numpy.ndarray, shape ``(M,)``
+        Logits of the intact model.
+    ablated : numpy.ndarray, shape ``(K, M)``
+    """
+    import torch
+
+    model.eval()
+    dev = source.device
+    mt = torch.as_tensor(np.asarray(masks, dtype=np.float32), device=dev)
+    base, abl = [], []
+    bar = _bar(progress, len(index), "filter ablation")
+    with torch.inference_mode():
+        for x, _ in source.iterate(index, batch_size):
+            fwd, rev = _both_strands(model, x)
+            per_mask = fwd.numel() * (1 if rev is None else 2) * 2
+            chunk = max(1, int(max_elements // max(per_mask, 1)))
+            base.append(model(x).float())
+            abl.append(torch.cat([_masked_logits(model, fwd, rev, mt[k: k + chunk]).float()
+                                  for k in range(0, len(mt), chunk)]))
+            bar.update(len(x))
+    bar.close()
+    if not base:
+        return np.zeros(0), np.zeros((len(masks), 0))
+    return torch.cat(base).cpu().numpy(), torch.cat(abl, dim=1).cpu().numpy()
+
+
+INFLUENCE_METRICS = ("separation", "auroc", "positives")
+
+
+def ablation_effects(base: np.ndarray, ablated: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per mask: how much the model loses when the masked filters are zeroed.
+
+    Returns
+    -------
+    dict of numpy.ndarray ``(K,)``:
+        ``separation``: mean logit drop on positives minus mean logit drop on negatives
+        (how much the filters separate the classes, in logit units);
+        ``positives``: mean logit drop on positives;
+        ``auroc``: drop of AUROC (NaN when one class is missing).
+    """
+    from .metrics import auroc
+
+    y = np.asarray(labels).astype(bool)
+    drop = base[None, :] - ablated
+    pos = drop[:, y].mean(axis=1) if y.any() else np.full(len(drop), np.nan)
+    neg = drop[:, ~y].mean(axis=1) if (~y).any() else np.zeros(len(drop))
+    if y.any() and (~y).any():
+        a0 = auroc(y.astype(int), base)
+        auc = np.array([a0 - auroc(y.astype(int), a) for a in ablated])
+    else:
+        auc = np.full(len(drop), np.nan)
+    return {"separation": pos - neg, "positives": pos, "auroc": auc}
+
+
+# ---------------------------------------------------------------------- similarity, clustering
+def _centered(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return m - 1.0 / m.shape[1]
+
+
+def motif_similarity(a: np.ndarray, b: np.ndarray, alphabet: Alphabet | None = None
+                     ) -> tuple[float, int, int]:
+    """Best ungapped alignment of two probability matrices on both strands.
+
+    The score is the cosine of the background-centred matrices (``p - 1/A``) over the
+    overlap, normalised by the norms of the *whole* matrices, so a partial overlap is
+    penalised and a motif and its reverse complement score 1.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray, shapes ``(Wa, A)`` and ``(Wb, A)``
+    alphabet : Alphabet, optional
+        With a complement (DNA) the reverse complement of ``b`` is tried too.
+
+    Returns
+    -------
+    (score, offset, strand)
+        ``b`` (reverse-complemented when ``strand`` is 1) placed with its first position at
+        position ``offset`` of ``a`` (may be negative).
+    """
+    ca, cb = _centered(a), _centered(b)
+    norm = math.sqrt((ca ** 2).sum() * (cb ** 2).sum())
+    if norm == 0:
+        return 0.0, 0, 0
+    cands = [(cb, 0)]
+    if alphabet is not None and alphabet.complement is not None:
+        cands.append((reverse_complement_matrix(cb, alphabet), 1))
+    best = (-np.inf, 0, 0)
+    wb = cb.shape[0]
+    for m, strand in cands:
+        # full cross-correlation summed over letters: index k <-> offset k - (wb - 1)
+        xc = sum(np.correlate(ca[:, j], m[:, j], mode="full") for j in range(ca.shape[1]))
+        k = int(np.argmax(xc))
+        if xc[k] > best[0]:
+            best = (float(xc[k]), k - (wb - 1), strand)
+    return best[0] / norm, best[1], best[2]
+
+
+def similarity_matrix(probs: Sequence[np.ndarray], alphabet: Alphabet) -> np.ndarray:
+    """Pairwise :func:`motif_similarity` scores, ``(K, K)``, 1 on the diagonal."""
+    k = len(probs)
+    s = np.eye(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            s[i, j] = s[j, i] = motif_similarity(probs[i], probs[j], alphabet)[0]
+    return s
+
+
+def cluster_labels(sim: np.ndarray, threshold: float = 0.6) -> np.ndarray:
+    """Average-linkage clusters of a similarity matrix; members join above ``threshold``.
+
+    Returns
+    -------
+    numpy.ndarray, int, shape ``(K,)``: cluster ids 0.. in order of first member.
+    """
+    k = len(sim)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    if k == 1:
+        return np.zeros(1, dtype=np.int64)
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    d = np.clip(1.0 - np.asarray(sim, dtype=np.float64), 0.0, None)
+    np.fill_diagonal(d, 0.0)
+    d = (d + d.T) / 2
+    z = linkage(squareform(d, checks=False), method="average")
+    raw = fcluster(z, t=1.0 - threshold, criterion="distance")
+    _, first = np.unique(raw, return_index=True)
+    order = {lab: i for i, lab in enumerate(raw[np.sort(first)])}
+    return np.array([order[r] for r in raw], dtype=np.int64)
+
+
+@dataclass
+class Member:
+    """A filter's place in its cluster's merged matrix: columns ``[offset, offset + width)``,
+    reverse-complemented when ``strand`` is 1."""
+
+    filter: int
+    offset: int
+    strand: int
+
+
+def merge_counts(pwms: Sequence[PWM], rep: int, alphabet: Alphabet
+                 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Aligned sum of counts, every member aligned to member ``rep``.
+
+    Returns
+    -------
+    counts : numpy.ndarray, shape ``(W, A)``
+        Over the union of the aligned spans.
+    placement : list of (offset, strand), one per member, in merged coordinates.
+    """
+    ref = pwms[rep].probs
+    aligned = []
+    for p in pwms:
+        if p is pwms[rep]:
+            aligned.append((0, 0, p.counts))
+            continue
+        _, off, strand = motif_similarity(ref, p.probs, alphabet)
+        c = reverse_complement_matrix(p.counts, alphabet) if strand else p.counts
+        aligned.append((off, strand, c))
+    lo = min(o for o, _, _ in aligned)
+    hi = max(o + c.shape[0] for o, _, c in aligned)
+    total = np.zeros((hi - lo, pwms[rep].counts.shape[1]))
+    for off, _, c in aligned:
+        total[off - lo: off - lo + c.shape[0]] += c
+    return total, [(off - lo, strand) for off, strand, _ in aligned]
+
+
+# ---------------------------------------------------------------------- JASPAR + TomTom
+@dataclass
+class Database:
+    """Target motifs for TomTom: ids, names and probability matrices ``(W, A)``."""
+
+    ids: list[str]
+    names: list[str]
+    probs: list[np.ndarray]
+    label: str = ""
+    families: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+
+    def same_family(self, a: int, b: int) -> bool:
+        """Targets ``a`` and ``b`` share a TF (any version, or a dimer partner) or a JASPAR TF family."""
+        if self.ids[a].split(".")[0] == self.ids[b].split(".")[0]:
+            return True
+        na = set(self.names[a].upper().split("::"))
+        if na & set(self.names[b].upper().split("::")):
+            return True
+        if not self.families:
+            return False
+        fa = {x.strip() for x in self.families[a].split(";") if x.strip()}
+        return bool(fa & {x.strip() for x in self.families[b].split(";") if x.strip()})
+
+    def index(self, matrix_id: str) -> int:
+        """Position of a matrix id; an unversioned or other-version id finds its base id."""
+        if matrix_id in self.ids:
+            return self.ids.index(matrix_id)
+        base = matrix_id.split(".")[0]
+        for i, x in enumerate(self.ids):
+            if x.split(".")[0] == base:
+                return i
+        raise KeyError(matrix_id)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_JASPAR_CACHE: dict = {}
+
+
+def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
+                tax_group: str | None = "vertebrates", all_versions: bool = False) -> Database:
+    """JASPAR matrices from pyjaspar's offline database, as probabilities.
+
+    ``all_versions=False`` keeps the latest version of each matrix (JASPAR's
+    non-redundant set). ``tax_group`` None or ``all`` takes every taxon.
+    """
+    key = (release, collection, tax_group, all_versions)
+    if key in _JASPAR_CACHE:
+        return _JASPAR_CACHE[key]
+    import warnings
+
+    from pyjaspar import jaspar_releases, jaspardb
+
+    if release not in jaspar_releases:
+        raise InputError(f"JASPAR release {release!r} is not shipped with pyjaspar; use one of "
+                         f"{', '.join(sorted(jaspar_releases, reverse=True))}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        db = jaspardb(release=release)
+        kw = {} if tax_group in (None, "", "all") else {"tax_group": [tax_group]}
+        found = db.fetch_motifs(collection=collection, all_versions=all_versions, **kw)
+    if not found:
+        raise InputError(f"JASPAR {release} has no matrix in collection {collection!r}"
+                         f"{'' if not kw else f' for taxon {tax_group!r}'}; check jaspar.collection "
+                         "(CORE, UNVALIDATED, ...) and jaspar.tax_group (vertebrates, insects, plants, ...)")
+    ids, names, probs, fams, classes = [], [], [], [], []
+    for m in found:
+        fams.append("; ".join(m.tf_family or []))
+        classes.append("; ".join(m.tf_class or []))
+        c = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
+        ids.append(m.matrix_id)
+        names.append(m.name)
+        probs.append(counts_to_probs(c, 0.0))
+    dbase = Database(ids, names, probs, f"{release} {collection} {tax_group or 'all'}", fams, classes)
+    _JASPAR_CACHE[key] = dbase
+    return dbase
+
+
+def tomtom_best(queries: Sequence[np.ndarray], db: Database, reverse_complement: bool = True
+                ) -> dict[str, np.ndarray]:
+    """Best TomTom match of each query ``(W, A)`` in ``db``.
+
+    Returns
+    -------
+    dict of arrays ``(Q,)``: ``target`` (index), ``p``, ``q`` (Benjamini-Hochberg over the
+    query's p-values against every target), ``E`` (``p * len(db)``), ``offset``, ``overlap``,
+    ``strand`` (as memelite reports them).
+    """
+    tomtom = _tomtom()
+    qs = [np.ascontiguousarray(np.asarray(q, dtype=np.float64).T) for q in queries]
+    ts = [np.ascontiguousarray(np.asarray(t, dtype=np.float64).T) for t in db.probs]
+    out = {k: np.zeros(len(qs)) for k in ("p", "q", "E", "offset", "overlap", "strand")}
+    out["target"] = np.zeros(len(qs), dtype=np.int64)
+    if not qs:
+        return out
+    p, _scores, offsets, overlaps, strands = tomtom(qs, ts, reverse_complement=reverse_complement)
+    p = np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0)
+    best = np.argmin(p, axis=1)
+    rows = np.arange(len(qs))
+    out["target"] = best
+    out["p"] = p[rows, best]
+    out["E"] = out["p"] * len(db)
+    out["q"] = np.array([bh_min(row) for row in p])
+    out["offset"] = np.asarray(offsets)[rows, best]
+    out["overlap"] = np.asarray(overlaps)[rows, best]
+    out["strand"] = np.asarray(strands)[rows, best]
+    return out
+
+
+def bh_min(p: np.ndarray) -> float:
+    """The smallest Benjamini-Hochberg q-value of a set of p-values."""
+    p = np.sort(np.asarray(p, dtype=np.float64))
+    n = len(p)
+    q = p * n / np.arange(1, n + 1)
+    return float(min(1.0, np.min(q)))
+
+
+def shuffle_columns(probs: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
+    """``n`` copies of a matrix with its positions permuted (same columns, same IC)."""
+    rng = np.random.default_rng(seed)
+    return [np.asarray(probs)[rng.permutation(len(probs))] for _ in range(n)]
+
+
+@dataclass
+class MatchRule:
+    """When a TomTom match counts as an annotation.
+
+    A query is annotated with its best target when all hold:
+
+    - its information content is at least ``min_ic`` bits (low-information matrices match
+      GC-rich or A/T-rich targets by composition alone);
+    - the best match's E-value (``p * number of targets``) is at most ``max_evalue``;
+    - with ``n_shuffles`` > 0, a column-shuffled null: the query's columns are permuted
+      ``n_shuffles`` times (same columns, same IC, same composition) and each copy gets its
+      own best TomTom p-value; the observed ``-log10 p`` must lie at least ``min_z``
+      standard deviations above the copies' mean (``null_z``). The empirical
+      ``null_p = (1 + #{copies with p <= observed}) / (1 + n_shuffles)`` is reported too.
+
+    Why: TomTom's p-values take the target columns as their background, and on their own
+    they annotate most random matrices (E <= 0.05 for about 80% of Dirichlet(1) PWMs
+    against JASPAR 2026 vertebrates). Random and shuffled queries are exchangeable with
+    their own shuffles, so the z rule bounds their annotation rate; real motifs stand many
+    standard deviations above their shuffles. Measured by ``bench/bench_tomtom_calibration.py``.
+    """
+
+    min_ic: float = 4.0
+    max_evalue: float = 0.05
+    n_shuffles: int = 30
+    min_z: float = 3.0
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_shuffles < 0 or self.n_shuffles == 1 or self.max_evalue <= 0 or self.min_ic < 0:
+            raise InputError("tomtom rule: n_shuffles must be 0 or >= 2, max_evalue > 0, min_ic >= 0")
+
+
+def annotate(queries: Sequence[np.ndarray], db: Database, rule: MatchRule | None = None,
+             reverse_complement: bool = True) -> dict[str, np.ndarray]:
+    """TomTom best matches plus the verdict of ``rule``.
+
+    Parameters
+    ----------
+    queries : list of numpy.ndarray, shapes ``(W, A)`` (probabilities)
+    db : Database
+    rule : MatchRule
+
+    Returns
+    -------
+    dict of arrays ``(Q,)``: those of :func:`tomtom_best` plus ``ic``, ``null_z`` and
+    ``null_p`` (column-shuffled null; NaN when not computed) and ``significant`` (bool).
+    """
+    rule = rule or MatchRule()
+    queries = [np.asarray(q, dtype=np.float64) for q in queries]
+    res = tomtom_best(queries, db, reverse_complement)
+    ic = np.array([column_ic(q).sum() for q in queries]) if len(queries) else np.zeros(0)
+    res["ic"] = ic
+    res["null_p"] = np.full(len(queries), np.nan)
+    res["null_z"] = np.full(len(queries), np.nan)
+    ok = (ic >= rule.min_ic) & (res["E"] <= rule.max_evalue)
+    todo = np.flatnonzero(ok)
+    if rule.n_shuffles and len(todo):
+        shuffled = []
+        for i in todo:
+            shuffled += shuffle_columns(queries[i], rule.n_shuffles, rule.seed * 100003 + int(i))
+        null = tomtom_best(shuffled, db, reverse_complement)["p"].reshape(len(todo), rule.n_shuffles)
+        obs = res["p"][todo]
+        res["null_p"][todo] = (1 + (null <= obs[:, None]).sum(axis=1)) / (1 + rule.n_shuffles)
+        lo = -np.log10(np.maximum(obs, 1e-300))
+        ln = -np.log10(np.maximum(null, 1e-300))
+        sd = np.maximum(ln.std(axis=1, ddof=1), 1e-6)
+        res["null_z"][todo] = (lo - ln.mean(axis=1)) / sd
+        ok[todo] &= res["null_z"][todo] >= rule.min_z
+    res["significant"] = ok
+    return res
+
+
+def random_pwms(n: int, seed: int, widths: tuple[int, int] = (8, 20), alpha: float = 1.0,
+                n_letters: int = 4) -> list[np.ndarray]:
+    """Random probability matrices ``(W, A)`` with Dirichlet(``alpha``) columns."""
+    rng = np.random.default_rng(seed)
+    return [rng.dirichlet(np.full(n_letters, alpha), size=int(rng.integers(widths[0], widths[1] + 1)))
+            for _ in range(n)]
+
+
+# ---------------------------------------------------------------------- MEME format
+def write_meme(pwms: Sequence[PWM], path: str | os.PathLike, alphabet: str = "dna",
+               background: Sequence[float] | None = None) -> None:
+    """Write PWMs in MEME motif format version 4 (atomically).
+
+    DNA files say ``strands: + -``; the background defaults to uniform. Readable by MEME
+    tools, memelite's ``read_meme`` and Biopython's ``Bio.motifs.parse(handle, "minimal")``.
+    """
+    alpha = get_alphabet(alphabet)
+    bg = np.full(alpha.size, 1.0 / alpha.size) if background is None else np.asarray(background)
+    lines = ["MEME version 4", "", f"ALPHABET= {alpha.letters}", ""]
+    if alpha.complement is not None:
+        lines += ["strands: + -", ""]
+    lines += ["Background letter frequencies",
+              " ".join(f"{a} {b:.4f}" for a, b in zip(alpha.letters, bg)), ""]
+    for p in pwms:
+        alt = re.sub(r"\s+", "_", p.altname.strip()) if p.altname else ""
+        lines.append(f"MOTIF {p.name}" + (f" {alt}" if alt else ""))
+        lines.append(f"letter-probability matrix: alength= {alpha.size} w= {p.width} "
+                     f"nsites= {max(int(p.n_sites), 1)} E= 0")
+        for row in p.probs:
+            lines.append(" ".join(f"{v:.6f}" for v in row))
+        lines.append("")
+    _atomic_text(Path(path), "\n".join(lines))
+
+
+def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Probability matrices ``(W, A)`` of a MEME file, by motif name (first word after MOTIF)."""
+    out: dict[str, np.ndarray] = {}
+    name, rows, want = None, [], 0
+    for line in Path(path).read_text().splitlines():
+        s = line.strip()
+        if s.startswith("MOTIF"):
+            name, rows, want = s.split()[1], [], 0
+        elif s.startswith("letter-probability matrix"):
+            m = re.search(r"w=\s*(\d+)", s)
+            want = int(m.group(1)) if m else 0
+        elif name is not None and want and len(rows) < want and s:
+            rows.append([float(v) for v in s.split()])
+            if len(rows) == want:
+                out[name] = np.array(rows)
+    return out
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _bar(enabled: bool, total: int, desc: str):
+    if enabled:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="seq", leave=False)
+
+    class _Null:
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    return _Null()
+
+
+# ---------------------------------------------------------------------- conservation
+def conservation_reliance(weight: np.ndarray, n_letters: int, track_scale: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """How much each detector's output can swing from the conservation channels.
+
+    ``R_track = sum_t scale_t * sum_w |w[t, w]|`` against ``R_seq = sum_w (max_a w[a, w] -
+    min_a w[a, w])`` (the swing from the worst to the best sequence);
+    reliance = ``R_track / (R_track + R_seq)``, 0 without tracks.
+
+    Parameters
+    ----------
+    weight : numpy.ndarray, shape ``(F, C, W)``
+        conv1 weights, letters first, then tracks.
+    n_letters : int
+    track_scale : numpy.ndarray, shape ``(T,)``, optional
+        Typical spread of each track's values (default 1).
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(F,)`` in ``[0, 1]``
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    seq = (w[:, :n_letters].max(axis=1) - w[:, :n_letters].min(axis=1)).sum(axis=1)
+    if w.shape[1] == n_letters:
+        return np.zeros(len(w))
+    scale = np.ones(w.shape[1] - n_letters) if track_scale is None else np.asarray(track_scale)
+    trk = (np.abs(w[:, n_letters:]).sum(axis=2) * scale[None]).sum(axis=1)
+    tot = trk + seq
+    return np.where(tot > 0, trk / np.where(tot > 0, tot, 1), 0.0)
+
+
+# ---------------------------------------------------------------------- the whole verb
+@dataclass
+class MotifConfig:
+    """Options of ``seqfm motifs`` (the ``motifs:`` section of ``config.yaml``).
+
+    Attributes
+    ----------
+    frac : float
+        Basset's activation threshold fraction (``mean + frac * (max - mean)``).
+    min_sites : int
+        Fewer sites and a filter gets no PWM.
+    trim_bits : float
+        Flank positions with less information (bits) are trimmed.
+    pseudocount : float
+        Per letter, added to the counts.
+    cluster_similarity : float
+        Average-linkage cut: filters whose aligned similarity (:func:`motif_similarity`)
+        is at least this join one motif cluster.
+    influence : str
+        ``separation`` (mean logit drop on validation positives minus that on negatives),
+        ``auroc`` (drop of validation AUROC) or ``positives`` (mean logit drop on
+        positives) when the filter -- for a cluster, all its filters together -- is zeroed.
+    jaspar_release, jaspar_collection, jaspar_tax_group : str
+        The TomTom targets (pyjaspar, offline); ``jaspar_tax_group`` ``all`` for every taxon.
+    rule : MatchRule
+    batch_size : int
+    device : str
+    threads : int
+    logos : bool
+    """
+
+    frac: float = 0.5
+    min_sites: int = 10
+    trim_bits: float = 0.3
+    pseudocount: float = 0.5
+    cluster_similarity: float = 0.6
+    influence: str = "separation"
+    jaspar_release: str = JASPAR_RELEASE
+    jaspar_collection: str = "CORE"
+    jaspar_tax_group: str = "vertebrates"
+    rule: MatchRule = field(default_factory=MatchRule)
+    batch_size: int = 256
+    device: str = "auto"
+    threads: int = 0
+    logos: bool = True
+
+    def __post_init__(self) -> None:
+        if self.influence not in INFLUENCE_METRICS:
+            raise InputError(f"influence must be one of {', '.join(INFLUENCE_METRICS)}, got {self.influence!r}")
+        if self.min_sites < 1 or self.batch_size < 1:
+            raise InputError("min_sites and batch_size must be >= 1")
+        if not 0.0 < self.cluster_similarity <= 1.0:
+            raise InputError(f"cluster_similarity must be in (0, 1], got {self.cluster_similarity}")
+        if self.pseudocount < 0 or self.trim_bits < 0:
+            raise InputError("pseudocount and trim_bits must be >= 0")
+
+
+FILTER_COLUMNS = ["filter", "cluster", "influence", "n_sites", "ic", "consensus", "match_id",
+                  "match_name", "match_p", "match_q", "match_E", "match_offset", "match_strand",
+                  "match_null_p", "match_null_z", "nearest_id", "nearest_name", "match_family",
+                  "auroc_drop", "logit_drop_pos", "conservation_reliance", "trim_start", "trim_end", "threshold", "act_max",
+                  "logo"]
+MOTIF_COLUMNS = ["rank", "cluster", "influence", "n_sites", "ic", "match_id", "match_name",
+                 "match_p", "match_q", "filters", "match_E", "match_offset", "match_strand",
+                 "conservation_reliance", "consensus", "logo", "match_null_p", "match_null_z", "nearest_id",
+                 "nearest_name", "match_family", "auroc_drop", "logit_drop_pos", "width"]
+
+
+def _index_split(meta, labels, splits: Sequence[str]) -> np.ndarray:
+    sp = meta["split"].to_numpy()
+    return np.flatnonzero(np.isin(sp, list(splits)))
+
+
+def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir: str | os.PathLike,
+        out: str | os.PathLike, config: MotifConfig | None = None, progress: bool = False) -> dict:
+    """``seqfm motifs``: filters -> PWMs, influence, clusters, JASPAR matches, logos, files.
+
+    Writes under ``out``: ``filters.meme``, ``motifs.tsv``, ``logos/`` (``motif_K`` and
+    ``filters/filter_N``, PNG + SVG), ``interpret/filters.tsv``, ``interpret/motifs.meme``.
+
+    Returns
+    -------
+    dict: a summary (counts, the top clusters).
+    """
+    import time
+
+    import pandas as pd
+    import torch
+
+    from . import dataset as ds_mod
+    from . import model as model_mod
+    from .train import BatchSource, pick_device, set_threads
+
+    cfg = config or MotifConfig()
+    t0 = time.time()
+    out = Path(out)
+    set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    dset_path = Path(dataset_dir)
+    if not (dset_path / "dataset.json").is_file():
+        raise InputError(f"{dset_path}: not a dataset folder (no dataset.json); run `seqfm encode` first")
+    data = ds_mod.read(dset_path)
+    model, info = model_mod.load(model_pt, model_json, device)
+    alpha = model.alphabet
+    if data.alphabet.name != alpha.name:
+        raise InputError(f"{model_json}: the model reads {alpha.name} but {dset_path} holds "
+                         f"{data.alphabet.name} sequences")
+    if data.n_channels != model.n_channels:
+        raise InputError(f"{model_json}: the model takes {model.n_channels} input channels but "
+                         f"{dset_path} gives {data.n_channels} (letters + {data.tracks.shape[1]} tracks)")
+    labels = np.asarray(data.labels).astype(np.int64)
+    policy = info.get("policy", data.info.get("policy", "uniform"))
+    source = BatchSource(data.codes, data.tracks, labels, device, alpha, policy)
+    log.info("model %s: %d filters of width %d on %s; dataset %s: %d sequences",
+             model_pt, model.conv1.out_channels, model.filter_width, device, dset_path, len(labels))
+
+    # 1. filter PWMs over the train + valid positives
+    pos = np.flatnonzero(labels == 1)
+    fit = np.intersect1d(pos, _index_split(data.meta, labels, ("train", "valid")))
+    which = "train+valid positives"
+    if len(fit) == 0:
+        fit, which = pos, "all positives"
+    sites = filter_counts(model, source, fit, cfg.frac, cfg.batch_size, progress)
+    pwms, bounds = filter_pwms(sites, alpha.name, cfg.min_sites, cfg.trim_bits, cfg.pseudocount)
+    n_f = len(pwms)
+    have = [f for f in range(n_f) if pwms[f] is not None]
+    log.info("filter PWMs from %d %s: %d of %d filters have >= %d sites", len(fit), which,
+             len(have), n_f, cfg.min_sites)
+
+    # 2. influence of each filter on the validation split
+    ev = _index_split(data.meta, labels, ("valid",))
+    if len(np.unique(labels[ev])) < 2:
+        ev = _index_split(data.meta, labels, ("test",))
+    if len(np.unique(labels[ev])) < 2:
+        ev = np.arange(len(labels))
+    masks = 1.0 - np.eye(n_f)
+    base, abl = ablation_logits(model, source, ev, masks, cfg.batch_size, progress=progress)
+    eff = ablation_effects(base, abl, labels[ev])
+    infl = eff[cfg.influence]
+
+    # 3. clusters of the filters with a PWM
+    sim = similarity_matrix([pwms[f].probs for f in have], alpha)
+    lab = cluster_labels(sim, cfg.cluster_similarity)
+    groups = [[have[i] for i in np.flatnonzero(lab == c)] for c in range(lab.max() + 1)] if have else []
+    cmasks = np.ones((len(groups), n_f))
+    for c, g in enumerate(groups):
+        cmasks[c, g] = 0.0
+    if groups:
+        _, cabl = ablation_logits(model, source, ev, cmasks, cfg.batch_size)
+        ceff = ablation_effects(base, cabl, labels[ev])
+    else:
+        ceff = {k: np.zeros(0) for k in INFLUENCE_METRICS}
+    order = np.argsort(-np.nan_to_num(ceff[cfg.influence], nan=-np.inf), kind="stable")
+
+    weight = model.conv1.weight.detach().cpu().numpy()
+    scale = _track_scale(data.tracks, fit)
+    reliance = conservation_reliance(weight, alpha.size, scale)
+
+    clusters = []
+    for rank, c in enumerate(order, start=1):
+        g = groups[c]
+        rep_i = int(np.argmax([infl[f] for f in g]))
+        counts, place = merge_counts([pwms[f] for f in g], rep_i, alpha)
+        lo, hi = trim_bounds(counts_to_probs(counts, cfg.pseudocount), cfg.trim_bits)
+        if hi <= lo:
+            lo, hi = 0, len(counts)
+        name = f"motif_{rank}"
+        pwm = PWM(name, counts[lo:hi], int(sum(pwms[f].n_sites for f in g)), alpha.name,
+                  cfg.pseudocount, altname="+".join(f"filter_{f}" for f in g))
+        rep = g[rep_i]
+        clusters.append({"name": name, "rank": rank, "c": c, "filters": g, "rep": rep, "pwm": pwm,
+                         "rep_place": (place[rep_i][0] - lo, place[rep_i][1]),
+                         "influence": float(ceff[cfg.influence][c]),
+                         "auroc_drop": float(ceff["auroc"][c]),
+                         "logit_drop_pos": float(ceff["positives"][c])})
+    cluster_of = {f: cl["name"] for cl in clusters for f in cl["filters"]}
+    log.info("%d motif clusters (similarity >= %.2f)", len(clusters), cfg.cluster_similarity)
+
+    # 4. JASPAR annotation of clusters and filters, one TomTom call
+    queries = [cl["pwm"].probs for cl in clusters] + [pwms[f].probs for f in have]
+    db, ann = None, None
+    if alpha.name == "dna" and queries:
+        db = load_jaspar(cfg.jaspar_release, cfg.jaspar_collection, cfg.jaspar_tax_group)
+        t1 = time.time()
+        ann = annotate(queries, db, cfg.rule)
+        log.info("TomTom against %s (%d matrices): %d of %d queries annotated (%.1f s)", db.label,
+                 len(db), int(ann["significant"].sum()), len(queries), time.time() - t1)
+    elif queries:
+        log.info("no motif database for the %s alphabet: no annotation", alpha.name)
+
+    def match(i: int) -> dict:
+        if ann is None:
+            return {k: "" for k in ("match_id", "match_name", "match_p", "match_q", "match_E",
+                                    "match_offset", "match_strand", "match_null_p",
+                                    "match_null_z", "nearest_id",
+                                    "nearest_name", "match_family")}
+        t = int(ann["target"][i])
+        sig = bool(ann["significant"][i])
+        return {"match_id": db.ids[t] if sig else "", "match_name": db.names[t] if sig else "",
+                "match_p": _g(ann["p"][i]), "match_q": _g(ann["q"][i]), "match_E": _g(ann["E"][i]),
+                "match_offset": int(ann["offset"][i]), "match_strand": "-" if ann["strand"][i] else "+",
+                "match_null_p": _g(ann["null_p"][i]),
+                "match_null_z": _g(ann["null_z"][i]), "nearest_id": db.ids[t],
+                "nearest_name": db.names[t], "match_family": _family(db, t) if sig else ""}
+
+    # 5. files
+    logo_tmp = out / f".logos.tmp.{os.getpid()}"
+    filt_rows, mot_rows = [], []
+    for k, cl in enumerate(clusters):
+        row = {"rank": cl["rank"], "cluster": cl["name"], "influence": _g(cl["influence"]),
+               "n_sites": cl["pwm"].n_sites, "ic": round(cl["pwm"].ic, 3),
+               "filters": ",".join(f"filter_{f}" for f in cl["filters"]),
+               "conservation_reliance": round(float(reliance[cl["rep"]]), 4),
+               "consensus": cl["pwm"].consensus(), "logo": f"logos/{cl['name']}.png",
+               "auroc_drop": _g(cl["auroc_drop"]), "logit_drop_pos": _g(cl["logit_drop_pos"]),
+               "width": cl["pwm"].width}
+        row.update(match(k))
+        mot_rows.append(row)
+    ann_of = {f: len(clusters) + j for j, f in enumerate(have)}
+    for f in range(n_f):
+        p = pwms[f]
+        row = {"filter": f"filter_{f}", "cluster": cluster_of.get(f, ""), "influence": _g(infl[f]),
+               "n_sites": int(sites.n_sites[f]), "ic": round(p.ic, 3) if p else "",
+               "consensus": p.consensus() if p else "", "auroc_drop": _g(eff["auroc"][f]),
+               "logit_drop_pos": _g(eff["positives"][f]),
+               "conservation_reliance": round(float(reliance[f]), 4),
+               "trim_start": int(bounds[f, 0]) if p else "", "trim_end": int(bounds[f, 1]) if p else "",
+               "threshold": _g(sites.threshold[f]), "act_max": _g(sites.act_max[f]),
+               "logo": f"logos/filters/filter_{f}.png" if p else ""}
+        row.update(match(ann_of[f]) if p else {k: "" for k in match(0)})
+        filt_rows.append(row)
+    filt_rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
+
+    if cfg.logos:
+        import shutil
+
+        from .logos import save_logo
+
+        shutil.rmtree(logo_tmp, ignore_errors=True)
+        track_names = data.track_names
+        for k, cl in enumerate(clusters):
+            mkw = {}
+            if ann is not None:
+                t = int(ann["target"][k])
+                mkw = dict(match_probs=db.probs[t], match_offset=int(ann["offset"][k]),
+                           match_strand=int(ann["strand"][k]),
+                           match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][k]:.2g} "
+                                       f"E={ann['E'][k]:.2g}" + ("" if ann["significant"][k] else " (n.s.)"))
+            tw = _cluster_track_weights(weight, alpha, cl, bounds)
+            save_logo(logo_tmp / cl["name"], cl["pwm"].probs, alpha,
+                      f"{cl['name']}  {len(cl['filters'])} filter(s)  n={cl['pwm'].n_sites}  "
+                      f"influence={cl['influence']:.3g}", track_weights=tw, track_names=track_names, **mkw)
+        for f in have:
+            lo, hi = bounds[f]
+            tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
+            save_logo(logo_tmp / "filters" / f"filter_{f}", pwms[f].probs, alpha,
+                      f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
+                      f"{cluster_of.get(f, '')}", track_weights=tw, track_names=track_names)
+    else:
+        (logo_tmp / "filters").mkdir(parents=True, exist_ok=True)
+
+    (out / "interpret").mkdir(parents=True, exist_ok=True)
+    write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)
+    write_meme([cl["pwm"] for cl in clusters], out / "interpret" / "motifs.meme", alpha.name)
+    _write_tsv(pd.DataFrame(filt_rows, columns=FILTER_COLUMNS), out / "interpret" / "filters.tsv")
+    _write_tsv(pd.DataFrame(mot_rows, columns=MOTIF_COLUMNS), out / "motifs.tsv")
+    import shutil
+
+    final = out / "logos"
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(logo_tmp, final)
+    summary = {"n_filters": n_f, "n_pwms": len(have), "n_clusters": len(clusters),
+               "pwm_sequences": which, "influence_split_size": int(len(ev)),
+               "seconds": round(time.time() - t0, 1),
+               "top": [(r["cluster"], r["match_id"], r["match_name"], r["influence"]) for r in mot_rows[:8]]}
+    log.info("wrote %s/motifs.tsv, filters.meme, logos/, interpret/ in %.1f s", out, summary["seconds"])
+    return summary
+
+
+def _g(x) -> str:
+    """A number for a TSV cell (4 significant digits; empty for NaN)."""
+    x = float(x)
+    return "" if math.isnan(x) else f"{x:.4g}"
+
+
+def _family(db: Database, t: int) -> str:
+    fam = getattr(db, "families", None)
+    return fam[t] if fam else ""
+
+
+def _track_scale(tracks: np.ndarray, index: np.ndarray, n: int = 500) -> np.ndarray | None:
+    """Spread (99th - 1st percentile) of each track over (up to ``n``) of the sequences ``index``."""
+    if tracks.ndim != 3 or tracks.shape[1] == 0:
+        return None
+    sub = np.asarray(tracks[np.sort(index[:n])], dtype=np.float32)
+    lo, hi = np.percentile(sub, [1, 99], axis=(0, 2))
+    s = hi - lo
+    return np.where(s > 0, s, 1.0)
+
+
+def _cluster_track_weights(weight: np.ndarray, alpha: Alphabet, cl: dict, bounds: np.ndarray):
+    """The representative filter's conservation weights placed on the cluster's positions ``(W, T)``."""
+    if weight.shape[1] <= alpha.size:
+        return None
+    f = cl["rep"]
+    lo, hi = bounds[f]
+    tw = weight[f, alpha.size:, lo:hi].T  # (w, T), strand-0 orientation
+    off, strand = cl["rep_place"]
+    if strand:
+        tw = tw[::-1]
+    out = np.zeros((cl["pwm"].width, tw.shape[1]))
+    for i in range(len(tw)):
+        j = off + i
+        if 0 <= j < len(out):
+            out[j] = tw[i]
+    return out
+
+
+def _write_tsv(df, path: Path) -> None:
+    _atomic_text(path, df.to_csv(sep="\t", index=False))
