@@ -151,7 +151,8 @@ def nms_mask(values: torch.Tensor, width: int, floor: float | None = 0.0) -> tor
     Returns
     -------
     torch.Tensor, bool, shape of ``values``
-        True at kept peaks. Of equal maxima inside one window only the leftmost is kept.
+        True at kept peaks. Of equal maxima inside one window only the leftmost is kept, so a
+        plateau (e.g. a run of zeros) gives one peak, at its left end.
     """
     half = max(int(width) // 2, 0)
     shape = values.shape

@@ -1,0 +1,251 @@
+import urllib.parse
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqfm import dataset as D
+from seqfm import model as M
+from seqfm import sites
+from seqfm.alphabet import DNA, reverse_complement_codes
+
+from conftest import run_cli
+from test_featuremaps import MOTIF, motif_model
+
+L = 100
+
+
+def make_dataset(folder, codes, chrom, start, strand, names=None, labels=None, split="test"):
+    n = len(codes)
+    meta = pd.DataFrame({
+        "name": names or [f"seq{i}" for i in range(n)],
+        "chrom": chrom, "start": start, "end": [s + L if c else 0 for c, s in zip(chrom, start)],
+        "strand": strand, "label": labels if labels is not None else [1] * n, "split": split})
+    ds = D.Dataset(codes=codes.astype(np.uint8), tracks=np.zeros((n, 0, L), np.float16),
+                   labels=meta["label"].to_numpy(np.uint8), meta=meta,
+                   info={"alphabet": "dna", "policy": "uniform", "tracks": []})
+    D.write(ds, folder)
+    return folder
+
+
+def read_sites_bed(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "#" + "\t".join(sites.BED_HEADER)
+    rows = [line.split("\t") for line in lines[1:]]
+    df = pd.DataFrame(rows, columns=sites.BED_HEADER)
+    for c in ("start", "end", "score"):
+        df[c] = df[c].astype(int)
+    for c in ("activation", "p", "q"):
+        df[c] = df[c].astype(float)
+    return df
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """20 random sequences: row 0 (chr1:1000-1100, +) has the motif at 30 on its forward strand,
+    row 1 (chr1:5000-5100, -) has it reverse-complemented at 50 of its (already reverse-
+    complemented) sequence, row 2 has no coordinates and the motif at 70."""
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 4, (20, L)).astype(np.uint8)
+    motif = DNA.encode(MOTIF)
+    codes[0, 30:38] = motif
+    codes[1, 50:58] = reverse_complement_codes(motif)
+    codes[2, 70:78] = motif
+    chrom = ["chr1", "chr1", ""] + ["chr2"] * 17
+    start = [1000, 5000, 0] + [10_000 + 200 * i for i in range(17)]
+    strand = ["+", "-", "."] + ["."] * 17
+    folder = make_dataset(tmp_path / "dataset", codes, chrom, start, strand)
+    net = motif_model(bias=-4.0)  # partial matches fire too: the null has a spread
+    M.save(net, tmp_path / "model")
+    return tmp_path
+
+
+def test_planted_sites_land_on_genome_coordinates_and_strands(planted):
+    cfg = sites.SitesConfig(null_copies=20, seed=3, merge="none")
+    summary = sites.run(planted / "model/model.pt", planted / "model/model.json",
+                        planted / "dataset", planted / "out", config=cfg, threads=1)
+    bed = read_sites_bed(planted / "out/sites.bed")
+    filt = bed[bed["detector"] == "filter_0"]
+    got = sorted(zip(filt["chrom"], filt["start"], filt["end"], filt["strand"], filt["name"]))
+    assert got == [
+        ("chr1", 1030, 1038, "+", "filter_0:seq0"),
+        # minus-strand row: sequence [50, 58) on its reverse strand = genome [5042, 5050) on +
+        ("chr1", 5042, 5050, "+", "filter_0:seq1"),
+        ("seq2", 70, 78, "+", "filter_0:seq2"),
+    ]
+    assert (filt["q"] <= 0.05).all() and (filt["cluster"] == ".").all()
+    assert (filt["match_name"] == ".").all()
+    cam = bed[bed["detector"] == "cam"]
+    assert sorted(zip(cam["chrom"], cam["start"], cam["end"], cam["strand"])) == [
+        ("chr1", 1030, 1038, "+"), ("chr1", 5042, 5050, "+"), ("seq2", 70, 78, "+")]
+    # sorted by chrom, then start
+    assert list(bed["chrom"]) == sorted(bed["chrom"])
+    assert summary["n_filter_calls"] == 3
+    # the genome check done independently: the window's forward strand holds the motif there
+    fwd_of_row1 = reverse_complement_codes(np.load(planted / "dataset/codes.npy")[1])
+    assert DNA.decode(fwd_of_row1[42:50]) == MOTIF
+
+
+def test_filter_table_labels_the_calls(planted):
+    (planted / "filters.tsv").write_text(
+        "filter\tcluster\tinfluence\tn_sites\tic\tconsensus\tmatch_id\tmatch_name\n"
+        "filter_0\t1\t0.4\t3\t12.1\tGATTACAG\tMA9999.1\tFAKE1\n")
+    cfg = sites.SitesConfig(null_copies=20, seed=3)
+    sites.run(planted / "model/model.pt", planted / "model/model.json", planted / "dataset",
+              planted / "out", filters_tsv=planted / "filters.tsv", config=cfg, threads=1)
+    bed = read_sites_bed(planted / "out/sites.bed")
+    filt = bed[bed["detector"] == "filter_0"]
+    assert set(filt["cluster"]) == {"cluster_1"} and set(filt["match_name"]) == {"FAKE1"}
+    assert filt["name"].str.startswith("cluster_1:").all()
+
+
+def test_featuremaps_npz_holds_maps_calls_and_truth(planted):
+    truth = planted / "truth.bed"
+    truth.write_text("#chrom\tstart\tend\tname\tscore\tstrand\n"
+                     "chr1\t1030\t1038\tGATA\t0\t+\nchr1\t5042\t5050\tGATA\t0\t+\n")
+    cfg = sites.SitesConfig(null_copies=20, seed=3, top_n=4, top_filters=4)
+    sites.run(planted / "model/model.pt", planted / "model/model.json", planted / "dataset",
+              planted / "out", truth_bed=truth, config=cfg, threads=1)
+    z = np.load(planted / "out/interpret/featuremaps.npz", allow_pickle=False)
+    n = len(z["names"])
+    assert n == 4 and z["codes"].dtype == np.uint8 and z["codes"].shape == (4, L)
+    assert z["cam"].shape == (4, L - 8 + 1) and z["filters"].shape == (4, 1, L - 8 + 1)
+    assert list(z["filter_names"]) == ["filter_0"]
+    names = list(z["names"])
+    assert {"seq0", "seq1", "seq2"} <= set(names)  # the planted rows score highest
+    i1 = names.index("seq1")
+    sel = (z["call_seq"] == i1) & (z["call_detector"] == "filter_0")
+    assert z["call_start"][sel].tolist() == [50] and z["call_strand"][sel].tolist() == ["-"]
+    # planted sites come back in sequence coordinates (row 1 is a minus-strand window)
+    t = sorted(zip(z["truth_seq"].tolist(), z["truth_start"].tolist(), z["truth_strand"].tolist()))
+    assert t == sorted([(names.index("seq0"), 30, "+"), (i1, 50, "-")])
+
+
+def test_null_p_values_are_uniform_on_random_sequence(tmp_path):
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 4, (120, L)).astype(np.uint8)
+    make_dataset(tmp_path / "ds", codes, [""] * 120, [0] * 120, ["."] * 120)
+    ds = D.read(tmp_path / "ds")
+    torch.manual_seed(2)
+    net = M.SeqCNN({"n_filters": 6, "filter_width": 9, "dropout": 0.0}).eval()
+    # no calls at q 0.05 on pure random sequence
+    strict = sites.call_sites(net, ds, sites.SitesConfig(null_copies=4, seed=1, merge="none"))
+    assert len(strict.calls) <= 2
+    # every candidate's p-value (q = 1 keeps them all): P(p <= t) is about t, never much more
+    sc = sites.call_sites(net, ds, sites.SitesConfig(q=1.0, null_copies=4, seed=1, merge="none",
+                                                     cam=False))
+    m = sc.n_tests["filters"]
+    p = sc.calls["p"].to_numpy()
+    for t in (0.01, 0.05, 0.2, 0.5):
+        frac = (p <= t).sum() / m
+        assert frac <= 1.25 * t + 0.005, (t, frac)
+        assert frac >= 0.6 * t, (t, frac)
+
+
+def brute_force_bh(p, m):
+    p = np.asarray(p, float)
+    q = np.empty(len(p))
+    for i, pi in enumerate(p):
+        q[i] = min(pj * m / np.sum(p <= pj) for pj in p if pj >= pi)
+    return np.minimum(q, 1.0)
+
+
+def test_bh_equals_brute_force():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.random(200) ** 3, [0.01, 0.01, 0.5, 0.5]])  # with ties
+    assert np.allclose(sites.bh(p), brute_force_bh(p, len(p)))
+    # a subset with the total m: exact for every q below the smallest dropped p
+    full = rng.random(500) ** 4
+    keep = full <= 0.05
+    q_sub = sites.bh(full[keep], m=len(full))
+    q_full = brute_force_bh(full, len(full))[keep]
+    ok = q_sub <= full[~keep].min()
+    assert ok.sum() > 10 and np.allclose(q_sub[ok], q_full[ok])
+    assert len(sites.bh(np.zeros(0))) == 0
+
+
+def test_empirical_p_values():
+    null = sites.NullModel([np.array([1.0, 2.0, 2.0, 5.0]), np.array([-1.0, 0.5])],
+                           np.array([10, 2]), np.array([0.0, -np.inf]))
+    p = null.pvalues(np.array([0, 0, 0, 0, 1, 1]), np.array([2.0, 6.0, 0.0, 0.5, 0.5, -3.0]))
+    assert p.tolist() == [(1 + 3) / 11, 1 / 11, 1.0, (1 + 4) / 11, (1 + 1) / 3, 1.0]
+
+
+def test_nms_keeps_one_call_per_site(planted):
+    ds = D.read(planted / "dataset")
+    net = motif_model(strong=0.4, bias=0.0)  # a soft filter: shifted windows score too
+    from seqfm.alphabet import one_hot
+
+    with torch.no_grad():
+        raw = net.filter_activations(one_hot(np.array(ds.codes[:1]))).amax(1)[0, 0]
+    assert int((raw[30 - 7: 30 + 8] > 0).sum()) > 2  # several positive windows around the site
+    sc = sites.call_sites(net, ds, sites.SitesConfig(q=0.5, null_copies=20, merge="none", cam=False))
+    calls = sc.calls[sc.calls["row"] == 0]
+    near = calls[(calls["pos"] > 30 - 8) & (calls["pos"] < 30 + 8)]
+    assert len(near) == 1 and near["pos"].iloc[0] == 30
+
+
+def test_merge_all_keeps_the_best_of_overlapping_calls():
+    calls = pd.DataFrame({"row": [0, 0, 0, 1], "detector": [0, 1, 2, 1], "pos": [10, 12, 40, 12],
+                          "seq_start": [10, 12, 40, 12], "seq_end": [18, 20, 48, 20],
+                          "seq_strand": [0, 1, 0, 0], "activation": [3.0, 4.0, 1.0, 1.0],
+                          "p": [0.001, 0.0005, 0.01, 0.01], "q": [0.01] * 4,
+                          "rel": [1.0, 1.0, 1.0, 1.0]})
+    labels = sites.FilterLabels.default(3)
+    assert len(sites.merge_calls(calls, labels, "cluster")) == 4
+    kept = sites.merge_calls(calls, labels, "all")
+    assert sorted(zip(kept["row"], kept["detector"])) == [(0, 1), (0, 2), (1, 1)]
+    labels.cluster = ["c1", "c1", "c2"]
+    assert sorted(sites.merge_calls(calls, labels, "cluster")["detector"]) == [1, 1, 2]
+
+
+def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
+    table = pd.DataFrame({"chrom": ["chr1", "my seq;1"], "start": [0, 41], "end": [8, 50],
+                          "name": ["c=1;x:chr1", "filter_2:a,b"], "score": [300, 10],
+                          "strand": ["+", "-"], "detector": ["filter_0", "filter_2"],
+                          "cluster": ["c=1;x", "."], "activation": [4.5, 1.25],
+                          "p": [1e-5, 0.002], "q": [1e-3, 0.04], "match_name": ["GATA1&2", "."]})
+    sites.write_gff3(table, tmp_path / "s.gff3")
+    sites.write_bed(table, tmp_path / "s.bed")
+    lines = (tmp_path / "s.gff3").read_text().splitlines()
+    assert lines[0] == "##gff-version 3"
+    recs = [line.split("\t") for line in lines[1:]]
+    assert all(len(r) == 9 for r in recs)
+    assert [(int(r[3]), int(r[4])) for r in recs] == [(1, 8), (42, 50)]
+    assert recs[0][2] == "TF_binding_site" and recs[1][6] == "-"
+    assert urllib.parse.unquote(recs[1][0]) == "my seq;1" and " " not in recs[1][0]
+    attrs = [dict(kv.split("=", 1) for kv in r[8].split(";")) for r in recs]
+    assert {k: urllib.parse.unquote(v) for k, v in attrs[0].items()} == {
+        "ID": "site_0000001", "Name": "c=1;x:chr1", "detector": "filter_0", "cluster": "c=1;x",
+        "activation": "4.5", "p": "1e-05", "q": "0.001", "match": "GATA1&2"}
+    assert urllib.parse.unquote(attrs[1]["Name"]) == "filter_2:a,b"
+    sites.write_gff3(table, tmp_path / "p.gff3", protein=True)
+    assert (tmp_path / "p.gff3").read_text().splitlines()[1].split("\t")[2] == "binding_site"
+    bed = read_sites_bed(tmp_path / "s.bed")
+    assert bed["start"].tolist() == [0, 41]
+
+
+def test_score_against_truth():
+    truth = pd.DataFrame({"chrom": ["c", "c", "c", "d"], "start": [100, 300, 900, 50],
+                          "end": [110, 310, 910, 60], "name": ["A", "B", "A", "A"]})
+    regions = pd.DataFrame({"chrom": ["c", "d"], "start": [0, 0], "end": [500, 1000]})
+    calls = pd.DataFrame({"chrom": ["c", "c", "c", "d"], "start": [112, 400, 99, 80],
+                          "end": [118, 410, 101, 90]})
+    s = sites.score_against_truth(calls, truth, regions, tolerance=10)
+    # the site at 900 lies outside the regions; calls at centres 115 and 100 are right
+    assert s["n_true"] == 3 and s["tp_calls"] == 2 and s["found"] == 1
+    assert s["precision"] == pytest.approx(0.5) and s["recall"] == pytest.approx(1 / 3)
+    assert s["recall_by_name"] == {"A": 0.5, "B": 0.0}
+
+
+def test_score_of_q():
+    assert sites.score_of(np.array([1.0, 0.1, 1e-5, 1e-12])).tolist() == [0, 100, 500, 1000]
+
+
+def test_cli_refuses_a_missing_dataset(tmp_path, planted):
+    r = run_cli("sites", "--model", planted / "model/model.pt", "--model-json",
+                planted / "model/model.json", "--dataset", tmp_path / "nowhere", "--out", tmp_path / "o")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "not a dataset folder" in r.stderr
+    assert not (tmp_path / "o" / "sites.bed").exists()
