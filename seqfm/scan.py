@@ -1,0 +1,1167 @@
+"""Genome-wide scanning with a trained :class:`~seqfm.model.SeqCNN`: binding-site calls and
+browser tracks for whole chromosomes, in bounded memory.
+
+Tiling
+------
+A chromosome of length ``L`` is cut into tiles that *own* ``tile`` bases each: tile ``t`` owns
+bases ``[t * tile, (t + 1) * tile)``. Calls are indexed by their window start ``j`` (the input
+window ``[j, j + W)`` on the forward strand, as in :mod:`seqfm.featuremaps`); a call belongs to
+the tile that owns its ``j``, a track value at base ``i`` (the centre of the window starting at
+``i - W // 2``) to the tile that owns ``i``. So every position is reported by exactly one tile.
+
+A tile is run on its owned bases plus a margin of ``2 * (nms_width // 2) + context + W`` bases
+each side (clipped to the chromosome): the model's receptive field (the filter width plus the
+dilated layers' ``context``) and the reach of non-maximum suppression, whose leftmost-tie rule
+looks ``2 * (nms_width // 2)`` positions back. Every value a tile reports is therefore the value
+a scan of the whole chromosome in one piece gives, and tiled and whole scans call the same sites.
+
+Streaming
+---------
+Tiles are read from the FASTA with pyfaidx a batch at a time, turned into uint8 codes, and
+one-hot encoded into a reused buffer (on the CPU with the fused kernel of
+:func:`seqfm.alphabet.one_hot`; on a GPU from the codes, on the device). Conservation tracks are
+read per tile with :class:`seqfm.io.Track`. Only candidate peaks (a few numbers each) and the
+owned track values come back to the host; memory does not grow with the chromosome's length.
+Candidates are kept in a bounded buffer (``max_candidates``): beyond it only the smallest
+p-values are kept and the others are counted as tests (see :func:`seqfm.sites.bh`).
+
+N
+-
+A window start ``j`` is usable when ``[j, j + W)`` holds no N. Tiles whose whole input is N are
+not run; candidates (and tests) at unusable positions are dropped and the tracks have no data
+there.
+
+Significance
+------------
+As in :mod:`seqfm.sites`: an empirical null of peak values per detector (each filter, and the
+CAM) from dinucleotide-shuffled windows sampled (seeded) from the genome, with their tracks
+permuted over positions (:func:`build_genome_null`). A genome holds far more tests than a
+null of manageable size can resolve, so the upper tail of each detector's null is modelled by
+an exponential beyond the ``tail_fraction`` quantile (peaks over threshold; the mean excess is
+the maximum-likelihood scale): :class:`ScanNull`. Below that quantile p-values are the
+empirical ones of :class:`seqfm.sites.NullModel`. Benjamini–Hochberg q-values are computed over
+all filter candidates of the shards together and over all CAM candidates (two families);
+a call passes at ``q <= q``.
+
+Outputs of a shard (``seqfm scan ... --chrom chr1 --out DIR``): ``DIR/candidates.tsv`` (every
+candidate with ``p <= q``), ``DIR/scan.json`` (tests per family, chromosome sizes, timings),
+``DIR/sites.bed`` / ``DIR/sites.gff3`` (calls with this shard's q-values) and bigWigs
+``DIR/cam.bw`` (+ ``DIR/filter_K.bw``). :func:`merge_shards` gathers shards into the same files
+with genome-wide q-values (``seqfm scan --merge``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+log = logging.getLogger("seqfm")
+
+CANDIDATE_COLUMNS = ["chrom", "pos", "start", "end", "strand", "detector", "activation", "p", "rel"]
+
+
+# ---------------------------------------------------------------------- options
+@dataclass
+class ScanConfig:
+    """Options of ``seqfm scan`` (the ``scan:`` section of ``config.yaml``).
+
+    Attributes
+    ----------
+    tile : int
+        Bases owned by one tile (rounded up to a multiple of ``bin``).
+    batch_size : int
+        Tiles per batch on the device.
+    q : float
+        Benjamini–Hochberg threshold of a call.
+    null_bases : int
+        Total length of the dinucleotide-shuffled null windows.
+    null_window : int
+        Length of one null window.
+    tail_fraction : float
+        Share of each detector's null peaks (the largest) modelled by the exponential tail.
+    seed : int
+    nms_width : int or None
+        Non-maximum-suppression window (None: the filter width).
+    core_fraction : float
+        Filter core columns (see :func:`seqfm.featuremaps.filter_cores`).
+    cam : bool
+        Call CAM peaks too.
+    merge : str
+        ``cluster`` (overlapping calls of one motif cluster keep the best), ``all`` or ``none``.
+    tracks : list of str
+        Extra bigWig tracks: ``filter_K`` names (the CAM track is always written).
+    bin : int
+        Track resolution in bases (mean over the bin).
+    max_candidates : int
+        Candidates kept per shard and family; beyond it the largest p-values are dropped.
+    device : str
+    """
+
+    tile: int = 20_000
+    batch_size: int = 4
+    q: float = 0.05
+    null_bases: int = 500_000
+    null_window: int = 10_000
+    tail_fraction: float = 0.01
+    seed: int = 1
+    nms_width: int | None = None
+    core_fraction: float = 0.3
+    cam: bool = True
+    merge: str = "cluster"
+    tracks: list[str] = field(default_factory=list)
+    bin: int = 1
+    max_candidates: int = 2_000_000
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.bin < 1:
+            raise InputError(f"scan bin must be >= 1, got {self.bin}")
+        if self.tile < 1 or self.batch_size < 1:
+            raise InputError("scan tile and batch_size must be >= 1")
+        self.tile = int(math.ceil(self.tile / self.bin) * self.bin)
+        if not 0.0 < self.q <= 1.0:
+            raise InputError(f"scan q must be in (0, 1], got {self.q}")
+        if self.null_bases < 1 or self.null_window < 1:
+            raise InputError("scan null_bases and null_window must be >= 1")
+        if not 0.0 < self.tail_fraction < 1.0:
+            raise InputError(f"scan tail_fraction must be in (0, 1), got {self.tail_fraction}")
+        if self.merge not in ("cluster", "all", "none"):
+            raise InputError(f"scan merge must be cluster, all or none, got {self.merge!r}")
+        if self.nms_width is not None and self.nms_width < 1:
+            raise InputError(f"scan nms_width must be >= 1, got {self.nms_width}")
+        if self.max_candidates < 1:
+            raise InputError("scan max_candidates must be >= 1")
+
+
+# ---------------------------------------------------------------------- sequence sources
+class ArraySource:
+    """An in-memory sequence as a scan source.
+
+    Parameters
+    ----------
+    name : str
+    codes : numpy.ndarray, uint8, ``(L,)``
+    tracks : numpy.ndarray, float, ``(T, L)``, optional
+    """
+
+    def __init__(self, name: str, codes: np.ndarray, tracks: np.ndarray | None = None) -> None:
+        self.name = name
+        self.codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        self.track_values = None if tracks is None or not len(tracks) else np.asarray(tracks, np.float32)
+        self.length = len(self.codes)
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        return self.codes[start:end]
+
+    def tracks(self, start: int, end: int) -> np.ndarray | None:
+        return None if self.track_values is None else self.track_values[:, start:end]
+
+
+class GenomeSource:
+    """One chromosome of an indexed FASTA (pyfaidx), read piece by piece.
+
+    Parameters
+    ----------
+    genome : seqfm.io.Genome
+    chrom : str
+    alphabet : seqfm.alphabet.Alphabet
+    tracks : list of seqfm.io.Track
+    """
+
+    def __init__(self, genome, chrom: str, alphabet, tracks: Sequence = ()) -> None:
+        if chrom not in genome.sizes:
+            raise InputError(f"chromosome '{chrom}' is not in {genome.path} "
+                             f"(it has {', '.join(list(genome.sizes)[:5])}"
+                             f"{' and more' if len(genome.sizes) > 5 else ''})")
+        for t in tracks:
+            if chrom not in t.sizes:
+                raise InputError(f"chromosome '{chrom}' is not in the conservation track {t.path}")
+        self.genome, self.name, self.alphabet = genome, chrom, alphabet
+        self.length = genome.sizes[chrom]
+        self._tracks = list(tracks)
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        raw = self.genome.fetch(self.name, start, end).encode("ascii", "replace")
+        codes = self.alphabet._lookup[np.frombuffer(raw, dtype=np.uint8)]
+        bad = codes == 255
+        if bad.any():  # letters outside the alphabet read as the unknown letter
+            codes = codes.copy()
+            codes[bad] = self.alphabet.unknown_code
+        return codes
+
+    def tracks(self, start: int, end: int) -> np.ndarray | None:
+        if not self._tracks:
+            return None
+        return np.stack([t.values(self.name, start, end) for t in self._tracks])
+
+
+# ---------------------------------------------------------------------- null
+@dataclass
+class ScanNull:
+    """Per-detector null of peak values with an exponential upper tail.
+
+    Attributes
+    ----------
+    null : seqfm.sites.NullModel
+        Sorted null peak values above the floor per detector (filters, then the CAM last),
+        their total counts and floors.
+    tail_u : numpy.ndarray ``(D,)``
+        Tail threshold of each detector (+inf: no tail model).
+    tail_p : numpy.ndarray ``(D,)``
+        Empirical p-value at ``tail_u``.
+    tail_scale : numpy.ndarray ``(D,)``
+        Mean excess over ``tail_u`` of the null peaks beyond it.
+    fingerprint : str
+        Digest of the model the null was made with.
+    info : dict
+    """
+
+    null: object
+    tail_u: np.ndarray
+    tail_p: np.ndarray
+    tail_scale: np.ndarray
+    fingerprint: str = ""
+    info: dict = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, null, tail_fraction: float = 0.01, min_tail: int = 20, fingerprint: str = "",
+            info: dict | None = None) -> "ScanNull":
+        """Fit the exponential tails of a :class:`seqfm.sites.NullModel`."""
+        d = len(null.values)
+        u, pu, sc = np.full(d, np.inf), np.ones(d), np.ones(d)
+        for k, vals in enumerate(null.values):
+            n_tail = int(max(min_tail, round(tail_fraction * len(vals))))
+            if len(vals) < 2 * min_tail or n_tail >= len(vals):
+                continue
+            thr = float(vals[len(vals) - n_tail - 1])
+            excess = vals[vals > thr] - thr
+            if len(excess) < min_tail or not np.isfinite(thr) or excess.mean() <= 0:
+                continue
+            u[k], sc[k] = thr, float(excess.mean())
+            pu[k] = (1.0 + len(excess)) / (1.0 + null.counts[k])
+        return cls(null, u, pu, sc, fingerprint, dict(info or {}))
+
+    def pvalues(self, detector: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """p-values: empirical (:meth:`seqfm.sites.NullModel.pvalues`) up to the tail threshold,
+        ``tail_p * exp(-(x - tail_u) / tail_scale)`` beyond it. ``detector``: index ``0..F``
+        (``F`` = the CAM)."""
+        detector = np.asarray(detector, dtype=np.int64)
+        x = np.asarray(x, dtype=np.float64)
+        p = self.null.pvalues(detector, x)
+        u = self.tail_u[detector]
+        beyond = x > u
+        if beyond.any():
+            d = detector[beyond]
+            p[beyond] = np.maximum(self.tail_p[d] * np.exp(-(x[beyond] - u[beyond]) / self.tail_scale[d]),
+                                   1e-300)
+        return p
+
+    def thresholds(self, p: float) -> np.ndarray:
+        """Smallest value of each detector whose p-value is at most ``p`` (``(D,)``, float32;
+        +inf where none can reach it). Candidates below it can never pass a q-value of ``p``."""
+        out = np.full(len(self.null.values), np.inf)
+        for k, vals in enumerate(self.null.values):
+            n = int(self.null.counts[k])
+            floor = float(self.null.floors[k])
+            # empirical: (1 + #{v >= x}) / (1 + n) <= p  <=>  #{v >= x} <= p (1 + n) - 1
+            allowed = int(math.floor(p * (1 + n) - 1 + 1e-9))
+            if allowed < 0:
+                emp = np.inf
+            elif allowed >= len(vals):
+                emp = np.nextafter(floor, np.inf) if np.isfinite(floor) else -np.inf
+            else:
+                emp = float(np.nextafter(vals[len(vals) - allowed - 1], np.inf))
+            u = self.tail_u[k]
+            if not np.isfinite(u) or emp <= u:
+                out[k] = emp
+            elif self.tail_p[k] <= p:
+                out[k] = np.nextafter(u, np.inf)
+            else:
+                out[k] = u + self.tail_scale[k] * math.log(self.tail_p[k] / p)
+        # float32 comparisons on the device: round down so nothing that passes is cut
+        out32 = out.astype(np.float32)
+        return np.where(np.isfinite(out32), np.nextafter(out32, np.float32(-np.inf)), out32)
+
+    def maxima(self) -> np.ndarray:
+        return self.null.maxima()
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the null as ``.npz`` (atomically)."""
+        from .io import atomic_write
+
+        lengths = np.array([len(v) for v in self.null.values], dtype=np.int64)
+        flat = (np.concatenate(self.null.values).astype(np.float32) if lengths.sum()
+                else np.zeros(0, np.float32))
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, values=flat, lengths=lengths, counts=self.null.counts,
+                     floors=self.null.floors, tail_u=self.tail_u, tail_p=self.tail_p,
+                     tail_scale=self.tail_scale, fingerprint=np.array(self.fingerprint),
+                     info=np.array(json.dumps(self.info)))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ScanNull":
+        """Read a null written by :meth:`save`."""
+        from .sites import NullModel
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such null file (make it with `seqfm scan --make-null`)")
+        try:
+            z = np.load(path, allow_pickle=False)
+            lengths = z["lengths"]
+            vals = np.split(z["values"], np.cumsum(lengths)[:-1]) if len(lengths) else []
+            null = NullModel(list(vals), z["counts"], z["floors"])
+            return cls(null, z["tail_u"], z["tail_p"], z["tail_scale"], str(z["fingerprint"]),
+                       json.loads(str(z["info"])))
+        except (OSError, KeyError, ValueError) as err:
+            raise InputError(f"{path}: not a seqfm scan null ({err})") from None
+
+
+def model_fingerprint(model) -> str:
+    """Digest of a model's weights (a null is only valid for the model it was made with)."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------- the engine
+@dataclass
+class Tile:
+    """One tile: owned bases ``[own_start, own_end)``, model input ``[in_start, in_end)``."""
+
+    own_start: int
+    own_end: int
+    in_start: int
+    in_end: int
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.in_end - self.in_start, self.own_start - self.in_start,
+                self.own_end - self.own_start)
+
+
+def tiles(length: int, tile: int, margin: int, width: int) -> list[Tile]:
+    """Tiles of a sequence of ``length`` (see the module docstring)."""
+    out = []
+    for a in range(0, length, tile):
+        b = min(a + tile, length)
+        out.append(Tile(a, b, max(0, a - margin), min(length, b + width - 1 + margin)))
+    return out
+
+
+class Scanner:
+    """Runs a model over sequence sources tile by tile and yields peaks and track values.
+
+    Parameters
+    ----------
+    model : SeqCNN in eval mode
+    info : dict
+        The parsed ``model.json`` (for the ambiguity ``policy``).
+    config : ScanConfig
+    """
+
+    def __init__(self, model, info: dict, config: ScanConfig) -> None:
+        import torch
+
+        from . import featuremaps as fm
+
+        self.model, self.config = model, config
+        self.device = next(model.parameters()).device
+        self.alphabet = model.alphabet
+        self.policy = info.get("policy", "uniform")
+        self.width = model.filter_width
+        self.n_filters = model.conv1.weight.shape[0]
+        self.n_tracks = model.arch["n_tracks"]
+        self.nms = config.nms_width or self.width
+        self.margin = 2 * (self.nms // 2) + model.context + self.width
+        self.half = self.width // 2
+        self.unknown = self.alphabet.unknown_code
+        self.cores = fm.filter_cores(model.conv1.weight.detach().cpu().numpy(), self.alphabet.size,
+                                     config.core_fraction)
+        self._buffers: dict = {}
+        self.track_filters: list[int] = []
+        for name in config.tracks:
+            try:
+                k = int(str(name).rsplit("_", 1)[-1])
+            except ValueError:
+                raise InputError(f"scan track {name!r} is not 'filter_<index>'") from None
+            if not 0 <= k < self.n_filters:
+                raise InputError(f"scan track {name!r}: the model has filters 0..{self.n_filters - 1}")
+            self.track_filters.append(k)
+        self._w_head = model.head.weight[0].detach()
+        self.torch = torch
+
+    # -------------------------------------------------------------- inputs
+    def _inputs(self, codes: np.ndarray, tracks: np.ndarray | None):
+        """Model input ``(B, C, Lin)`` on the device from codes ``(B, Lin)`` (reused buffers)."""
+        torch = self.torch
+        from .alphabet import one_hot
+
+        b, length = codes.shape
+        c = torch.from_numpy(codes)
+        if self.device.type == "cpu":
+            key = ("oh", b, length)
+            if key not in self._buffers:
+                self._buffers.clear()
+                self._buffers[key] = torch.empty((b, self.alphabet.size, length), dtype=torch.float32)
+                if self.n_tracks:
+                    self._buffers[("x", b, length)] = torch.empty(
+                        (b, self.alphabet.size + self.n_tracks, length), dtype=torch.float32)
+            oh = one_hot(c, self.alphabet, self.policy, out=self._buffers[key])
+            if not self.n_tracks:
+                return oh
+            x = self._buffers[("x", b, length)]
+            x[:, : self.alphabet.size].copy_(oh)
+            x[:, self.alphabet.size:].copy_(torch.from_numpy(tracks))
+            return x
+        c = c.to(self.device, non_blocking=True)
+        x = one_hot(c, self.alphabet, self.policy)
+        if self.n_tracks:
+            x = torch.cat([x, torch.from_numpy(tracks).to(self.device, non_blocking=True)], dim=1)
+        return x
+
+    # -------------------------------------------------------------- maps
+    def _maps(self, x):
+        """One conv1 pass: strand-max filter values ``(B, F, L1)``, their strand (bool, reverse),
+        the CAM ``(B, L1)``, and what is needed for the CAM's strand at peaks."""
+        torch = self.torch
+        from torch.nn import functional as F
+
+        m = self.model
+        fwd, rev = m._conv1_both(x)
+        fwd = F.relu(fwd)
+        w = self._w_head
+        if rev is None:
+            vals, strand = fwd, None
+            h = m._trunk(fwd) if m.project is not None else fwd
+            cam = torch.einsum("d,ndl->nl", w, h)
+            return vals, strand, cam, None
+        rev = F.relu(rev)
+        strand = rev > fwd
+        vals = torch.maximum(fwd, rev)
+        if m.project is None:
+            cam = torch.einsum("d,ndl->nl", w, vals)
+            return vals, strand, cam, (fwd, rev)
+        n = x.shape[0]
+        out = m._trunk(torch.cat([fwd, rev.flip(-1)]))
+        hf, hr = out[:n], out[n:].flip(-1)
+        cam = torch.einsum("d,ndl->nl", w, torch.maximum(hf, hr))
+        return vals, strand, cam, (hf, hr)
+
+    def _cam_strand(self, streams, b_idx, p_idx) -> np.ndarray:
+        """1 where the reverse stream alone gives the larger CAM (at the given positions)."""
+        if streams is None or not len(b_idx):
+            return np.zeros(len(b_idx), np.int8)
+        hf, hr = streams
+        w = self._w_head
+        cf = (hf[b_idx, :, p_idx] * w).sum(-1)
+        cr = (hr[b_idx, :, p_idx] * w).sum(-1)
+        return (cr > cf).cpu().numpy().astype(np.int8)
+
+    # -------------------------------------------------------------- scanning
+    def scan(self, source, thresholds: np.ndarray | None = None, progress: bool = False,
+             want_tracks: bool = True) -> Iterator[dict]:
+        """Scan one source; yields one dict per batch of tiles.
+
+        Parameters
+        ----------
+        source : ArraySource or GenomeSource
+        thresholds : numpy.ndarray ``(F + 1,)``, optional
+            Return only candidates at or above these values (filters, then the CAM); all
+            candidates (filter peaks above 0, every CAM peak) when None.
+        want_tracks : bool
+
+        Yields
+        ------
+        dict with ``pos`` / ``det`` / ``strand`` / ``value`` (int64/int64/int8/float32 arrays of
+        the returned candidates; ``det`` -1 = CAM), ``n_tests`` (``(F + 1,)`` candidates counted,
+        returned or not), ``tracks`` (list of ``(start, values (K, n))``: owned bases and the
+        values of the CAM then the chosen filters, NaN where there is no data) and ``bases``.
+        """
+        torch = self.torch
+        from tqdm import tqdm
+
+        from .featuremaps import nms_mask
+
+        cfg = self.config
+        length = source.length
+        width = self.width
+        n_pos = length - width + 1
+        if n_pos <= 0:
+            return
+        tl = tiles(length, cfg.tile, self.margin, width)
+        thr_dev = None
+        if thresholds is not None:
+            thr_dev = torch.as_tensor(np.asarray(thresholds, np.float32), device=self.device)
+        # group consecutive tiles of one geometry into batches
+        groups: list[list[Tile]] = []
+        for t in tl:
+            if groups and groups[-1][0].key == t.key and len(groups[-1]) < cfg.batch_size:
+                groups[-1].append(t)
+            else:
+                groups.append([t])
+        bar = tqdm(total=length, unit="b", unit_scale=True, desc=f"scan {source.name}",
+                   disable=not progress, leave=False)
+        n_cols = 1 + len(self.track_filters)
+        for group in groups:
+            key = group[0].key
+            lin, off, n_own = key
+            codes = np.empty((len(group), lin), dtype=np.uint8)
+            tracks = (np.empty((len(group), self.n_tracks, lin), dtype=np.float32)
+                      if self.n_tracks else None)
+            for i, t in enumerate(group):
+                codes[i] = source.read(t.in_start, t.in_end)
+                if tracks is not None:
+                    tracks[i] = source.tracks(t.in_start, t.in_end)
+            isn = codes == self.unknown
+            run = ~isn.all(axis=1)
+            out = {"pos": [], "det": [], "strand": [], "value": [],
+                   "n_tests": np.zeros(self.n_filters + 1, np.int64), "tracks": [],
+                   "bases": int(sum(t.own_end - t.own_start for t in group))}
+            bar.update(out["bases"])
+            if not run.any():
+                yield self._finish(out)
+                continue
+            if not run.all():
+                group = [t for t, r in zip(group, run) if r]
+                codes, isn = codes[run], isn[run]
+                tracks = tracks[run] if tracks is not None else None
+            l1 = lin - width + 1
+            # usable window starts: no N in [j, j + W)
+            cs = np.concatenate([np.zeros((len(group), 1), np.int32), np.cumsum(isn, axis=1, dtype=np.int32)], axis=1)
+            ok_np = (cs[:, width:] - cs[:, :l1]) == 0  # (B, L1)
+            with torch.no_grad():
+                x = self._inputs(codes, tracks)
+                vals, strand, cam, streams = self._maps(x)
+                ok = torch.from_numpy(ok_np).to(self.device)
+                # owned window starts: tile-input positions [off, off + n_own) that start a
+                # window inside the chromosome
+                own_np = np.zeros((len(group), l1), dtype=bool)
+                for i, t in enumerate(group):
+                    last = min(off + n_own, n_pos - t.in_start, l1)
+                    if last > off:
+                        own_np[i, off:last] = True
+                usable = torch.from_numpy(ok_np & own_np).to(self.device)  # (B, L1)
+                keep = nms_mask(vals, self.nms, floor=None) & usable[:, None, :]
+                out["n_tests"][: self.n_filters] = keep.sum(dim=(0, 2)).cpu().numpy()
+                sel = keep & (vals > 0)
+                if thr_dev is not None:
+                    sel &= vals >= thr_dev[: self.n_filters, None]
+                idx = sel.nonzero()
+                if len(idx):
+                    out["value"].append(vals[sel].float().cpu().numpy())
+                    out["strand"].append(strand[sel].cpu().numpy().astype(np.int8) if strand is not None
+                                         else np.zeros(len(idx), np.int8))
+                    idx = idx.cpu().numpy()
+                    starts = np.array([t.in_start for t in group], np.int64)
+                    out["pos"].append(starts[idx[:, 0]] + idx[:, 2])
+                    out["det"].append(idx[:, 1].astype(np.int64))
+                if self.config.cam:
+                    kc = nms_mask(cam, self.nms, floor=None) & usable
+                    out["n_tests"][self.n_filters] = int(kc.sum())
+                    if thr_dev is not None:
+                        kc &= cam >= thr_dev[self.n_filters]
+                    ci = kc.nonzero()
+                    if len(ci):
+                        out["value"].append(cam[kc].float().cpu().numpy())
+                        out["strand"].append(self._cam_strand(streams, ci[:, 0], ci[:, 1]))
+                        ci = ci.cpu().numpy()
+                        starts = np.array([t.in_start for t in group], np.int64)
+                        out["pos"].append(starts[ci[:, 0]] + ci[:, 1])
+                        out["det"].append(np.full(len(ci), -1, np.int64))
+                if want_tracks:
+                    # bases [own_start, own_end) <- window starts [own - W//2) in input coordinates
+                    j0 = off - self.half
+                    cols = [cam]
+                    if self.track_filters:
+                        cols += [vals[:, k] for k in self.track_filters]
+                    stack = torch.stack(cols, dim=1)  # (B, K, L1)
+                    okf = ok.float()
+                    lo, hi = max(j0, 0), min(j0 + n_own, l1)
+                    tv = torch.full((len(group), n_cols, n_own), float("nan"), device=self.device)
+                    if hi > lo:
+                        seg = stack[:, :, lo:hi]
+                        seg = torch.where(okf[:, None, lo:hi] > 0, seg, torch.full_like(seg, float("nan")))
+                        tv[:, :, lo - j0:hi - j0] = seg
+                    tv = tv.cpu().numpy()
+                    for i, t in enumerate(group):
+                        n = t.own_end - t.own_start
+                        out["tracks"].append((t.own_start, tv[i, :, :n]))
+            yield self._finish(out)
+        bar.close()
+
+    @staticmethod
+    def _finish(out: dict) -> dict:
+        for k, dt in (("pos", np.int64), ("det", np.int64), ("strand", np.int8), ("value", np.float32)):
+            out[k] = np.concatenate(out[k]).astype(dt) if out[k] else np.zeros(0, dt)
+        return out
+
+
+# ---------------------------------------------------------------------- building the null
+def sample_null_windows(genome, chroms: Sequence[str], total: int, window: int, seed: int,
+                        alphabet, max_n_fraction: float = 0.01) -> list[tuple[str, int, int]]:
+    """Seeded genome windows for the null: chromosomes drawn in proportion to their length,
+    windows with at most ``max_n_fraction`` N. Returns ``(chrom, start, end)`` triples."""
+    sizes = np.array([genome.sizes[c] for c in chroms], dtype=np.float64)
+    usable = sizes >= min(window, sizes.max()) if len(sizes) else sizes
+    if not len(sizes) or sizes.max() < 1:
+        return []
+    window = int(min(window, sizes.max()))
+    weights = np.where(usable, sizes, 0.0)
+    weights = weights / weights.sum()
+    rng = np.random.default_rng([seed, 7919])
+    n_want = max(1, int(math.ceil(total / window)))
+    out, tries = [], 0
+    while len(out) < n_want and tries < 20 * n_want:
+        tries += 1
+        k = int(rng.choice(len(chroms), p=weights))
+        start = int(rng.integers(0, int(sizes[k]) - window + 1))
+        seq = genome.fetch(chroms[k], start, start + window).upper()
+        if seq.count("N") <= max_n_fraction * window:
+            out.append((chroms[k], start, start + window))
+    return out
+
+
+def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerprint: str = "",
+               progress: bool = False) -> ScanNull:
+    """Dinucleotide-shuffle each source (tracks permuted over positions), scan it with the same
+    tiling and collect every detector's peak values (see :mod:`seqfm.sites`)."""
+    from .negatives import shuffle_batch
+    from .sites import NullModel
+
+    n_filters = scanner.n_filters
+    parts: list[list[np.ndarray]] = [[] for _ in range(n_filters + 1)]
+    counts = np.zeros(n_filters + 1, np.int64)
+    bases = 0
+    for k, src in enumerate(sources):
+        codes = src.read(0, src.length)
+        sh = shuffle_batch(codes[None], seed=config.seed * 1000003 + k)[0]
+        tr = src.tracks(0, src.length)
+        if tr is not None:
+            rng = np.random.default_rng([config.seed, k, 17])
+            tr = tr[:, rng.permutation(tr.shape[1])]
+        shuffled = ArraySource(f"null{k}", sh, tr)
+        for out in scanner.scan(shuffled, None, progress=False, want_tracks=False):
+            counts += out["n_tests"]
+            det = np.where(out["det"] < 0, n_filters, out["det"])
+            order = np.argsort(det, kind="stable")
+            det, val = det[order], out["value"][order]
+            bounds = np.searchsorted(det, np.arange(n_filters + 2))
+            for d in range(n_filters + 1):
+                if bounds[d + 1] > bounds[d]:
+                    parts[d].append(val[bounds[d]:bounds[d + 1]])
+        bases += src.length
+    values = [np.sort(np.concatenate(p)) if p else np.zeros(0, np.float32) for p in parts]
+    floors = np.zeros(n_filters + 1)
+    floors[n_filters] = -np.inf
+    null = NullModel(values, counts, floors)
+    info = {"bases": int(bases), "windows": len(sources), "seed": config.seed,
+            "tail_fraction": config.tail_fraction}
+    log.info("null: %d shuffled windows, %d bases, %d filter and %d CAM peaks", len(sources), bases,
+             int(counts[:n_filters].sum()), int(counts[n_filters]))
+    return ScanNull.fit(null, config.tail_fraction, fingerprint=fingerprint, info=info)
+
+
+def build_genome_null(scanner: Scanner, genome, chroms: Sequence[str], config: ScanConfig,
+                      track_objs: Sequence = (), fingerprint: str = "", progress: bool = False
+                      ) -> ScanNull:
+    """:func:`build_null` over seeded windows of a genome (the same for every shard)."""
+    wins = sample_null_windows(genome, chroms, config.null_bases, config.null_window, config.seed,
+                               scanner.alphabet)
+    if not wins:
+        raise InputError(f"{genome.path}: no window of the genome is free enough of N for the null")
+    sources = []
+    for chrom, s, e in wins:
+        src = GenomeSource(genome, chrom, scanner.alphabet, track_objs)
+        codes = src.read(s, e)
+        sources.append(ArraySource(f"{chrom}:{s}-{e}", codes, src.tracks(s, e)))
+    return build_null(scanner, sources, config, fingerprint, progress)
+
+
+# ---------------------------------------------------------------------- candidates -> calls
+class CandidateBuffer:
+    """Candidates with ``p <= p_max`` of one family, at most ``limit`` kept (smallest p)."""
+
+    def __init__(self, p_max: float, limit: int) -> None:
+        self.p_max, self.limit = p_max, limit
+        self.parts: list[dict] = []
+        self.n = 0
+        self.p_dropped = 1.0  # smallest p-value dropped by the limit
+
+    def add(self, cols: dict) -> None:
+        if not len(cols["p"]):
+            return
+        self.parts.append(cols)
+        self.n += len(cols["p"])
+        if self.n > 2 * self.limit:
+            self._trim()
+
+    def _trim(self) -> None:
+        allc = self.columns()
+        if len(allc["p"]) <= self.limit:
+            return
+        order = np.argsort(allc["p"], kind="stable")
+        keep, drop = order[: self.limit], order[self.limit:]
+        self.p_dropped = min(self.p_dropped, float(allc["p"][drop].min()))
+        keep = np.sort(keep)
+        self.parts = [{k: v[keep] for k, v in allc.items()}]
+        self.n = len(keep)
+
+    def columns(self) -> dict:
+        if not self.parts:
+            return {}
+        return {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
+
+    def finish(self) -> dict:
+        self._trim()
+        return self.columns()
+
+
+def merge_overlapping(starts: np.ndarray, ends: np.ndarray, group: np.ndarray, order: np.ndarray
+                      ) -> np.ndarray:
+    """Greedy non-overlapping selection per group in the priority ``order`` (best first).
+
+    Returns a bool mask of the kept rows. ``O(n log n)``: the kept intervals of a group are
+    disjoint, so one neighbour on each side in start order decides an overlap.
+    """
+    keep = np.zeros(len(starts), dtype=bool)
+    kept: dict = {}
+    for i in order:
+        g = group[i]
+        lst = kept.setdefault(g, ([], []))
+        ks, ke = lst
+        a, b = starts[i], ends[i]
+        k = bisect.bisect_left(ks, a)
+        if k > 0 and ke[k - 1] > a:
+            continue
+        if k < len(ks) and ks[k] < b:
+            continue
+        ks.insert(k, a)
+        ke.insert(k, b)
+        keep[i] = True
+    return keep
+
+
+def candidates_frame(chrom: str, res: dict, scanner: Scanner, null: ScanNull, stranded: bool
+                     ) -> pd.DataFrame:
+    """Candidates (dict of arrays) to the candidate table of :data:`CANDIDATE_COLUMNS`."""
+    from .featuremaps import site_intervals
+
+    s, e = site_intervals(res["pos"], res["strand"], res["det"], scanner.cores, scanner.width)
+    det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
+    rel = res["value"] / null.maxima()[det_idx]
+    strand = (np.where(res["strand"] == 1, "-", "+") if stranded
+              else np.full(len(s), "."))
+    return pd.DataFrame({"chrom": chrom, "pos": res["pos"], "start": s, "end": e, "strand": strand,
+                         "detector": res["det"], "activation": res["value"].astype(np.float64),
+                         "p": res["p"], "rel": rel})
+
+
+def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
+               labels=None) -> pd.DataFrame:
+    """BH over the candidates of each family (filters, CAM) with the full number of tests,
+    keep ``q <= q``, merge overlapping calls, and return the BED table of
+    :data:`seqfm.sites.BED_HEADER` (sorted by chrom, start, end, name)."""
+    from .sites import BED_HEADER, bh, filter_name, score_of
+
+    if cands.empty:
+        return pd.DataFrame(columns=BED_HEADER)
+    det = cands["detector"].to_numpy()
+    p = cands["p"].to_numpy(np.float64)
+    qv = np.ones(len(cands))
+    for fam, m in ((det >= 0, n_tests.get("filters", 0)), (det < 0, n_tests.get("cam", 0))):
+        if fam.any():
+            qv[fam] = bh(p[fam], max(int(m), int(fam.sum())))
+    c = cands.assign(q=qv)
+    c = c[c["q"] <= q].reset_index(drop=True)
+    if c.empty:
+        return pd.DataFrame(columns=BED_HEADER)
+    det = c["detector"].to_numpy()
+    n_filters = int(max(det.max() + 1, len(labels.cluster) if labels is not None else 0))
+    clusters = list(labels.cluster) if labels is not None else ["."] * n_filters
+    matches = list(labels.match_name) if labels is not None else ["."] * n_filters
+    detector = np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=object)
+    cluster = np.array(["." if d < 0 else clusters[d] for d in det], dtype=object)
+    match = np.array(["." if d < 0 else matches[d] for d in det], dtype=object)
+    if merge != "none":
+        if merge == "all":
+            group = np.where(det < 0, "cam", "filters").astype(object)
+        else:
+            group = np.where(det < 0, "cam", np.where(cluster != ".", cluster, detector)).astype(object)
+        group = c["chrom"].to_numpy().astype(object) + "\t" + group
+        order = np.lexsort((c["pos"].to_numpy(), -c["rel"].to_numpy(), c["p"].to_numpy()))
+        keep = merge_overlapping(c["start"].to_numpy(), c["end"].to_numpy(), group, order)
+        c, detector, cluster, match = c[keep], detector[keep], cluster[keep], match[keep]
+    label = np.where(cluster != ".", cluster, detector)
+    chrom = c["chrom"].astype(str).to_numpy()
+    name = np.array([f"{a}:{b}" for a, b in zip(label, chrom)], dtype=object)
+    table = pd.DataFrame({
+        "chrom": chrom, "start": c["start"].to_numpy(np.int64), "end": c["end"].to_numpy(np.int64),
+        "name": name, "score": score_of(c["q"].to_numpy()), "strand": c["strand"].to_numpy(),
+        "detector": detector, "cluster": cluster, "activation": c["activation"].to_numpy(),
+        "p": c["p"].to_numpy(), "q": c["q"].to_numpy(), "match_name": match})
+    return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- tracks
+class TrackWriter:
+    """bigWig writers (pyBigWig) for the CAM and chosen filters, fed tile by tile in order.
+
+    Parameters
+    ----------
+    paths : list of path
+        One file per column (CAM first).
+    sizes : dict
+        Every chromosome's size, in header order (all of them, so shards share one header).
+    bin : int
+        Bases per value (mean over the bin, bins aligned at multiples of ``bin``).
+    """
+
+    def __init__(self, paths: Sequence, sizes: dict, bin: int = 1) -> None:
+        import pyBigWig
+
+        self.paths = [Path(p) for p in paths]
+        self.tmp = [p.with_name(f".{p.name}.tmp") for p in self.paths]
+        self.bin = bin
+        self.handles = []
+        for t in self.tmp:
+            t.parent.mkdir(parents=True, exist_ok=True)
+            bw = pyBigWig.open(str(t), "w")
+            bw.addHeader(list(sizes.items()), maxZooms=10)
+            self.handles.append(bw)
+
+    def add(self, chrom: str, start: int, values: np.ndarray) -> None:
+        """Values ``(K, n)`` for bases ``[start, start + n)`` (NaN: no data)."""
+        for bw, v in zip(self.handles, values):
+            s, v = start, np.asarray(v, np.float64)
+            if self.bin > 1:
+                pad = (-len(v)) % self.bin
+                if pad:
+                    v = np.concatenate([v, np.full(pad, np.nan)])
+                blocks = v.reshape(-1, self.bin)
+                n_ok = np.isfinite(blocks).sum(1)
+                sums = np.where(np.isfinite(blocks), blocks, 0.0).sum(1)
+                v = np.where(n_ok > 0, sums / np.maximum(n_ok, 1), np.nan)
+            write_runs(bw, chrom, s, v, self.bin)
+
+    def close(self, ok: bool = True) -> None:
+        for bw, t, p in zip(self.handles, self.tmp, self.paths):
+            bw.close()
+            if ok:
+                os.replace(t, p)
+            elif t.exists():
+                t.unlink()
+        self.handles = []
+
+
+def write_runs(bw, chrom: str, start: int, values: np.ndarray, step: int = 1) -> None:
+    """``addEntries`` for each run of finite values (``values[i]`` covers bases
+    ``[start + i * step, start + (i + 1) * step)``)."""
+    fin = np.isfinite(values)
+    if not fin.any():
+        return
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], fin, [False]]).astype(np.int8)))
+    for a, b in zip(edges[::2], edges[1::2]):
+        bw.addEntries(chrom, int(start + a * step), values=np.ascontiguousarray(values[a:b], np.float64),
+                      span=step, step=step)
+
+
+# ---------------------------------------------------------------------- shard driver
+@dataclass
+class ShardResult:
+    """What one shard wrote."""
+
+    out: Path
+    n_calls: int
+    n_candidates: int
+    n_tests: dict
+    bases: int
+    seconds: float
+    files: dict
+
+
+def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str | os.PathLike,
+                 sizes: dict, labels=None, progress: bool = False, protein: bool = False
+                 ) -> ShardResult:
+    """Scan ``sources`` (chromosomes of one shard) and write the shard's files to ``out``."""
+    from . import sites
+
+    cfg = scanner.config
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    thresholds = null.thresholds(cfg.q)
+    names = ["cam"] + [f"filter_{k}" for k in scanner.track_filters]
+    bw_paths = [out / f"{n}.bw" for n in names]
+    writer = TrackWriter(bw_paths, sizes, cfg.bin)
+    fbuf = CandidateBuffer(cfg.q, cfg.max_candidates)
+    cbuf = CandidateBuffer(cfg.q, cfg.max_candidates)
+    n_tests = {"filters": 0, "cam": 0}
+    bases = 0
+    stranded = scanner.alphabet.complement is not None
+    ok = False
+    try:
+        for si, src in enumerate(sources):
+            for res in scanner.scan(src, thresholds, progress=progress, want_tracks=True):
+                bases += res["bases"]
+                n_tests["filters"] += int(res["n_tests"][: scanner.n_filters].sum())
+                n_tests["cam"] += int(res["n_tests"][scanner.n_filters])
+                for start, vals in res["tracks"]:
+                    writer.add(src.name, start, vals)
+                if not len(res["value"]):
+                    continue
+                det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
+                p = null.pvalues(det_idx, res["value"])
+                keep = p <= cfg.q
+                if not keep.any():
+                    continue
+                cols = {k: res[k][keep] for k in ("pos", "det", "strand", "value")}
+                cols["p"] = p[keep]
+                cols["src"] = np.full(int(keep.sum()), si, np.int64)
+                isf = cols["det"] >= 0
+                fbuf.add({k: v[isf] for k, v in cols.items()})
+                cbuf.add({k: v[~isf] for k, v in cols.items()})
+        ok = True
+    finally:
+        writer.close(ok)
+    frames = []
+    for buf in (fbuf, cbuf):
+        cols = buf.finish()
+        if not cols:
+            continue
+        for si in np.unique(cols["src"]):
+            sel = cols["src"] == si
+            frames.append(candidates_frame(sources[int(si)].name, {k: v[sel] for k, v in cols.items()},
+                                           scanner, null, stranded))
+    cands = (pd.concat(frames, ignore_index=True) if frames
+             else pd.DataFrame(columns=CANDIDATE_COLUMNS))
+    cands = cands.sort_values(["chrom", "pos", "detector"], kind="mergesort").reset_index(drop=True)
+    p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
+    table = call_table(cands, n_tests, cfg.q, cfg.merge, labels)
+    cand_path = out / "candidates.tsv"
+    _write_candidates(cands, cand_path)
+    sites.write_bed(table, out / "sites.bed")
+    sites.write_gff3(table, out / "sites.gff3", protein=protein)
+    seconds = time.perf_counter() - t0
+    files = {"candidates": str(cand_path), "sites_bed": str(out / "sites.bed"),
+             "sites_gff3": str(out / "sites.gff3"), "tracks": [str(p) for p in bw_paths]}
+    summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
+               "n_filters": scanner.n_filters, "filter_width": scanner.width,
+               "n_tests": n_tests, "n_candidates": int(len(cands)), "p_dropped": p_dropped,
+               "n_calls": int(len(table)), "q": cfg.q, "seconds": seconds,
+               "bases_per_s": bases / seconds if seconds else None, "tracks": names,
+               "config": asdict(cfg), "files": files}
+    from .model import save_json
+
+    save_json(summary, out / "scan.json")
+    log.info("scanned %s: %d bases in %.1f s (%.2f Mb/s), %d candidates, %d calls at q <= %g",
+             ",".join(s.name for s in sources), bases, seconds, bases / max(seconds, 1e-9) / 1e6,
+             len(cands), len(table), cfg.q)
+    return ShardResult(out, len(table), len(cands), n_tests, bases, seconds, files)
+
+
+def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
+    from .io import atomic_write
+
+    with atomic_write(path) as handle:
+        handle.write("#" + "\t".join(CANDIDATE_COLUMNS) + "\n")
+        cands[CANDIDATE_COLUMNS].to_csv(handle, sep="\t", header=False, index=False,
+                                        float_format="%.6g")
+
+
+def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a shard's ``candidates.tsv``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no candidate table (is this a `seqfm scan` shard folder?)")
+    df = pd.read_csv(path, sep="\t", comment=None, header=None, skiprows=1, names=CANDIDATE_COLUMNS,
+                     dtype={"chrom": str, "strand": str}, keep_default_na=False)
+    return df
+
+
+# ---------------------------------------------------------------------- merging shards
+def merge_tracks(inputs: Sequence[Path], out: Path, bin: int = 1, chunk: int = 500_000) -> None:
+    """Merge bigWigs that share one header (each holding some chromosomes) into one file,
+    reading ``chunk`` bases at a time (values at resolution ``bin``)."""
+    import pyBigWig
+
+    chunk = max(bin, chunk // bin * bin)
+    handles = [pyBigWig.open(str(p)) for p in inputs]
+    try:
+        sizes = dict(handles[0].chroms()) if handles else {}
+        tmp = out.with_name(f".{out.name}.tmp")
+        dst = pyBigWig.open(str(tmp), "w")
+        dst.addHeader(list(sizes.items()), maxZooms=10)
+        try:
+            for chrom, size in sizes.items():
+                for h in handles:
+                    if not _has_data(h, chrom):
+                        continue
+                    for s in range(0, size, chunk):
+                        e = min(size, s + chunk)
+                        v = np.asarray(h.values(chrom, s, e, numpy=True), dtype=np.float64)
+                        if bin > 1:
+                            v = v[::bin]
+                        write_runs(dst, chrom, s, v, bin)
+        finally:
+            dst.close()
+        os.replace(tmp, out)
+    finally:
+        for h in handles:
+            h.close()
+
+
+def _has_data(bw, chrom: str) -> bool:
+    """Whether a bigWig holds any value on ``chrom``."""
+    if chrom not in bw.chroms():
+        return False
+    try:
+        return bw.stats(chrom, type="max")[0] is not None
+    except RuntimeError:
+        return False
+
+
+def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q: float | None = None,
+                 merge: str | None = None, labels=None, protein: bool = False) -> dict:
+    """Gather shard folders into ``out/sites.bed``, ``out/sites.gff3`` (genome-wide q-values:
+    BH over every shard's candidates with the summed number of tests) and one bigWig per track
+    (``out/cam.bw`` ...), sorted, with one header."""
+    from . import sites
+
+    out = Path(out)
+    shards = [Path(s) for s in shards]
+    infos = []
+    for s in shards:
+        f = s / "scan.json"
+        if not f.is_file():
+            raise InputError(f"{s}: not a scan shard folder (no scan.json)")
+        infos.append(json.loads(f.read_text()))
+    if not infos:
+        raise InputError("scan --merge needs at least one shard folder")
+    q = infos[0]["q"] if q is None else q
+    merge = merge or infos[0]["config"].get("merge", "cluster")
+    n_tests = {"filters": sum(i["n_tests"]["filters"] for i in infos),
+               "cam": sum(i["n_tests"]["cam"] for i in infos)}
+    cands = pd.concat([read_candidates(s / "candidates.tsv") for s in shards], ignore_index=True)
+    p_dropped = min(i.get("p_dropped", 1.0) for i in infos)
+    table = call_table(cands, n_tests, q, merge, labels)
+    if len(table) and table["p"].max() >= p_dropped:
+        log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut are "
+                    "upper bounds (raise scan max_candidates)", p_dropped)
+    out.mkdir(parents=True, exist_ok=True)
+    sites.write_bed(table, out / "sites.bed")
+    sites.write_gff3(table, out / "sites.gff3", protein=protein)
+    names = infos[0].get("tracks", ["cam"])
+    bin_ = int(infos[0]["config"].get("bin", 1))
+    for name in names:
+        merge_tracks([s / f"{name}.bw" for s in shards], out / f"{name}.bw", bin_)
+    bases = sum(i["bases"] for i in infos)
+    seconds = sum(i["seconds"] for i in infos)
+    summary = {"shards": [str(s) for s in shards], "bases": bases, "n_tests": n_tests,
+               "n_candidates": int(len(cands)), "n_calls": int(len(table)),
+               "n_filter_calls": int((table["detector"] != "cam").sum()) if len(table) else 0,
+               "n_cam_calls": int((table["detector"] == "cam").sum()) if len(table) else 0,
+               "q": q, "scan_seconds": seconds, "bases_per_s": bases / seconds if seconds else None,
+               "tracks": [str(out / f"{n}.bw") for n in names],
+               "sites_bed": str(out / "sites.bed"), "sites_gff3": str(out / "sites.gff3")}
+    from .model import save_json
+
+    save_json(summary, out / "scan.json")
+    log.info("merged %d shards: %d calls at q <= %g, tracks %s", len(shards), len(table), q,
+             ", ".join(summary["tracks"]))
+    return summary
+
+
+# ---------------------------------------------------------------------- top level
+def open_tracks(paths: Sequence[str], fill: float = 0.0) -> list:
+    from .io import Track
+
+    return [Track(p, fill=fill) for p in paths if p]
+
+
+def load_model(model_pt, model_json, device: str = "auto"):
+    """The model on the chosen device, in eval mode, and its ``model.json``."""
+    from . import model as model_mod
+    from .train import pick_device
+
+    dev = pick_device(device)
+    model, info = model_mod.load(model_pt, model_json, dev)
+    return model.eval(), info
+
+
+def check_tracks(model, tracks: Sequence, model_json) -> None:
+    n = model.arch["n_tracks"]
+    if len(tracks) != n:
+        raise InputError(f"{model_json}: the model reads {n} conservation track(s) but "
+                         f"{len(tracks)} were given (--conservation)")
+
+
+def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = None,
+        conservation: Sequence[str] = (), fill: float = 0.0, config: ScanConfig | None = None,
+        null_path=None, make_null: bool = False, filters_tsv=None, threads: int = 0,
+        progress: bool = False) -> dict:
+    """``seqfm scan``: scan ``chroms`` (default: every sequence of the FASTA) into ``out``.
+
+    With ``make_null`` only the null is built and written to ``null_path`` (default
+    ``out/null.npz``). Otherwise the null is read from ``null_path`` when given, else built in
+    process (seeded, from the whole genome, so every shard gets the same one).
+    """
+    import torch
+
+    from . import sites
+    from .io import Genome
+    from .train import set_threads
+
+    config = config or ScanConfig()
+    set_threads(threads)
+    torch.manual_seed(config.seed)
+    model, info = load_model(model_pt, model_json, config.device)
+    genome = Genome(genome_path)
+    if not genome.sizes:
+        raise InputError(f"{genome_path}: the FASTA holds no sequence")
+    track_objs = open_tracks(conservation, fill)
+    check_tracks(model, track_objs, model_json)
+    scanner = Scanner(model, info, config)
+    fp = model_fingerprint(model)
+    all_chroms = list(genome.sizes)
+    out = Path(out)
+    if make_null:
+        null = build_genome_null(scanner, genome, all_chroms, config, track_objs, fp, progress)
+        path = Path(null_path) if null_path else out / "null.npz"
+        null.save(path)
+        return {"null": str(path), **null.info}
+    if null_path:
+        null = ScanNull.load(null_path)
+        if null.fingerprint and null.fingerprint != fp:
+            raise InputError(f"{null_path}: the null was made with another model (rebuild it with "
+                             "`seqfm scan --make-null`)")
+    else:
+        null = build_genome_null(scanner, genome, all_chroms, config, track_objs, fp, progress)
+    chroms = list(chroms) if chroms else all_chroms
+    missing = [c for c in chroms if c not in genome.sizes]
+    if missing:
+        raise InputError(f"chromosome '{missing[0]}' is not in {genome_path} (it has "
+                         f"{', '.join(all_chroms[:5])}{' and more' if len(all_chroms) > 5 else ''})")
+    chroms = sorted(set(chroms), key=all_chroms.index)  # bigWig entries go in header order
+    sources = [GenomeSource(genome, c, scanner.alphabet, track_objs) for c in chroms]
+    labels = sites.read_filter_labels(filters_tsv, scanner.n_filters) if filters_tsv else None
+    log.info("scanning %s (%s) with %s on %s", genome_path, ",".join(chroms), model_pt, scanner.device)
+    res = scan_sources(scanner, sources, null, out, dict(genome.sizes), labels, progress,
+                       protein=scanner.alphabet.complement is None)
+    return {"out": str(res.out), "n_calls": res.n_calls, "n_candidates": res.n_candidates,
+            "bases": res.bases, "seconds": res.seconds, **res.files}
