@@ -7,11 +7,14 @@ min_version("8.0")
 
 configfile: "config/config.yaml"
 
+report: "workflow/report/workflow.rst"
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/interpret.smk"
 
 

@@ -883,7 +883,8 @@ def sorted_motifs(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def section_motifs(r: SampleResults) -> str:
+def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_logos: int = MAX_FILTER_LOGOS
+                   ) -> str:
     df = r.motifs
     if df is None:
         return _section("motifs", "Motifs", _note("motifs.tsv not found: motifs have not been extracted "
@@ -893,7 +894,7 @@ def section_motifs(r: SampleResults) -> str:
                                                   "site and information-content rules."))
     df = sorted_motifs(df)
     n_total = len(df)
-    shown = df.head(MAX_MOTIF_ROWS)
+    shown = df.head(max_rows)
     infl = _num(df["influence"]) if "influence" in df.columns else pd.Series(dtype=float)
     imax = float(np.nanmax(np.abs(infl))) if infl.notna().any() else 0.0
     rows = []
@@ -957,11 +958,11 @@ def section_motifs(r: SampleResults) -> str:
                f'{_file_link(r, "motifs.tsv")}.</p>')
     parts = [intro, f"<div style=\"overflow-x:auto\"><table class=\"motifs\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody>"
              "</table></div>", cap]
-    parts.append(_filter_gallery(r))
+    parts.append(_filter_gallery(r, max_filter_logos))
     return _section("motifs", "Motifs", "\n".join(p for p in parts if p))
 
 
-def _filter_gallery(r: SampleResults) -> str:
+def _filter_gallery(r: SampleResults, max_logos: int = MAX_FILTER_LOGOS) -> str:
     folder = r.path("logos", "filters")
     if not folder.is_dir():
         return ""
@@ -980,7 +981,7 @@ def _filter_gallery(r: SampleResults) -> str:
                 if v.isdigit():
                     order[f"filter_{int(v):02d}"] = i
     pngs.sort(key=lambda p: (order.get(p.stem, len(order) + 1), p.name))
-    shown = pngs[:MAX_FILTER_LOGOS]
+    shown = pngs[:max_logos]
     figs = "".join(f"<figure>{img_tag(p, p.stem)}<figcaption>{esc(p.stem)}</figcaption></figure>" for p in shown)
     more = ""
     if len(pngs) > len(shown):
@@ -1006,7 +1007,7 @@ def _sort_sites(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def section_sites(r: SampleResults) -> str:
+def section_sites(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str:
     df = r.sites
     if df is None:
         return _section("sites", "Binding sites", _note("sites.bed not found: binding sites have not been "
@@ -1015,7 +1016,7 @@ def section_sites(r: SampleResults) -> str:
     if not len(df):
         return _section("sites", "Binding sites", f"<p>No call passed the significance threshold. {links}</p>")
     n = len(df)
-    top = _sort_sites(df).head(MAX_SITE_ROWS)
+    top = _sort_sites(df).head(max_rows)
     motif_col = next((c for c in ("match_name", "cluster", "detector") if c in df.columns), None)
     rows = []
     for _, s in top.iterrows():
@@ -1143,13 +1144,16 @@ def section_downloads(r: SampleResults, embed: bool = True) -> str:
 
 
 # --------------------------------------------------------------------------- pages
-def render_sample(r: SampleResults, embed_downloads: bool = True) -> str:
-    """The HTML page of one sample (a string)."""
+def render_sample(r: SampleResults, embed_downloads: bool = True, max_motifs: int = MAX_MOTIF_ROWS,
+                  max_sites: int = MAX_SITE_ROWS, n_featuremaps: int = MAX_FEATUREMAPS,
+                  max_filter_logos: int = MAX_FILTER_LOGOS) -> str:
+    """The HTML page of one sample (a string); the ``max_*`` arguments cap the tables on the page
+    and ``n_featuremaps`` is the number of sequences drawn."""
     sections = [("run", "What was run", section_run(r)),
                 ("performance", "Performance", section_performance(r)),
-                ("motifs", "Motifs", section_motifs(r)),
-                ("sites", "Binding sites", section_sites(r)),
-                ("featuremaps", "Feature maps", section_featuremaps(r))]
+                ("motifs", "Motifs", section_motifs(r, max_motifs, max_filter_logos)),
+                ("sites", "Binding sites", section_sites(r, max_sites)),
+                ("featuremaps", "Feature maps", section_featuremaps(r, n_featuremaps))]
     scan = section_scan(r)
     if scan:
         sections.append(("scan", "Genome-wide scan", scan))
@@ -1227,16 +1231,21 @@ def _write(text: str, out: str | os.PathLike) -> Path:
 
 def write_report(results: str | os.PathLike, out: str | os.PathLike, sample: str | None = None,
                  inputs: Mapping[str, str] | None = None, config_digest: str | None = None,
-                 truth: str | os.PathLike | None = None, embed_downloads: bool = True) -> Path:
+                 truth: str | os.PathLike | None = None, embed_downloads: bool = True,
+                 **limits: int) -> Path:
     """``seqfm report``: read ``results`` and write the self-contained HTML page to ``out``.
 
     Links inside the page are relative to the results folder, so ``out`` is normally
-    ``results/{sample}/report.html``.
+    ``results/{sample}/report.html``. ``limits``: ``max_motifs``, ``max_sites``, ``n_featuremaps``,
+    ``max_filter_logos`` (see :func:`render_sample`).
     """
+    for key, value in limits.items():
+        if value is not None and value < 0:
+            raise InputError(f"--{key.replace('_', '-')} must be >= 0, got {value}")
     if sample is not None and not _SAMPLE_NAME.match(sample):
         raise InputError(f"--sample {sample!r}: a sample name must match ^[A-Za-z0-9._-]+$")
     r = load(results, sample, inputs, config_digest, truth)
-    return _write(render_sample(r, embed_downloads), out)
+    return _write(render_sample(r, embed_downloads, **{k: v for k, v in limits.items() if v is not None}), out)
 
 
 def write_index(results: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:

@@ -36,6 +36,11 @@ def add_arguments(p) -> None:
     p.add_argument("--config-digest", help="digest of the workflow configuration, shown on the page")
     p.add_argument("--truth", metavar="BED",
                    help="known binding sites (e.g. the example's planted sites), drawn on the feature maps")
+    p.add_argument("--max-motifs", type=int, default=30, help="motif clusters shown in the table")
+    p.add_argument("--max-sites", type=int, default=25, help="binding-site calls shown in the table")
+    p.add_argument("--featuremaps", type=int, default=4, metavar="N",
+                   help="top-scoring sequences whose feature maps are drawn")
+    p.add_argument("--max-filter-logos", type=int, default=24, help="filter logos shown in the gallery")
     p.add_argument("--embed-downloads", action=__import__("argparse").BooleanOptionalAction, default=True,
                    help="also embed small text outputs (BED, TSV, MEME, JSON) in the page as downloads")
 
@@ -56,5 +61,7 @@ def run(args) -> None:
                          "several are only for --index")
     out = report.write_report(args.results[0], args.out, sample=args.sample, inputs=dict(args.inputs),
                               config_digest=args.config_digest, truth=args.truth,
-                              embed_downloads=args.embed_downloads)
+                              embed_downloads=args.embed_downloads, max_motifs=args.max_motifs,
+                              max_sites=args.max_sites, n_featuremaps=args.featuremaps,
+                              max_filter_logos=args.max_filter_logos)
     log.info("report of %s -> %s (%.1f KB)", args.results[0], out, out.stat().st_size / 1024)

@@ -38,10 +38,12 @@ wildcard_constraints:
 
 # Each stage's rule file appends the per-sample files it contributes to `rule all`.
 TARGETS = []
+# ...and the files that are not per sample (e.g. results/index.html).
+EXTRA_TARGETS = []
 
 
 def final_targets(wildcards):
-    return [f"results/{s}/{t}" for s in SAMPLE_NAMES for t in TARGETS]
+    return [f"results/{s}/{t}" for s in SAMPLE_NAMES for t in TARGETS] + EXTRA_TARGETS
 
 
 def sample(wildcards):

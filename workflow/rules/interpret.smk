@@ -60,7 +60,8 @@ rule sites:
         filters=sites_filters,
         truth=sites_truth,
     output:
-        bed="results/{sample}/sites.bed",
+        bed=report("results/{sample}/sites.bed", caption="../report/sites.rst", category="Binding sites",
+                   labels={"sample": "{sample}", "file": "sites.bed"}),
         gff="results/{sample}/sites.gff3",
         npz="results/{sample}/interpret/featuremaps.npz",
     params:

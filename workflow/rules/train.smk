@@ -51,6 +51,12 @@ rule train:
         model="results/{sample}/model.pt",
         json="results/{sample}/model.json",
         metrics="results/{sample}/metrics.json",
+        roc=report("results/{sample}/train/roc.png", caption="../report/roc.rst", category="Performance",
+                   labels={"sample": "{sample}", "figure": "ROC (test)"}),
+        pr=report("results/{sample}/train/pr.png", caption="../report/pr.rst", category="Performance",
+                  labels={"sample": "{sample}", "figure": "precision-recall (test)"}),
+        curves=report("results/{sample}/train/curves.png", caption="../report/curves.rst",
+                      category="Performance", labels={"sample": "{sample}", "figure": "training curves"}),
     params:
         out=lambda w: f"results/{w.sample}",
         opts=train_options,
