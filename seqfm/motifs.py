@@ -185,6 +185,9 @@ class FilterSites:
     track_at_sites : numpy.ndarray, float64, shape ``(F, T)``
         Mean conservation over the site windows (T = 0 without tracks).
     n_sequences : int
+    seq_max : numpy.ndarray, float32, shape ``(M, F)``
+        Each sequence's largest activation of each filter (either strand); filters that
+        detect one motif fire on the same sequences (:func:`coactivation`).
     """
 
     counts: np.ndarray
@@ -194,6 +197,7 @@ class FilterSites:
     act_max: np.ndarray
     track_at_sites: np.ndarray
     n_sequences: int
+    seq_max: np.ndarray | None = None
 
 
 def _both_strands(model, x):
@@ -238,13 +242,16 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.5,
     total = torch.zeros(n_f, dtype=torch.float64, device=dev)
     amax = torch.zeros(n_f, dtype=torch.float32, device=dev)
     count = 0
+    seq_max = []
     bar = _bar(progress, 2 * len(index), "filter activations")
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
             fwd, rev = _both_strands(model, x)
             acts = fwd if rev is None else torch.cat([fwd, rev], dim=2)
             total += acts.sum(dim=(0, 2), dtype=torch.float64)
-            amax = torch.maximum(amax, acts.amax(dim=(0, 2)))
+            smax = acts.amax(dim=2)
+            amax = torch.maximum(amax, smax.amax(dim=0))
+            seq_max.append(smax.float().cpu())
             count += acts.shape[0] * acts.shape[2]
             bar.update(len(x))
         mean = total / max(count, 1)
@@ -275,7 +282,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.5,
     return FilterSites(counts=counts[:, :n_a, :].transpose(0, 2, 1).copy(), n_sites=n_sites_np,
                        threshold=thr.double().cpu().numpy(), act_mean=mean.cpu().numpy(),
                        act_max=amax.double().cpu().numpy(), track_at_sites=track_mean,
-                       n_sequences=int(len(index)))
+                       n_sequences=int(len(index)), seq_max=torch.cat(seq_max).numpy())
 
 
 def filter_pwms(sites: FilterSites, alphabet: str = "dna", min_sites: int = 10,
@@ -454,6 +461,23 @@ def similarity_matrix(probs: Sequence[np.ndarray], alphabet: Alphabet) -> np.nda
         for j in range(i + 1, k):
             s[i, j] = s[j, i] = motif_similarity(probs[i], probs[j], alphabet)[0]
     return s
+
+
+def coactivation(seq_max: np.ndarray) -> np.ndarray:
+    """Pearson correlation ``(F, F)`` of the filters' per-sequence maximum activations.
+
+    Two detectors of one motif (at another offset, or its reverse complement) fire on the
+    same sequences; detectors of different motifs that happen to share a few letters do not.
+    A filter that never varies correlates 0 with every other.
+    """
+    x = np.asarray(seq_max, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    sd = np.sqrt((x ** 2).sum(axis=0))
+    ok = sd > 0
+    x[:, ok] /= sd[ok]
+    c = x.T @ x
+    np.fill_diagonal(c, 1.0)
+    return np.clip(c, -1.0, 1.0)
 
 
 def cluster_labels(sim: np.ndarray, threshold: float = 0.6) -> np.ndarray:
@@ -846,8 +870,11 @@ class MotifConfig:
     pseudocount : float
         Per letter, added to the counts.
     cluster_similarity : float
-        Average-linkage cut: filters whose aligned similarity (:func:`motif_similarity`)
-        is at least this join one motif cluster.
+        Average-linkage cut: filters whose similarity is at least this join one motif
+        cluster. The similarity is the smaller of the aligned matrix similarity
+        (:func:`motif_similarity`) and, with ``coactivation``, the correlation of the
+        filters' per-sequence maximum activations (:func:`coactivation`).
+    coactivation : bool
     influence : str
         ``separation`` (mean logit drop on validation positives minus that on negatives),
         ``auroc`` (drop of validation AUROC) or ``positives`` (mean logit drop on
@@ -866,6 +893,7 @@ class MotifConfig:
     trim_bits: float = 0.3
     pseudocount: float = 0.5
     cluster_similarity: float = 0.6
+    coactivation: bool = True
     influence: str = "separation"
     jaspar_release: str = JASPAR_RELEASE
     jaspar_collection: str = "CORE"
@@ -972,6 +1000,9 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
 
     # 3. clusters of the filters with a PWM
     sim = similarity_matrix([pwms[f].probs for f in have], alpha)
+    if sites.seq_max is not None and cfg.coactivation:
+        # one motif = similar matrices AND firing on the same sequences
+        sim = np.minimum(sim, coactivation(sites.seq_max)[np.ix_(have, have)])
     lab = cluster_labels(sim, cfg.cluster_similarity)
     groups = [[have[i] for i in np.flatnonzero(lab == c)] for c in range(lab.max() + 1)] if have else []
     cmasks = np.ones((len(groups), n_f))

@@ -62,3 +62,19 @@ def test_rerun_has_nothing_to_do(demo):
                           capture_output=True, text=True)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_report_pages_and_snakemake_report(demo):
+    import zipfile
+
+    page = (demo / "results" / "dna_example" / "report.html").read_text()
+    index = (demo / "results" / "index.html").read_text()
+    assert 'id="performance"' in page and 'id="sites"' in page and "<script" not in page
+    assert 'href="dna_example/report.html"' in index
+    proc = subprocess.run(["snakemake", "--report", "report.zip", "--configfile", "config/small.yaml"],
+                          cwd=demo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with zipfile.ZipFile(demo / "report.zip") as z:
+        names = z.namelist()
+    assert any(n.endswith("report.html") and "dna_example" in n for n in names), names[:20]
+    assert any(n.endswith("roc.png") for n in names)

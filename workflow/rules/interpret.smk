@@ -1,6 +1,78 @@
 # Interpretation: trained model -> motifs (filter PWMs, clusters, JASPAR) and binding sites.
 
 
+# --- motifs: `seqfm motifs`, filter PWMs, influence, clusters, JASPAR matches, logos (config `motifs:`)
+def _motifs_dataset_mb(input):
+    """Size of the encoded dataset in MiB (0 while it does not exist yet)."""
+    folder = Path(str(input.dataset))
+    if not folder.is_dir():
+        return 0.0
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 2**20
+
+
+def motifs_mem_mb(wildcards, input, attempt):
+    # torch + activations of one batch + TomTom's scratch (about 0.5 GB against JASPAR)
+    return int((2048 + 2 * _motifs_dataset_mb(input)) * attempt)
+
+
+def motifs_runtime(wildcards, input, attempt):
+    # minutes; the first run on a machine also compiles memelite's TomTom (about 2 min)
+    return int((15 + 0.5 * _motifs_dataset_mb(input)) * attempt)
+
+
+def motifs_options(wildcards):
+    m = config["motifs"]
+    j = m["jaspar"]
+    return " ".join([
+        f"--frac {m['frac']}",
+        f"--min-sites {m['min_sites']}",
+        f"--trim-bits {m['trim_bits']}",
+        f"--pseudocount {m['pseudocount']}",
+        f"--influence {m['influence']}",
+        f"--cluster-similarity {m['cluster_similarity']}",
+        "--coactivation" if m["coactivation"] else "--no-coactivation",
+        f"--jaspar-release {j['release']}",
+        f"--jaspar-collection {j['collection']}",
+        f"--jaspar-tax-group {j['tax_group']}",
+        f"--min-ic {m['min_ic']}",
+        f"--max-evalue {m['max_evalue']}",
+        f"--shuffles {m['shuffles']}",
+        f"--min-z {m['min_z']}",
+        f"--device {m['device']}",
+        f"--seed {config['seed']}",
+        "--logos" if m["logos"] else "--no-logos",
+    ])
+
+
+rule motifs:
+    input:
+        model="results/{sample}/model.pt",
+        json="results/{sample}/model.json",
+        dataset="results/{sample}/dataset",
+    output:
+        meme="results/{sample}/filters.meme",
+        tsv="results/{sample}/motifs.tsv",
+        logos=directory("results/{sample}/logos"),
+        filters="results/{sample}/interpret/filters.tsv",
+        clusters="results/{sample}/interpret/motifs.meme",
+    params:
+        out=lambda w: f"results/{w.sample}",
+        opts=motifs_options,
+    log:
+        "results/{sample}/logs/motifs.log",
+    threads: config["motifs"]["threads"]
+    resources:
+        mem_mb=motifs_mem_mb,
+        runtime=motifs_runtime,
+    shell:
+        "seqfm motifs --model {input.model} --model-json {input.json} --dataset {input.dataset} "
+        "--out {params.out} {params.opts} --threads {threads} --no-progress > {log} 2>&1"
+
+
+TARGETS.extend(["filters.meme", "motifs.tsv", "logos", "interpret/filters.tsv", "interpret/motifs.meme"])
+
+
+
 # --- sites: `seqfm sites`, binding-site calls with empirical q-values (config `sites:`) -------
 def _sites_dataset_mb(input):
     """Size of the encoded dataset in MiB (0 while it does not exist yet)."""
