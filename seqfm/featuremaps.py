@@ -101,38 +101,63 @@ def strand_max(acts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def stranded_cam(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class-activation map and the strand behind each position.
+def maps(model, x: torch.Tensor, cam: bool = True
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Filter activations (strands merged) and the stranded CAM from one first-layer pass.
 
     Parameters
     ----------
     model : SeqCNN (eval mode)
     x : torch.Tensor, shape ``(N, C, L)``
+    cam : bool
+        Also compute the class-activation map.
 
     Returns
     -------
-    cam : torch.Tensor, float32, shape ``(N, L1)``
+    values : torch.Tensor, ``(N, F, L1)``
+        Post-ReLU activation of every filter, maximum over the strands
+        (``model.filter_activations(x).amax(1)``).
+    strand : torch.Tensor, int8, ``(N, F, L1)``
+        1 where the reverse strand gave that maximum (ties: forward).
+    cam : torch.Tensor ``(N, L1)`` or None
         ``model.class_activation_map(x)``.
-    strand : torch.Tensor, int8, shape ``(N, L1)``
+    cam_strand : torch.Tensor, int8, ``(N, L1)``, or None
         1 where the reverse-strand stream alone gives a larger map than the forward stream
-        alone, else 0. All zeros for models that read one strand.
+        alone; all zeros for models that read one strand.
     """
-    cam = model.class_activation_map(x)
-    if not getattr(model, "strand_aware", False):
-        return cam, torch.zeros(cam.shape, dtype=torch.int8, device=cam.device)
-    # each stream through the shared trunk on its own (as SeqCNN.features does before merging)
     fwd, rev = model._conv1_both(x)
-    fwd, rev = F.relu(fwd), F.relu(rev)
+    fwd = F.relu(fwd)
+    if rev is None:
+        values, strand = fwd, torch.zeros(fwd.shape, dtype=torch.int8, device=fwd.device)
+    else:
+        rev = F.relu(rev)
+        values = torch.maximum(fwd, rev)
+        strand = (rev > fwd).to(torch.int8)
+    if not cam:
+        return values, strand, None, None
     w = model.head.weight[0]
+    if rev is None:
+        c = torch.einsum("d,ndl->nl", w, model._trunk(fwd))
+        return values, strand, c, torch.zeros(c.shape, dtype=torch.int8, device=c.device)
     if model.project is None:
-        cam_f = torch.einsum("d,ndl->nl", w, model._trunk(fwd))
-        cam_r = torch.einsum("d,ndl->nl", w, model._trunk(rev))
+        # no positional layers after conv1: the streams are aligned as they are
+        h_f, h_r = model._trunk(fwd), model._trunk(rev)
     else:
         n = x.shape[0]
         out = model._trunk(torch.cat([fwd, rev.flip(-1)]))
-        cam_f = torch.einsum("d,ndl->nl", w, out[:n])
-        cam_r = torch.einsum("d,ndl->nl", w, out[n:].flip(-1))
-    return cam, (cam_r > cam_f).to(torch.int8)
+        h_f, h_r = out[:n], out[n:].flip(-1)
+    c = torch.einsum("d,ndl->nl", w, torch.maximum(h_f, h_r))
+    c_f = torch.einsum("d,ndl->nl", w, h_f)
+    c_r = torch.einsum("d,ndl->nl", w, h_r)
+    return values, strand, c, (c_r > c_f).to(torch.int8)
+
+
+@torch.no_grad()
+def stranded_cam(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-activation map ``(N, L1)`` and the strand behind each position (int8 ``(N, L1)``,
+    see :func:`maps`)."""
+    _, _, cam, strand = maps(model, x, cam=True)
+    return cam, strand
 
 
 # ---------------------------------------------------------------------- peaks
@@ -160,7 +185,8 @@ def nms_mask(values: torch.Tensor, width: int, floor: float | None = 0.0) -> tor
     if half == 0:
         keep = torch.ones_like(v, dtype=torch.bool)
     else:
-        pooled = F.max_pool1d(F.pad(v, (half, half), value=float("-inf")), 2 * half + 1, stride=1)
+        # max_pool1d pads with -inf: edge windows are simply shorter
+        pooled = F.max_pool1d(v, 2 * half + 1, stride=1, padding=half)
         keep = v == pooled
         # a kept position with another kept position within `half` to its left is a tie
         # (both are the maxima of overlapping windows, hence equal): keep the leftmost only
@@ -258,15 +284,41 @@ def batch_peaks(model, x: torch.Tensor, rows: np.ndarray, nms_width: int,
     """
     fp = cp = Peaks.empty()
     n_f = np.zeros(model.conv1.weight.shape[0], dtype=np.int64)
+    values, strand, c, c_strand = maps(model, x, cam=cam)
     if filters:
-        values, strand = strand_max(model.filter_activations(x))
         keep = nms_mask(values, nms_width, floor=None)
         n_f = keep.sum(dim=(0, 2)).cpu().numpy().astype(np.int64)
         fp = _gather(keep & (values > 0), values, strand, rows, True)
     if cam:
-        c, strand = stranded_cam(model, x)
-        cp = _gather(nms_mask(c, nms_width, floor=None), c, strand, rows, False)
+        cp = _gather(nms_mask(c, nms_width, floor=None), c, c_strand, rows, False)
     return fp, cp, n_f, len(cp)
+
+
+@torch.no_grad()
+def batch_null_values(model, x: torch.Tensor, nms_width: int, cam: bool = True
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Peak values of one batch for an empirical null (no positions, no strands).
+
+    Returns
+    -------
+    filter_values : float32 ``(P,)``
+        Positive filter maxima, grouped by filter (filter 0's first).
+    filter_counts : int64 ``(F,)``
+        How many of them each filter has.
+    n_filter_candidates : int64 ``(F,)``
+        Every local maximum of each filter, zero-valued ones included.
+    cam_values : float32 ``(Q,)``
+        Every CAM maximum (empty when ``cam`` is False).
+    """
+    values, _, c, _ = maps(model, x, cam=cam)
+    keep = nms_mask(values, nms_width, floor=None)
+    n_f = keep.sum(dim=(0, 2))
+    pos = keep & (values > 0)
+    vals = values.transpose(0, 1)[pos.transpose(0, 1)]
+    counts = pos.sum(dim=(0, 2))
+    cam_vals = c[nms_mask(c, nms_width, floor=None)] if cam else values.new_zeros(0)
+    return (vals.float().cpu().numpy(), counts.cpu().numpy().astype(np.int64),
+            n_f.cpu().numpy().astype(np.int64), cam_vals.float().cpu().numpy())
 
 
 def scan_peaks(model, codes: np.ndarray, tracks: np.ndarray | None, index: np.ndarray, alphabet,

@@ -429,19 +429,15 @@ def build_null(model, codes: np.ndarray, tracks: np.ndarray | None, alphabet, po
     counts = np.zeros(n_filters + 1, dtype=np.int64)
     for ck, tk in tqdm(null_copies(codes, tracks, config.null_copies, config.seed),
                        total=config.null_copies, desc="null", disable=not progress, leave=False):
-        for rows, x in fm.iter_arrays(ck, tk, alphabet, policy, device, config.batch_size):
-            fp, cp, nf, _ = fm.batch_peaks(model, x, rows, width, cam=config.cam)
+        for _, x in fm.iter_arrays(ck, tk, alphabet, policy, device, config.batch_size):
+            vals, cnt, nf, cv = fm.batch_null_values(model, x, width, cam=config.cam)
             counts[:n_filters] += nf
-            counts[n_filters] += len(cp)
-            if len(fp):
-                order = np.argsort(fp.detector, kind="stable")
-                det, val = fp.detector[order], fp.value[order]
-                bounds = np.searchsorted(det, np.arange(n_filters + 1))
-                for d in range(n_filters):
-                    if bounds[d + 1] > bounds[d]:
-                        f_vals[d].append(val[bounds[d]:bounds[d + 1]])
-            if len(cp):
-                c_vals.append(cp.value)
+            counts[n_filters] += len(cv)
+            for d, part in enumerate(np.split(vals, np.cumsum(cnt)[:-1])):
+                if len(part):
+                    f_vals[d].append(part)
+            if len(cv):
+                c_vals.append(cv)
     values = [np.sort(np.concatenate(v)) if v else np.zeros(0, np.float32) for v in f_vals]
     values.append(np.sort(np.concatenate(c_vals)) if c_vals else np.zeros(0, np.float32))
     floors = np.zeros(n_filters + 1)
