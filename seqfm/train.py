@@ -601,6 +601,7 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    threads_before = torch.get_num_threads()
     n_threads = set_threads(config.threads)
     device = pick_device(config.device)
     if device.type == "cuda":
@@ -718,6 +719,7 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
     finally:
         bar.close()
         _restore_sigterm(previous)
+        torch.set_num_threads(threads_before)
 
     net.load_state_dict(state["best_model"])
     net.eval()

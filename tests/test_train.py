@@ -1,5 +1,8 @@
 import json
-import warnings
+import os
+import signal
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -35,7 +38,7 @@ def planted(n=600, length=60, tracks=0, seed=0, motif=MOTIF):
                                                      "tracks": [f"cons{i}" for i in range(tracks)]})
 
 
-FAST = dict(batch_size=32, lr=1e-2, max_epochs=4, patience=10, threads=0, device="cpu")
+FAST = dict(batch_size=32, lr=1e-2, max_epochs=4, patience=10, threads=1, device="cpu")
 SMALL = {"n_filters": 16, "filter_width": 11}
 
 
@@ -100,6 +103,40 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
     other = train.fit(ds, tmp_path / "other", train.TrainConfig(**{**FAST, "max_epochs": 1, "seed": 9}),
                       arch, progress=False)
     assert not state_equal(whole.model.state_dict(), other.model.state_dict())
+
+
+def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    """A real SIGTERM lands in the middle of an epoch; the rerun resumes from the last whole epoch."""
+    ds = planted(n=400, length=60, tracks=1, seed=8)
+    cfg = train.TrainConfig(**{**FAST, "max_epochs": 5, "batch_size": 16})
+    arch = {**SMALL, "dropout": 0.2}
+    whole = train.fit(ds, tmp_path / "whole", cfg, arch, progress=False)
+
+    state_file = tmp_path / "split" / "last.json"
+    fired = []
+
+    def killer():
+        while not state_file.exists():
+            time.sleep(0.002)
+        fired.append(True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    # a late signal must never reach the default handler (it would end pytest)
+    previous = signal.signal(signal.SIGTERM, lambda *a: None)
+    try:
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        with pytest.raises(train.TrainingInterrupted):
+            train.fit(ds, tmp_path / "split", cfg, arch, progress=False)
+        thread.join(5)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert fired
+    done = json.loads(state_file.read_text())["epoch"]
+    assert 1 <= done < 5
+    resumed = train.fit(ds, tmp_path / "split", cfg, arch, progress=False)
+    assert resumed.resumed_from == done
+    assert state_equal(whole.model.state_dict(), resumed.model.state_dict())
 
 
 def test_checkpoint_of_other_options_is_not_resumed(tmp_path):
