@@ -33,6 +33,12 @@ except InputError as err:
 
 SAMPLE_NAMES = list(SAMPLES.index)
 
+# Light rules run where snakemake runs, not as cluster jobs (the SLURM profile submits the rest).
+localrules:
+    all,
+    simulate_example,
+
+
 wildcard_constraints:
     sample="|".join(map(re.escape, SAMPLE_NAMES)) if SAMPLE_NAMES else "[A-Za-z0-9._-]+",
 
