@@ -17,6 +17,7 @@ the weights an uninterrupted run gives.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -191,7 +192,7 @@ def _autocast(device: torch.device, enabled: bool):
     if device.type == "cuda" and enabled:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 # ---------------------------------------------------------------------- batches
@@ -357,17 +358,13 @@ def predict_source(model: torch.nn.Module, source: BatchSource, index: np.ndarra
                    batch_size: int = 512, amp: bool = False) -> np.ndarray:
     """Logits ``(M,)`` of the rows ``index``, read back from the device once."""
     model.eval()
-    outs = [model(x).float() for x, _ in _with_autocast(source.iterate(index, batch_size),
-                                                         source.device, amp)]
+    outs = []
+    for x, _ in source.iterate(index, batch_size):
+        with _autocast(source.device, amp):
+            outs.append(model(x).float())
     if not outs:
         return np.zeros(0, dtype=np.float32)
     return torch.cat(outs).cpu().numpy()
-
-
-def _with_autocast(it, device, amp):
-    for x, y in it:
-        with _autocast(device, amp):
-            yield x, y
 
 
 def predict(model: torch.nn.Module, codes: np.ndarray, tracks: np.ndarray | None,
