@@ -273,7 +273,8 @@ def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> Filter
 
     The file has one row per filter with a ``filter`` column (``filter_12`` or ``12``) and
     optionally ``cluster``, ``influence`` and ``match_name``; a missing file or column gives
-    ``'.'`` (and no influence).
+    ``'.'`` (and no influence). When ``motifs.tsv`` lies beside the ``interpret/`` folder
+    (``results/{sample}/motifs.tsv``), a cluster's match names all of its filters' calls.
     """
     labels = FilterLabels.default(n_filters)
     if path is None or not Path(path).is_file() or Path(path).stat().st_size == 0:
@@ -305,7 +306,45 @@ def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> Filter
             pass
     if np.isfinite(influence).any():
         labels.influence = influence
+    _apply_motif_table(Path(path).parent.parent / "motifs.tsv", labels, n_filters)
     return labels
+
+
+def _apply_motif_table(path: Path, labels: FilterLabels, n_filters: int) -> None:
+    """Cluster-level labels from ``motifs.tsv`` (beside ``interpret/``), when it exists.
+
+    A cluster's JASPAR match (of its merged matrix) names its filters' calls; a filter's own
+    match is kept where the cluster has none. Filters listed in a cluster's ``filters`` column
+    (``filter_3,filter_17``) without a cluster in ``filters.tsv`` join that cluster.
+    """
+    if not path.is_file():
+        return
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        log.warning("%s: not a readable motif table; clusters are labelled from filters.tsv only", path)
+        return
+    if "cluster" not in table.columns:
+        return
+    for r in table.to_dict("records"):
+        cl = str(r.get("cluster", "")).strip()
+        if not cl:
+            continue
+        if cl.lstrip("-").isdigit():
+            cl = f"cluster_{cl}"
+        match = str(r.get("match_name", "")).strip()
+        members = [m.strip() for m in str(r.get("filters", "")).split(",") if m.strip()]
+        for m in members:
+            try:
+                i = int(m.rsplit("_", 1)[-1])
+            except ValueError:
+                continue
+            if 0 <= i < n_filters and labels.cluster[i] == ".":
+                labels.cluster[i] = cl
+        if match:
+            for i in range(n_filters):
+                if labels.cluster[i] == cl:
+                    labels.match_name[i] = match
 
 
 # ---------------------------------------------------------------------- coordinates

@@ -88,16 +88,31 @@ def test_planted_sites_land_on_genome_coordinates_and_strands(planted):
 
 
 def test_filter_table_labels_the_calls(planted):
-    (planted / "filters.tsv").write_text(
+    (planted / "interpret").mkdir()
+    (planted / "interpret/filters.tsv").write_text(
         "filter\tcluster\tinfluence\tn_sites\tic\tconsensus\tmatch_id\tmatch_name\n"
         "filter_0\t1\t0.4\t3\t12.1\tGATTACAG\tMA9999.1\tFAKE1\n")
     cfg = sites.SitesConfig(null_copies=20, seed=3)
-    sites.run(planted / "model/model.pt", planted / "model/model.json", planted / "dataset",
-              planted / "out", filters_tsv=planted / "filters.tsv", config=cfg, threads=1)
-    bed = read_sites_bed(planted / "out/sites.bed")
-    filt = bed[bed["detector"] == "filter_0"]
+
+    def calls():
+        sites.run(planted / "model/model.pt", planted / "model/model.json", planted / "dataset",
+                  planted / "out", filters_tsv=planted / "interpret/filters.tsv", config=cfg, threads=1)
+        bed = read_sites_bed(planted / "out/sites.bed")
+        return bed[bed["detector"] == "filter_0"]
+
+    filt = calls()
+    assert len(filt) == 3
     assert set(filt["cluster"]) == {"cluster_1"} and set(filt["match_name"]) == {"FAKE1"}
     assert filt["name"].str.startswith("cluster_1:").all()
+    # the cluster's own match in motifs.tsv (beside interpret/) names its filters' calls
+    (planted / "motifs.tsv").write_text(
+        "rank\tcluster\tinfluence\tn_sites\tic\tmatch_id\tmatch_name\tmatch_p\tmatch_q\tfilters\n"
+        "1\t1\t0.4\t3\t12.1\tMA0001.1\tFAKECLUSTER\t1e-9\t1e-6\tfilter_0\n")
+    assert set(calls()["match_name"]) == {"FAKECLUSTER"}
+    # a malformed filter table is one clear error
+    (planted / "interpret/filters.tsv").write_text("filter\tcluster\nfilter_9\t1\n")
+    with pytest.raises(sites.InputError, match="line 2: filter_9 is outside"):
+        calls()
 
 
 def test_featuremaps_npz_holds_maps_calls_and_truth(planted):
@@ -249,3 +264,27 @@ def test_cli_refuses_a_missing_dataset(tmp_path, planted):
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "not a dataset folder" in r.stderr
     assert not (tmp_path / "o" / "sites.bed").exists()
+
+
+def test_protein_calls_are_unstranded_binding_sites(tmp_path):
+    rng = np.random.default_rng(4)
+    n, length = 12, 60
+    codes = rng.integers(0, 20, (n, length)).astype(np.uint8)
+    meta = pd.DataFrame({"name": [f"prot{i}" for i in range(n)], "chrom": "", "start": 0, "end": 0,
+                         "strand": ".", "label": 1, "split": "test"})
+    D.write(D.Dataset(codes=codes, tracks=np.zeros((n, 0, length), np.float16),
+                      labels=np.ones(n, np.uint8), meta=meta,
+                      info={"alphabet": "protein", "policy": "uniform", "tracks": []}), tmp_path / "ds")
+    torch.manual_seed(0)
+    net = M.SeqCNN({"alphabet": "protein", "n_filters": 3, "filter_width": 5}).eval()
+    M.save(net, tmp_path / "m")
+    cfg = sites.SitesConfig(q=1.0, null_copies=2, top_n=3)  # q = 1: every peak, to see the format
+    sites.run(tmp_path / "m/model.pt", tmp_path / "m/model.json", tmp_path / "ds", tmp_path / "out",
+              config=cfg, threads=1)
+    bed = read_sites_bed(tmp_path / "out/sites.bed")
+    assert len(bed) and set(bed["strand"]) == {"."} and bed["chrom"].str.startswith("prot").all()
+    assert ((bed["start"] >= 0) & (bed["end"] <= length)).all()
+    gff = [line.split("\t") for line in (tmp_path / "out/sites.gff3").read_text().splitlines()[1:]]
+    assert {r[2] for r in gff} == {"binding_site"} and {r[6] for r in gff} == {"."}
+    z = np.load(tmp_path / "out/interpret/featuremaps.npz")
+    assert z["codes"].shape == (3, length) and len(z["truth_seq"]) == 0

@@ -76,5 +76,7 @@ def test_report_pages_and_snakemake_report(demo):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with zipfile.ZipFile(demo / "report.zip") as z:
         names = z.namelist()
-    assert any(n.endswith("report.html") and "dna_example" in n for n in names), names[:20]
-    assert any(n.endswith("roc.png") for n in names)
+    assert "report/report.html" in names
+    # the per-sample motif report, the index page and the training figures are report items
+    for item in ("/report.html", "/index.html", "/roc.png", "/pr.png", "/curves.png", "/sites.bed"):
+        assert any(n.startswith("report/data/") and n.endswith(item) for n in names), (item, names[:20])

@@ -93,8 +93,10 @@ def sites_runtime(wildcards, input, attempt):
 
 
 def sites_filters(wildcards):
-    # interpret/filters.tsv (rule motifs) labels calls with clusters and JASPAR matches
-    return [f"results/{wildcards.sample}/interpret/filters.tsv"] if rules.has("motifs") else []
+    # interpret/filters.tsv and motifs.tsv (rule motifs) label calls with clusters and matches
+    if not rules.has("motifs"):
+        return []
+    return [f"results/{wildcards.sample}/interpret/filters.tsv", f"results/{wildcards.sample}/motifs.tsv"]
 
 
 def sites_truth(wildcards):
