@@ -108,6 +108,8 @@ class ScanConfig:
     max_candidates : int
         Candidates kept per shard and family; beyond it the largest p-values are dropped.
     device : str
+    engine : str
+        ``auto`` (the fused CPU kernel where it applies, else PyTorch), ``fused`` or ``torch``.
     """
 
     tile: int = 20_000
@@ -125,6 +127,7 @@ class ScanConfig:
     bin: int = 1
     max_candidates: int = 2_000_000
     device: str = "auto"
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         if self.bin < 1:
@@ -144,6 +147,8 @@ class ScanConfig:
             raise InputError(f"scan nms_width must be >= 1, got {self.nms_width}")
         if self.max_candidates < 1:
             raise InputError("scan max_candidates must be >= 1")
+        if self.engine not in ("auto", "fused", "torch"):
+            raise InputError(f"scan engine must be auto, fused or torch, got {self.engine!r}")
 
 
 # ---------------------------------------------------------------------- sequence sources
@@ -405,6 +410,40 @@ class Scanner:
             self.track_filters.append(k)
         self._w_head = model.head.weight[0].detach()
         self.torch = torch
+        engine = getattr(config, "engine", "auto")
+        can_fuse = (self.device.type == "cpu" and model.project is None and model.strand_aware)
+        if engine == "fused" and not can_fuse:
+            raise InputError("the fused scan engine needs a CPU run of a strand-aware model "
+                             "without dilated layers")
+        self.fused = can_fuse and engine in ("auto", "fused")
+        if self.fused:
+            self._fused_tables()
+
+    def _fused_tables(self) -> None:
+        """Look-up tables of the fused kernel (both strands, every code's one-hot column)."""
+        torch = self.torch
+        m = self.model
+        with torch.no_grad():
+            w = m.conv1.weight.detach().float().cpu()
+            w_rc = w.index_select(1, m.rc_perm.cpu()).flip(-1)
+            wcat = torch.cat([w, w_rc]).numpy().astype(np.float64)  # (2F, C, W)
+            bias = m.conv1.bias.detach().float().cpu().numpy()
+        a = self.alphabet.size
+        policy = "zeros" if self.policy == "strict" else self.policy
+        oh = self.alphabet.onehot_table(policy).astype(np.float64)  # (n_codes, A)
+        E = np.einsum("ca,fak->kcf", oh, wcat[:, :a])  # (W, n_codes, 2F)
+        self._E = np.ascontiguousarray(E, dtype=np.float32)
+        # letter triples of codes 0..4 (A, C, G, T, N): T3[m, 25 c0 + 5 c1 + c2] sums columns
+        # 3m .. 3m + 2 (columns past W weigh nothing)
+        n3 = -(-self.width // 3)
+        Ep = np.zeros((3 * n3, 5, E.shape[2]))
+        Ep[: self.width] = E[:, :5]
+        c = np.arange(125)
+        T3 = (Ep[0::3][:, c // 25] + Ep[1::3][:, (c // 5) % 5] + Ep[2::3][:, c % 5])
+        self._T3 = np.ascontiguousarray(T3, dtype=np.float32)
+        self._Wt = np.ascontiguousarray(np.transpose(wcat[:, a:], (1, 2, 0)), dtype=np.float32)
+        self._bias2 = np.concatenate([bias, bias]).astype(np.float32)
+        self._head = self._w_head.float().cpu().numpy().astype(np.float32)
 
     # -------------------------------------------------------------- inputs
     def _inputs(self, codes: np.ndarray, tracks: np.ndarray | None):
@@ -542,6 +581,10 @@ class Scanner:
                 codes, isn = codes[run], isn[run]
                 tracks = tracks[run] if tracks is not None else None
             l1 = lin - width + 1
+            if self.fused:
+                self._scan_fused(group, codes, tracks, key, n_pos, thresholds, want_tracks, out)
+                yield self._finish(out)
+                continue
             # usable window starts: no N in [j, j + W)
             cs = np.concatenate([np.zeros((len(group), 1), np.int32), np.cumsum(isn, axis=1, dtype=np.int32)], axis=1)
             ok_np = (cs[:, width:] - cs[:, :l1]) == 0  # (B, L1)
@@ -604,6 +647,50 @@ class Scanner:
                         out["tracks"].append((t.own_start, tv[i, :, :n]))
             yield self._finish(out)
         bar.close()
+
+    def _scan_fused(self, group, codes, tracks, key, n_pos, thresholds, want_tracks, out) -> None:
+        """One batch through :func:`_fused_kernel`; fills ``out`` like the PyTorch path."""
+        lin, off, n_own = key
+        b = len(group)
+        width, nf = self.width, self.n_filters
+        l1 = lin - width + 1
+        half = self.nms // 2
+        cap = (l1 // (half + 1) + 1) * (nf + 1)
+        c_pos = np.empty((b, cap), np.int64)
+        c_det = np.empty((b, cap), np.int64)
+        c_val = np.empty((b, cap), np.float32)
+        c_str = np.empty((b, cap), np.int8)
+        n_c = np.zeros((b, 1), np.int64)
+        tests = np.zeros((b, nf + 1), np.int64)
+        starts = np.array([t.in_start for t in group], np.int64)
+        own_lo = np.full(b, off, np.int64)
+        own_hi = np.minimum(np.minimum(off + n_own, n_pos - starts), l1).astype(np.int64)
+        thr = (np.full(nf + 1, -np.inf, np.float32) if thresholds is None
+               else np.asarray(thresholds, np.float32))
+        sel = (np.array([-1] + self.track_filters, np.int64) if want_tracks
+               else np.zeros(0, np.int64))
+        trk = np.empty((b, len(sel), n_own), np.float32)
+        tr = (np.ascontiguousarray(tracks, np.float32) if tracks is not None
+              else np.zeros((b, 0, lin), np.float32))
+        _fused_kernel()(np.ascontiguousarray(codes), tr, self._E, self._T3, self._Wt, self._bias2, self._head,
+                        np.uint8(self.unknown), width, half, own_lo, own_hi, thr,
+                        bool(self.config.cam), sel, off - self.half, n_own, trk,
+                        c_pos, c_det, c_val, c_str, n_c, tests)
+        out["n_tests"] += tests.sum(0)
+        if not self.config.cam:
+            out["n_tests"][nf] = 0
+        for i in range(b):
+            m = int(n_c[i, 0])
+            if not m:
+                continue
+            det = c_det[i, :m]
+            out["pos"].append(starts[i] + c_pos[i, :m])
+            out["det"].append(np.where(det == nf, -1, det))
+            out["value"].append(c_val[i, :m].copy())
+            out["strand"].append(c_str[i, :m].copy())
+        if want_tracks:
+            for i, t in enumerate(group):
+                out["tracks"].append((t.own_start, trk[i, :, : t.own_end - t.own_start]))
 
     @staticmethod
     def _finish(out: dict) -> dict:
@@ -1165,3 +1252,188 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
                        protein=scanner.alphabet.complement is None)
     return {"out": str(res.out), "n_calls": res.n_calls, "n_candidates": res.n_candidates,
             "bases": res.bases, "seconds": res.seconds, **res.files}
+
+
+# ---------------------------------------------------------------------- fused CPU kernel
+_FUSED: list = []
+
+
+def _fused_kernel():
+    """Compiled (disk-cached) numba kernel that scans a batch of tiles in one pass per tile.
+
+    For models without dilated layers the whole scan of a tile is one loop: every filter on
+    both strands from per-column look-up tables (the one-hot column of each code times the
+    filter's weights, so ambiguity codes are exact), the ReLU and strand maximum, the CAM
+    (head weights times the strand maximum), non-maximum suppression with the leftmost-tie rule
+    of :func:`seqfm.featuremaps.nms_mask` (window maxima by the van Herk / Gil-Werman
+    algorithm), the test counts and the candidates above the null thresholds, and the owned
+    track values. No (filters x length) tensor is made more than once.
+    """
+    if _FUSED:
+        return _FUSED[0]
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def window_max_keep(v, half, keep0):  # pragma: no cover - compiled
+        """keep0[j, f] = v[j, f] is the maximum of v[max(0, j-half) : j+half+1, f]."""
+        n, nf = v.shape
+        k = 2 * half + 1
+        g = np.empty_like(v)
+        s = np.empty_like(v)
+        for j in range(n):
+            if j % k == 0:
+                g[j] = v[j]
+            else:
+                for f in range(nf):
+                    g[j, f] = max(g[j - 1, f], v[j, f])
+        for j in range(n - 1, -1, -1):
+            if (j + 1) % k == 0 or j == n - 1:
+                s[j] = v[j]
+            else:
+                for f in range(nf):
+                    s[j, f] = max(s[j + 1, f], v[j, f])
+        for j in range(n):
+            lo = max(0, j - half)
+            hi = min(n - 1, j + half)
+            if lo // k != hi // k:
+                for f in range(nf):
+                    keep0[j, f] = v[j, f] == max(s[lo, f], g[hi, f])
+            elif hi == n - 1 or (hi + 1) % k == 0:
+                for f in range(nf):
+                    keep0[j, f] = v[j, f] == s[lo, f]
+            else:
+                for f in range(nf):
+                    keep0[j, f] = v[j, f] == g[hi, f]
+
+    @numba.njit(cache=True, nogil=True)
+    def peaks(v, strand, half, okw, lo, hi, thr, det0, positive, keep0, last0,
+              c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
+        """Local maxima of each column of v (tie rule: no local maximum within half to the
+        left); counts tests at usable owned positions and records those >= thr."""
+        n, nf = v.shape
+        if half > 0:
+            window_max_keep(v, half, keep0)
+        else:
+            keep0[:] = True
+        last0[:] = -(1 << 40)
+        for j in range(n):
+            for f in range(nf):
+                if not keep0[j, f]:
+                    continue
+                tie = j - last0[f] <= half
+                last0[f] = j
+                if tie or j < lo or j >= hi or not okw[j]:
+                    continue
+                tests[det0 + f] += 1
+                x = v[j, f]
+                if (positive and x <= 0.0) or x < thr[det0 + f]:
+                    continue
+                m = n_c[0]
+                if m < c_pos.shape[0]:
+                    c_pos[m] = j
+                    c_det[m] = det0 + f
+                    c_val[m] = x
+                    c_str[m] = strand[j, f]
+                n_c[0] = m + 1
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, own_hi, thr,
+               want_cam, trk_sel, trk_j0, n_own, trk_out,
+               c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
+        nb, lin = codes.shape
+        n_tr = tracks.shape[1]
+        f2 = E.shape[2]
+        nf = f2 // 2
+        l1 = lin - width + 1
+        n3 = T3.shape[0]
+        blk = 32
+        for b in numba.prange(nb):
+            v = np.empty((l1, nf), np.float32)
+            st = np.empty((l1, nf), np.int8)
+            cam = np.empty((l1, 1), np.float32)
+            cst = np.empty((l1, 1), np.int8)
+            okw = np.empty(l1, np.bool_)
+            acc = np.empty((blk, f2), np.float32)
+            # usable window starts (no N in the window)
+            nN = 0
+            for k in range(width - 1):
+                nN += codes[b, k] == unknown
+            for j in range(l1):
+                nN += codes[b, j + width - 1] == unknown
+                okw[j] = nN == 0
+                nN -= codes[b, j] == unknown
+            # letter triples (codes 0..4 only: A, C, G, T, N); otherwise one column at a time
+            plain = True
+            for p in range(lin):
+                if codes[b, p] > 4:
+                    plain = False
+                    break
+            idx = np.zeros(lin + 3 * n3, np.int16)
+            if plain:
+                for p in range(lin):
+                    c0 = codes[b, p]
+                    c1 = codes[b, p + 1] if p + 1 < lin else 0
+                    c2 = codes[b, p + 2] if p + 2 < lin else 0
+                    idx[p] = c0 * 25 + c1 * 5 + c2
+            for j0 in range(0, l1, blk):
+                j1 = min(l1, j0 + blk)
+                for j in range(j0, j1):
+                    for f in range(f2):
+                        acc[j - j0, f] = bias[f]
+                if plain:
+                    for m in range(n3):
+                        for j in range(j0, j1):
+                            r = idx[j + 3 * m]
+                            for f in range(f2):
+                                acc[j - j0, f] += T3[m, r, f]
+                else:
+                    for k in range(width):
+                        for j in range(j0, j1):
+                            r = codes[b, j + k]
+                            for f in range(f2):
+                                acc[j - j0, f] += E[k, r, f]
+                for t in range(n_tr):
+                    for k in range(width):
+                        for j in range(j0, j1):
+                            x = tracks[b, t, j + k]
+                            for f in range(f2):
+                                acc[j - j0, f] += x * Wt[t, k, f]
+                for j in range(j0, j1):
+                    cs = np.float32(0.0)
+                    cf = np.float32(0.0)
+                    cr = np.float32(0.0)
+                    for f in range(nf):
+                        a = max(acc[j - j0, f], np.float32(0.0))
+                        r2 = max(acc[j - j0, nf + f], np.float32(0.0))
+                        if r2 > a:
+                            v[j, f] = r2
+                            st[j, f] = 1
+                        else:
+                            v[j, f] = a
+                            st[j, f] = 0
+                        cs += head[f] * v[j, f]
+                        cf += head[f] * a
+                        cr += head[f] * r2
+                    cam[j, 0] = cs
+                    cst[j, 0] = 1 if cr > cf else 0
+            keep0 = np.empty((l1, nf), np.bool_)
+            last0 = np.empty(nf, np.int64)
+            peaks(v, st, half, okw, own_lo[b], own_hi[b], thr, 0, True, keep0, last0,
+                  c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
+            if want_cam:
+                keepc = np.empty((l1, 1), np.bool_)
+                lastc = np.empty(1, np.int64)
+                peaks(cam, cst, half, okw, own_lo[b], own_hi[b], thr, nf, False, keepc, lastc,
+                      c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
+            for i in range(n_own):
+                jj = trk_j0 + i
+                for kk in range(trk_sel.shape[0]):
+                    if jj < 0 or jj >= l1 or not okw[jj]:
+                        trk_out[b, kk, i] = np.nan
+                    elif trk_sel[kk] < 0:
+                        trk_out[b, kk, i] = cam[jj, 0]
+                    else:
+                        trk_out[b, kk, i] = v[jj, trk_sel[kk]]
+
+    _FUSED.append(kernel)
+    return kernel
