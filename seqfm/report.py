@@ -420,9 +420,10 @@ def _intervals_from_npz(z: Mapping, prefix: str, i: int, names: list[str]) -> li
     out = []
     for j in np.flatnonzero(rows):
         label = next((lab[j] for lab in labels if lab[j] not in ("", ".", "nan")), "")
+        det = detector[j] if j < len(detector) else ""
         out.append({"start": float(start[j]), "end": float(end[j]),
                     "strand": strand[j] if j < len(strand) else ".", "label": label,
-                    "cam": detector[j] == "cam" if j < len(detector) else False})
+                    "detector": det, "cam": det == "cam"})
     return out
 
 
@@ -449,7 +450,8 @@ def _intervals_from_bed(bed: pd.DataFrame | None, row: pd.Series | None, name: s
         label = next((str(bed[c].iloc[j]) for c in label_cols
                       if c in bed.columns and str(bed[c].iloc[j]) not in ("", ".", "nan")), "")
         detector = str(bed["detector"].iloc[j]) if "detector" in bed.columns else ""
-        out.append({"start": s, "end": e, "strand": strand, "label": label, "cam": detector == "cam"})
+        out.append({"start": s, "end": e, "strand": strand, "label": label, "detector": detector,
+                    "cam": detector == "cam"})
     return out
 
 
@@ -530,24 +532,48 @@ def feature_maps(r: SampleResults, n: int = MAX_FEATUREMAPS, top_filters: int = 
     return out
 
 
+def _union(intervals: Sequence[dict]) -> list[tuple[float, float]]:
+    spans = sorted((iv["start"], iv["end"]) for iv in intervals)
+    out: list[list[float]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
 def featuremap_png(fm: FeatureMap) -> bytes:
     """Position against the top filters' activations (upper panel), the class-activation map
-    (middle) and a track of the called sites (filter and CAM calls) beside the known sites, as
-    PNG bytes."""
+    (middle) and a track of the calls (lower: one row per drawn filter in its colour, the other
+    filters' calls merged, the CAM calls) under the known sites; known sites are shaded in the
+    upper panels. PNG bytes."""
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
+    colour = {fname: PALETTE[j % len(PALETTE)] for j, (fname, _, _) in enumerate(fm.acts)}
+    rows: list[tuple[str, list[dict], str, bool]] = []  # label, intervals, colour, merged
+    if fm.truth:
+        rows.append(("known sites", fm.truth, "#3a9e5a", False))
     cam_calls = [c for c in fm.calls if c.get("cam")]
-    filt_calls = [c for c in fm.calls if not c.get("cam")]
-    tracks = [("known", fm.truth, "#3a9e5a")] if fm.truth else []
-    tracks += [("filter calls", filt_calls, "#c2404b")]
     if cam_calls:
-        tracks.append(("CAM calls", cam_calls, "#5f6b73"))
+        rows.append(("CAM calls", cam_calls, "#5f6b73", False))
+    for fname, _, _ in fm.acts:
+        mine = [c for c in fm.calls if not c.get("cam") and c.get("detector") == fname]
+        if mine:
+            rows.append((_plain(fname), mine, colour[fname], False))
+    other = [c for c in fm.calls if not c.get("cam") and c.get("detector") not in colour]
+    if other:
+        rows.append((f"{len(other)} other calls", other, "#b9c0c6", True))
+    if not rows:
+        rows.append(("calls", [], "#5f6b73", False))
+    rows = rows[::-1]  # first row on top
+    n = len(rows)
     fig, (a1, a2, a3) = plt.subplots(
-        3, 1, figsize=(9.6, 3.5 + 0.32 * len(tracks)), sharex=True,
-        gridspec_kw={"height_ratios": [2.2, 1.2, 0.42 * len(tracks) + 0.25], "hspace": 0.14})
-    for j, (fname, x, y) in enumerate(fm.acts):
-        a1.plot(x, y, lw=1.1, color=PALETTE[j % len(PALETTE)], label=_plain(fname))
+        3, 1, figsize=(9.6, 3.3 + 0.26 * n), sharex=True,
+        gridspec_kw={"height_ratios": [2.2, 1.2, 0.34 * n + 0.2], "hspace": 0.14})
+    for fname, x, y in fm.acts:
+        a1.plot(x, y, lw=1.1, color=colour[fname], label=_plain(fname))
     a1.set_ylabel("filter\nactivation")
     if fm.acts:
         a1.legend(loc="lower left", ncol=min(6, len(fm.acts)), bbox_to_anchor=(0, 1.0), borderaxespad=0.2,
@@ -563,24 +589,31 @@ def featuremap_png(fm: FeatureMap) -> bytes:
         a2.text(0.5, 0.5, "no class-activation map", ha="center", va="center", transform=a2.transAxes,
                 color="#888888")
     a2.set_ylabel("CAM")
-    a3.set_ylim(-0.1, len(tracks) + 0.05)
-    a3.set_yticks([k + 0.4 for k in range(len(tracks))], [t for t, _, _ in tracks])
+    for iv in fm.truth:
+        for ax in (a1, a2):
+            ax.axvspan(iv["start"], iv["end"], color="#3a9e5a", alpha=0.12, lw=0)
+    a3.set_ylim(-0.15, n - 0.05)
+    a3.set_yticks(range(n), [r[0] for r in rows])
     a3.grid(False)
     a3.spines["left"].set_visible(False)
     a3.tick_params(axis="y", length=0)
-    for k, (_, intervals, color) in enumerate(tracks):
-        y = k + 0.4
+    for k, (_, intervals, col, merged) in enumerate(rows):
+        if merged:
+            for a, b in _union(intervals):
+                a3.add_patch(Rectangle((a, k - 0.2), max(b - a, 1), 0.4, color=col, lw=0))
+            continue
+        labelled = len(intervals) <= 8
         for iv in intervals:
             s, e = iv["start"], iv["end"]
-            a3.add_patch(Rectangle((s, y - 0.22), max(e - s, 1), 0.44, color=color, alpha=0.85, lw=0))
+            a3.add_patch(Rectangle((s, k - 0.2), max(e - s, 1), 0.4, color=col, alpha=0.75, lw=0))
             arrow = {"+": "\u25b6", "-": "\u25c0"}.get(iv.get("strand", ""), "")
-            label = (iv.get("label") or "")[:18]
-            text = f"{arrow} {_plain(label)}".strip() if label else arrow
+            label = iv.get("label") or ""
+            if label in (iv.get("detector"), "cam"):
+                label = ""
+            text = f"{arrow} {_plain(label[:16])}".strip() if labelled else ""
             if text:
-                a3.text((s + e) / 2, y + 0.25, text, ha="center", va="bottom", fontsize=6, color=color,
+                a3.text((s + e) / 2, k + 0.2, text, ha="center", va="bottom", fontsize=6, color=col,
                         clip_on=True)
-            for ax in (a1, a2):
-                ax.axvspan(s, e, color=color, alpha=0.08, lw=0)
     a3.set_xlim(0, fm.length)
     a3.set_xlabel("position in sequence")
     fig.align_ylabels((a1, a2, a3))
@@ -627,6 +660,9 @@ table.kv th{background:none;width:220px;color:var(--muted);font-weight:500}
 .figs figure{margin:0;flex:1 1 300px;max-width:540px}
 figure img,img.fig{max-width:100%%;height:auto;display:block}
 figcaption{font-size:12px;color:var(--muted);margin-top:4px}
+figure.fmap{margin:18px 0 8px;border-top:1px solid var(--line);padding-top:10px}
+figure.fmap figcaption{font-size:13px;color:var(--fg);margin:0 0 4px}
+img.thumb{height:auto;width:auto;max-width:200px;max-height:110px;display:block}
 td.logo img{width:auto;max-width:290px;max-height:240px;height:auto}
 table.motifs tbody tr{background:none}
 table.motifs td{border-bottom:1px solid var(--line)}
@@ -750,7 +786,10 @@ def section_run(r: SampleResults) -> str:
         names = {"n_filters": "filters", "filters": "filters", "filter_width": "filter width",
                  "strand_aware": "strand-aware", "dilated_layers": "dilated layers",
                  "global_pool": "global pooling", "n_tracks": "conservation channels"}
-        items = [f"{esc(label)} {esc(arch[k])}" for k, label in names.items() if k in arch]
+        def show(v):
+            return {True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else v
+
+        items = [f"{esc(label)} {esc(show(arch[k]))}" for k, label in names.items() if k in arch]
         if items:
             rows.append(("model", "1D CNN: " + ", ".join(items)))
     tr = model.get("training") or {}
@@ -993,21 +1032,55 @@ def _filter_gallery(r: SampleResults, max_logos: int = MAX_FILTER_LOGOS) -> str:
 
 
 def _sort_sites(df: pd.DataFrame) -> pd.DataFrame:
+    """Strongest calls first: smallest q, then smallest p, then motif (filter) calls before CAM
+    calls, then largest score and activation."""
     keys, asc = [], []
-    if "q" in df.columns:
-        df = df.assign(_q=_num(df["q"]).fillna(np.inf))
-        keys.append("_q")
-        asc.append(True)
-    if "score" in df.columns:
-        df = df.assign(_s=_num(df["score"]).fillna(-np.inf))
-        keys.append("_s")
-        asc.append(False)
+    for col, ascending, fill in (("q", True, np.inf), ("p", True, np.inf), ("score", False, -np.inf),
+                                 ("activation", False, -np.inf)):
+        if col in df.columns:
+            df = df.assign(**{f"_{col}": _num(df[col]).fillna(fill)})
+            keys.append(f"_{col}")
+            asc.append(ascending)
+        if col == "p" and "detector" in df.columns:
+            df = df.assign(_cam=(df["detector"] == "cam").astype(int))
+            keys.append("_cam")
+            asc.append(True)
     if keys:
         df = df.sort_values(keys, ascending=asc, kind="stable").drop(columns=keys)
     return df
 
 
+def _site_motif(row: Mapping) -> str:
+    """What a call is a site of: its JASPAR match, else its motif cluster, else its detector."""
+    for col in ("match_name", "cluster", "detector"):
+        v = str(row.get(col, "") or "")
+        if v not in ("", ".", "nan"):
+            return "CAM (model-level evidence)" if (col == "detector" and v == "cam") else v
+    return "–"
+
+
+def _sites_table(df: pd.DataFrame) -> str:
+    rows = []
+    for _, s in df.iterrows():
+        rows.append(
+            "<tr>"
+            f"<td class=\"mono\">{esc(s.get('chrom'))}:{esc(s.get('start'))}-{esc(s.get('end'))}</td>"
+            f"<td>{esc(s.get('strand', '.'))}</td>"
+            f"<td class=\"n\">{fmt_num(_f(s.get('score')), 0)}</td>"
+            f"<td class=\"n\">{fmt_p(_f(s.get('q'))) if 'q' in s else '–'}</td>"
+            f"<td>{esc(_site_motif(s))}</td>"
+            f"<td class=\"mono\">{esc(s.get('detector', ''))}</td>"
+            f"<td class=\"mono\">{esc(s.get('name', ''))}</td>"
+            "</tr>")
+    head = ("<tr><th>location (0-based, half-open)</th><th>strand</th><th class=\"n\">score</th>"
+            "<th class=\"n\">q</th><th>motif</th><th>detector</th><th>name</th></tr>")
+    return (f"<div style=\"overflow-x:auto\"><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody>"
+            "</table></div>")
+
+
 def section_sites(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str:
+    """The strongest calls of the motif detectors (filters) and, apart, of the class-activation
+    map; the number of calls per motif; links to the full BED and GFF3 files."""
     df = r.sites
     if df is None:
         return _section("sites", "Binding sites", _note("sites.bed not found: binding sites have not been "
@@ -1016,38 +1089,31 @@ def section_sites(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str:
     if not len(df):
         return _section("sites", "Binding sites", f"<p>No call passed the significance threshold. {links}</p>")
     n = len(df)
-    top = _sort_sites(df).head(max_rows)
-    motif_col = next((c for c in ("match_name", "cluster", "detector") if c in df.columns), None)
-    rows = []
-    for _, s in top.iterrows():
-        motif = s.get("match_name", "")
-        if str(motif) in ("", ".", "nan"):
-            motif = s.get("cluster") if str(s.get("cluster", "")) not in ("", ".", "nan") else ""
-        rows.append(
-            "<tr>"
-            f"<td class=\"mono\">{esc(s.get('chrom'))}:{esc(s.get('start'))}-{esc(s.get('end'))}</td>"
-            f"<td>{esc(s.get('strand', '.'))}</td>"
-            f"<td class=\"mono\">{esc(s.get('name', ''))}</td>"
-            f"<td class=\"n\">{fmt_num(_f(s.get('score')), 0)}</td>"
-            f"<td class=\"n\">{fmt_p(_f(s.get('q'))) if 'q' in s else '–'}</td>"
-            f"<td>{esc(motif)}</td>"
-            f"<td class=\"mono\">{esc(s.get('detector', ''))}</td>"
-            "</tr>")
-    head = ("<tr><th>location (0-based, half-open)</th><th>strand</th><th>name</th><th class=\"n\">score</th>"
-            "<th class=\"n\">q</th><th>motif</th><th>detector</th></tr>")
-    per = ""
-    if motif_col:
-        counts = df[motif_col].replace({"": "(none)", ".": "(none)"}).value_counts()
-        items = "".join(f"<tr><td>{esc(k)}</td><td class=\"n\">{fmt_num(int(v))}</td></tr>"
-                        for k, v in counts.head(15).items())
-        more = f'<p class="muted">… and {len(counts) - 15} more.</p>' if len(counts) > 15 else ""
-        per = (f"<h3>Calls per {esc(motif_col.replace('_', ' '))}</h3><table class=\"kv\"><thead><tr><th>"
-               f"{esc(motif_col)}</th><th class=\"n\">calls</th></tr></thead><tbody>{items}</tbody></table>{more}")
-    intro = (f"<div class=\"kpis\">{_kpi(fmt_num(n), 'binding-site calls')}"
-             f"{_kpi(fmt_num(int(df['chrom'].nunique())) if 'chrom' in df.columns else '–', 'chromosomes (or sequences) with calls')}</div>"
-             f"<p>The {len(top)} strongest calls (lowest q, then highest score). All {fmt_num(n)} calls: {links}.</p>")
-    table = f"<div style=\"overflow-x:auto\"><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
-    return _section("sites", "Binding sites", intro + table + per)
+    ranked = _sort_sites(df)
+    is_cam = (ranked["detector"] == "cam") if "detector" in ranked.columns else pd.Series(False, ranked.index)
+    motif_calls, cam_calls = ranked[~is_cam], ranked[is_cam]
+    parts = [f"<div class=\"kpis\">{_kpi(fmt_num(n), 'binding-site calls', f'q ≤ threshold; all in {links}')}"
+             f"{_kpi(fmt_num(len(motif_calls)), 'motif-detector calls', 'peaks of first-layer filters')}"
+             f"{_kpi(fmt_num(len(cam_calls)), 'class-activation-map calls', 'model-level evidence')}"
+             f"{_kpi(fmt_num(int(df['chrom'].nunique())) if 'chrom' in df.columns else '–', 'chromosomes (or sequences) with calls')}"
+             "</div>"]
+    if len(motif_calls):
+        top = motif_calls.head(max_rows)
+        parts.append(f"<h3>Strongest motif calls</h3><p>The {len(top)} strongest calls of the motif detectors "
+                     f"(lowest q, then p, then highest score) of {fmt_num(len(motif_calls))}. All {fmt_num(n)} calls: "
+                     f"{links}.</p>" + _sites_table(top))
+    if len(cam_calls):
+        top = cam_calls.head(max(1, max_rows // 2) if len(motif_calls) else max_rows)
+        parts.append(f"<h3>Strongest class-activation-map calls</h3><p class=\"muted\">Peaks of the model's "
+                     f"evidence per position; {len(top)} of {fmt_num(len(cam_calls))}.</p>" + _sites_table(top))
+    counts = pd.Series([_site_motif(row) for _, row in df.iterrows()]).value_counts()
+    items = "".join(f"<tr><td>{esc(k)}</td><td class=\"n\">{fmt_num(int(v))}</td></tr>"
+                    for k, v in counts.head(10).items())
+    more = f'<p class="muted">… and {len(counts) - 10} more.</p>' if len(counts) > 10 else ""
+    parts.append("<h3>Calls per motif</h3><p class=\"muted\">By JASPAR match, else motif cluster, else the "
+                 "detector that made the call.</p><table class=\"kv\"><thead><tr><th>motif</th><th class=\"n\">"
+                 f"calls</th></tr></thead><tbody>{items}</tbody></table>{more}")
+    return _section("sites", "Binding sites", "\n".join(parts))
 
 
 def section_featuremaps(r: SampleResults, n: int = MAX_FEATUREMAPS) -> str:
@@ -1067,14 +1133,15 @@ def section_featuremaps(r: SampleResults, n: int = MAX_FEATUREMAPS) -> str:
         cap += f" · {len(fm.calls)} called site{'s' if len(fm.calls) != 1 else ''}"
         if fm.truth:
             cap += f", {len(fm.truth)} known"
-        figs.append(f"<figure>{png_tag(featuremap_png(fm), 'feature map of ' + fm.name, 'fig')}"
-                    f"<figcaption>{cap}</figcaption></figure>")
+        figs.append(f"<figure class=\"fmap\"><figcaption>{cap}</figcaption>"
+                    f"{png_tag(featuremap_png(fm), 'feature map of ' + fm.name, 'fig')}</figure>")
     has_truth = any(fm.truth for fm in fms)
     intro = ("<p>For the top-scoring test sequences: the activations of the most influential filters "
              "(upper panel; the strongest strand at each position), the class-activation map, i.e. the "
-             "model's evidence per position (middle), and the called binding sites with their strand "
-             "(filter calls red, CAM calls grey)"
-             + (", beside the known, planted sites (green)" if has_truth else "") + ".</p>")
+             "model's evidence per position (middle), and the binding-site calls with their strand (lower "
+             "track: the calls of the drawn filters in their colours, the other filters' calls merged in grey, "
+             "and the calls on the CAM)"
+             + ("; the known, planted sites are green and shaded above" if has_truth else "") + ".</p>")
     return _section("featuremaps", "Feature maps", intro + "\n".join(figs))
 
 
@@ -1100,18 +1167,19 @@ def section_scan(r: SampleResults) -> str | None:
     return _section("scan", "Genome-wide scan", "\n".join(parts))
 
 
+#: (file, what it holds, whether a small copy travels inside the page)
 DOWNLOADS = [
-    ("sites.bed", "binding-site calls, BED6+"),
-    ("sites.gff3", "binding-site calls, GFF3"),
-    ("motifs.tsv", "motif clusters with JASPAR matches"),
-    ("filters.meme", "every filter's PWM, MEME format"),
-    ("interpret/motifs.meme", "motif clusters' PWMs, MEME format"),
-    ("interpret/filters.tsv", "per-filter statistics"),
-    ("model.pt", "model weights (PyTorch state_dict)"),
-    ("model.json", "model architecture, alphabet, channels, training options"),
-    ("metrics.json", "test and validation metrics"),
-    ("train/epochs.csv", "per-epoch training log"),
-    ("prepared.tsv", "the prepared sequences, labels and split"),
+    ("sites.bed", "binding-site calls, BED6+", True),
+    ("sites.gff3", "binding-site calls, GFF3", False),
+    ("motifs.tsv", "motif clusters with JASPAR matches", True),
+    ("filters.meme", "every filter's PWM, MEME format", True),
+    ("interpret/motifs.meme", "motif clusters' PWMs, MEME format", True),
+    ("interpret/filters.tsv", "per-filter statistics", True),
+    ("model.pt", "model weights (PyTorch state_dict)", False),
+    ("model.json", "model architecture, alphabet, channels, training options", True),
+    ("metrics.json", "test and validation metrics", True),
+    ("train/epochs.csv", "per-epoch training log", True),
+    ("prepared.tsv", "the prepared sequences, labels and split", False),
 ]
 
 _TEXT_MIME = {".bed": "text/plain", ".gff3": "text/plain", ".tsv": "text/tab-separated-values",
@@ -1121,14 +1189,14 @@ _TEXT_MIME = {".bed": "text/plain", ".gff3": "text/plain", ".tsv": "text/tab-sep
 def section_downloads(r: SampleResults, embed: bool = True) -> str:
     budget = EMBED_BUDGET if embed else 0
     rows = []
-    for rel, what in DOWNLOADS:
+    for rel, what, embeddable in DOWNLOADS:
         p = r.path(rel)
         if not p.is_file():
             continue
         size = p.stat().st_size
         extra = ""
         mime = _TEXT_MIME.get(p.suffix)
-        if mime and size <= min(EMBED_MAX_FILE, budget):
+        if embeddable and mime and size <= min(EMBED_MAX_FILE, budget):
             budget -= size
             extra = (f' · <a download="{esc(r.sample + "_" + p.name)}" '
                      f'href="{data_uri(p.read_bytes(), mime)}">embedded copy</a>')
@@ -1176,7 +1244,7 @@ def sample_summary(r: SampleResults) -> dict:
     out = {"sample": r.sample, "alphabet": (r.dataset or {}).get("alphabet") or (r.model or {}).get("alphabet"),
            "n": (r.dataset or {}).get("n"), "auroc": _get(r.metrics, "test", "auroc"),
            "auprc": _get(r.metrics, "test", "auprc"), "baseline_auroc": _get(r.metrics, "baseline", "auroc"),
-           "top_motif": None, "top_q": None, "n_motifs": None, "n_sites": None}
+           "top_motif": None, "top_q": None, "top_logo": None, "n_motifs": None, "n_sites": None}
     if r.motifs is not None:
         out["n_motifs"] = len(r.motifs)
         if len(r.motifs):
@@ -1186,6 +1254,7 @@ def sample_summary(r: SampleResults) -> dict:
             if str(name) in ("", ".", "nan") or _is_missing(name):
                 name = top.get("consensus", "") or f"cluster {top.get('cluster', '')}"
             out["top_motif"], out["top_q"] = str(name), None if pd.isna(q) else float(q)
+            out["top_logo"] = _logo_path(r, top)
     if r.sites is not None:
         out["n_sites"] = len(r.sites)
     return out
@@ -1198,6 +1267,8 @@ def render_index(summaries: Sequence[dict], hrefs: Sequence[str]) -> str:
         top = esc(s["top_motif"]) if s["top_motif"] else '<span class="muted">–</span>'
         if s["top_motif"] and s["top_q"] is not None:
             top += f' <span class="muted">(q {fmt_p(s["top_q"])})</span>'
+        if s.get("top_logo"):
+            top = f'{img_tag(s["top_logo"], "logo of the top motif", "thumb")}<div>{top}</div>'
         line = [f"test AUROC {fmt_num(s['auroc'])}" if s["auroc"] is not None else "not trained yet"]
         if s["top_motif"]:
             line.append(f"top motif {esc(s['top_motif'])}")

@@ -131,7 +131,8 @@ def make_results(root: Path, evil_name: str = EVIL, n_motifs: int = 3, n_sites: 
         nm = evil_name if i == 0 else f"motif_{i % n_motifs + 1}:{names[seq]}"
         q = 1e-12 if i == 0 else 10 ** -(1 + (i * 7) % 9)
         bed.append(f"chr1\t{start}\t{start + 10}\t{nm}\t{int(1000 * min(1, -np.log10(q) / 10))}\t"
-                   f"{'+-'[i % 2]}\tfilter_{i % n_filters}\tmotif_{i % n_motifs + 1}\t{2.5:.3f}\t{q:.3g}\t{q:.3g}\t"
+                   f"{'+-'[i % 2]}\t{'cam' if i % 10 == 5 else f'filter_{i % n_filters}'}\t"
+                   f"motif_{i % n_motifs + 1}\t{2.5:.3f}\t{q:.3g}\t{q:.3g}\t"
                    f"{'TF1' if i % n_motifs == 0 else '.'}")
     (root / "sites.bed").write_text("\n".join(bed) + "\n")
     (root / "sites.gff3").write_text("##gff-version 3\n")
@@ -256,8 +257,9 @@ def test_sites_capped_and_linked(page, results):
     from seqfm import report
 
     sec = page[page.index('id="sites"'):page.index('id="featuremaps"')]
-    rows = re.findall(r"<tr><td class=\"mono\">chr1:", sec)
-    assert len(rows) == report.MAX_SITE_ROWS
+    motif_part, cam_part = sec.split("Strongest class-activation-map calls")
+    assert len(re.findall(r"<tr><td class=\"mono\">chr1:", motif_part)) == report.MAX_SITE_ROWS
+    assert len(re.findall(r"<tr><td class=\"mono\">chr1:", cam_part)) == 6  # every 10th call is a CAM call
     assert "60" in sec and 'href="sites.bed"' in sec and 'href="sites.gff3"' in sec
     # strongest first: the smallest q in the file is 1e-12 (the call named like a script tag)
     first = sec[sec.index("<tbody>"):]
@@ -290,7 +292,8 @@ def test_featuremap_calls_from_bed_when_archive_has_none(tmp_path):
     r = report.load(root, truth=truth)
     fms = {fm.name: fm for fm in report.feature_maps(r, n=5)}
     seq1 = fms["peak_001"]  # prepared.tsv: chr1 1000-1100
-    assert seq1.truth == [{"start": 30.0, "end": 40.0, "strand": "-", "label": "GATA1", "cam": False}]
+    assert seq1.truth == [{"start": 30.0, "end": 40.0, "strand": "-", "label": "GATA1", "detector": "",
+                           "cam": False}]
     assert seq1.calls and all(0 <= c["start"] < 100 for c in seq1.calls)
 
 
