@@ -16,6 +16,7 @@ include: "workflow/rules/encode.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/interpret.smk"
+include: "workflow/rules/scan.smk"
 
 
 rule all:

@@ -43,7 +43,7 @@ empirical ones of :class:`seqfm.sites.NullModel`. Benjamini–Hochberg q-values 
 all filter candidates of the shards together and over all CAM candidates (two families);
 a call passes at ``q <= q``.
 
-Outputs of a shard (``seqfm scan ... --chrom chr1 --out DIR``): ``DIR/candidates.tsv`` (every
+Outputs of a shard (``seqfm scan ... --chrom chr1 --out DIR``): ``DIR/candidates.npz`` (every
 candidate with ``p <= q``), ``DIR/scan.json`` (tests per family, chromosome sizes, timings),
 ``DIR/sites.bed`` / ``DIR/sites.gff3`` (calls with this shard's q-values) and bigWigs
 ``DIR/cam.bw`` (+ ``DIR/filter_K.bw``). :func:`merge_shards` gathers shards into the same files
@@ -1040,7 +1040,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     cands = cands.sort_values(["chrom", "pos", "detector"], kind="mergesort").reset_index(drop=True)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     table = call_table(cands, n_tests, cfg.q, cfg.merge, labels)
-    cand_path = out / "candidates.tsv"
+    cand_path = out / "candidates.npz"
     _write_candidates(cands, cand_path)
     sites.write_bed(table, out / "sites.bed")
     sites.write_gff3(table, out / "sites.gff3", protein=protein)
@@ -1063,22 +1063,28 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
 
 
 def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
+    """The candidate table as ``.npz`` (columns of :data:`CANDIDATE_COLUMNS`; strings as
+    fixed-width text, no pickles)."""
     from .io import atomic_write
 
-    with atomic_write(path) as handle:
-        handle.write("#" + "\t".join(CANDIDATE_COLUMNS) + "\n")
-        cands[CANDIDATE_COLUMNS].to_csv(handle, sep="\t", header=False, index=False,
-                                        float_format="%.6g")
+    arrays = {}
+    for col in CANDIDATE_COLUMNS:
+        v = cands[col].to_numpy()
+        arrays[col] = v.astype(str) if col in ("chrom", "strand") else v
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a shard's ``candidates.tsv``."""
+    """Read a shard's ``candidates.npz``."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no candidate table (is this a `seqfm scan` shard folder?)")
-    df = pd.read_csv(path, sep="\t", comment=None, header=None, skiprows=1, names=CANDIDATE_COLUMNS,
-                     dtype={"chrom": str, "strand": str}, keep_default_na=False)
-    return df
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return pd.DataFrame({c: z[c] for c in CANDIDATE_COLUMNS})
+    except (OSError, KeyError, ValueError) as err:
+        raise InputError(f"{path}: not a scan candidate table ({err})") from None
 
 
 # ---------------------------------------------------------------------- merging shards
@@ -1144,7 +1150,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     merge = merge or infos[0]["config"].get("merge", "cluster")
     n_tests = {"filters": sum(i["n_tests"]["filters"] for i in infos),
                "cam": sum(i["n_tests"]["cam"] for i in infos)}
-    cands = pd.concat([read_candidates(s / "candidates.tsv") for s in shards], ignore_index=True)
+    cands = pd.concat([read_candidates(s / "candidates.npz") for s in shards], ignore_index=True)
     p_dropped = min(i.get("p_dropped", 1.0) for i in infos)
     table = call_table(cands, n_tests, q, merge, labels)
     if len(table) and table["p"].max() >= p_dropped:
@@ -1168,7 +1174,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
                "sites_bed": str(out / "sites.bed"), "sites_gff3": str(out / "sites.gff3")}
     from .model import save_json
 
-    save_json(summary, out / "scan.json")
+    save_json(summary, out / "summary.json")
     log.info("merged %d shards: %d calls at q <= %g, tracks %s", len(shards), len(table), q,
              ", ".join(summary["tracks"]))
     return summary

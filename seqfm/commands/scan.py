@@ -7,12 +7,12 @@ Three modes:
       build the empirical null once (dinucleotide-shuffled windows sampled from the genome,
       seeded) and write DIR/null.npz;
   seqfm scan --model M.pt --model-json M.json --genome G.fa [--chrom chr1] [--null N.npz] --out DIR
-      scan one shard (the chromosomes given, default all) and write DIR/candidates.tsv,
+      scan one shard (the chromosomes given, default all) and write DIR/candidates.npz,
       DIR/sites.bed, DIR/sites.gff3 (q-values of this shard), DIR/cam.bw (+ DIR/filter_K.bw
       for --tracks) and DIR/scan.json; without --null the null is built in process;
   seqfm scan --merge SHARD_DIR [SHARD_DIR ...] --out DIR
       gather shards: genome-wide q-values (Benjamini-Hochberg over every shard's tests),
-      DIR/sites.bed, DIR/sites.gff3, one bigWig per track and DIR/scan.json.
+      DIR/sites.bed, DIR/sites.gff3, one bigWig per track and DIR/summary.json.
 
 Calls: peaks of every filter (strand maximum) and of the class-activation map after
 non-maximum suppression over the filter width, with p-values from the empirical null
