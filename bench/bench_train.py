@@ -155,6 +155,9 @@ def run(n: int = 4096, length: int = 200, batch_size: int = 128, rounds: int = 5
                   "architecture": net_s.arch},
     }
     res["ratio"] = res["seqfm"] / res["reference"]
+    # what each keeps in memory for the whole training set
+    res["dataset_bytes"] = {"seqfm": int(codes.nbytes + (tr.nbytes if tracks else 0) + labels.nbytes),
+                            "reference": int(x_all.nbytes + n * 4)}
     res["data_path_ratio"] = data["seqfm"] / data["reference"]
     return res
 
@@ -172,6 +175,8 @@ def report(res: dict) -> str:
         f"  ratio seqfm / reference: {res['ratio']:.2f}x (target >= 1.0x on CPU)",
         f"  data path alone: seqfm {res['data_path_seqs_per_s']['seqfm']:.0f} seq/s, DataLoader "
         f"{res['data_path_seqs_per_s']['reference']:.0f} seq/s ({res['data_path_ratio']:.1f}x)",
+        f"  training set in memory: seqfm {res['dataset_bytes']['seqfm'] / 2**20:.1f} MiB, reference "
+        f"{res['dataset_bytes']['reference'] / 2**20:.1f} MiB",
     ])
 
 
