@@ -891,16 +891,6 @@ def _logo_path(r: SampleResults, row: Mapping) -> Path | None:
     return None
 
 
-def _q_badge(q: Any, threshold: float = 0.05) -> str:
-    if _is_missing(q):
-        return ""
-    try:
-        ok = float(q) <= threshold
-    except (TypeError, ValueError):
-        return ""
-    return '<span class="badge ok">significant</span>' if ok else '<span class="badge ns">n.s.</span>'
-
-
 def _bar(v: Any, vmax: float = 1.0, small: bool = False) -> str:
     try:
         f = float(v)
@@ -953,10 +943,20 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
                 extra.append(f"strand {esc(row.get('match_strand'))}")
             if str(row.get("match_offset", "")) not in ("", "nan"):
                 extra.append(f"offset {esc(row.get('match_offset'))}")
+            family = str(row.get("match_family", "") or "")
+            if family not in ("", "nan"):
+                extra.insert(0, f"family {esc(family)}")
             match = (f"<b>{esc(mname)}</b> <span class=\"mono muted\">{esc(mid)}</span>"
-                     f"{_q_badge(row.get('match_q'))}<br><span class=\"muted\">{' · '.join(extra)}</span>")
+                     '<span class="badge ok">significant</span>'
+                     f"<br><span class=\"muted\">{' · '.join(extra)}</span>")
         else:
             match = '<span class="muted">no significant match</span>'
+            nearest, nid = str(row.get("nearest_name", "") or ""), str(row.get("nearest_id", "") or "")
+            if nearest not in ("", "nan"):
+                q = row.get("match_q")
+                match += (f'<br><span class="muted">nearest: {esc(nearest)} <span class="mono">{esc(nid)}</span>'
+                          + (f", q {fmt_p(q)}" if str(q) not in ("", "nan") and not _is_missing(q) else "")
+                          + '</span> <span class="badge ns">n.s.</span>')
         consensus = row.get("consensus", "")
         cons_html = f'<div class="mono muted">{esc(consensus)}</div>' if str(consensus) not in ("", "nan") else ""
         reliance = row.get("conservation_reliance", None)
@@ -985,12 +985,14 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
             "<th class=\"n\" title=\"share of the filter weights on the conservation channels\">"
             "conservation<br>reliance</th><th class=\"n\">influence</th><th>member filters</th></tr>")
     annotated = 0
-    if "match_q" in df.columns:
-        annotated = int((_num(df["match_q"]) <= 0.05).sum())
+    if "match_id" in df.columns:  # matches that passed the calibrated significance rule
+        annotated = int(df["match_id"].map(lambda v: str(v) not in ("", ".", "nan", "None")
+                                           and not _is_missing(v)).sum())
     intro = (f"<p>{fmt_num(n_total)} motif clusters learned by the first-layer filters, ordered by influence "
              f"(how much the model's predictions change when the cluster's filters are silenced); "
-             f"{fmt_num(annotated)} with a significant JASPAR match (q ≤ 0.05). Each logo is in bits; "
-             "the JASPAR motif is drawn beside it, aligned by TomTom's offset and strand.</p>")
+             f"{fmt_num(annotated)} with a significant JASPAR match (TomTom, under the calibrated significance "
+             "rule). Each logo is in bits; the JASPAR motif is drawn under it, aligned by TomTom's offset and "
+             "strand.</p>")
     cap = ""
     if n_total > len(shown):
         cap = (f'<p class="muted">Showing the top {len(shown)} of {n_total} clusters; all of them are in '
@@ -1253,6 +1255,7 @@ def sample_summary(r: SampleResults) -> dict:
             name = top.get("match_name", "")
             if str(name) in ("", ".", "nan") or _is_missing(name):
                 name = top.get("consensus", "") or f"cluster {top.get('cluster', '')}"
+                q = float("nan")
             out["top_motif"], out["top_q"] = str(name), None if pd.isna(q) else float(q)
             out["top_logo"] = _logo_path(r, top)
     if r.sites is not None:

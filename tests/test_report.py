@@ -106,7 +106,9 @@ def make_results(root: Path, evil_name: str = EVIL, n_motifs: int = 3, n_sites: 
         rows.append({"rank": k, "cluster": f"motif_{k}", "influence": round(0.3 / k, 4), "n_sites": 100 * k,
                      "ic": 9.5 - k, "match_id": f"MA000{k}.1" if k < n_motifs else "",
                      "match_name": (evil_name if k == 2 else f"TF{k}") if k < n_motifs else "",
-                     "match_p": 1e-6 * k if k < n_motifs else "", "match_q": 1e-4 * k if k < n_motifs else "",
+                     "match_p": 1e-6 * k if k < n_motifs else 0.01, "match_q": 1e-4 * k if k < n_motifs else 0.3,
+                     "nearest_id": f"MA000{k}.1" if k < n_motifs else "MA9999.1",
+                     "nearest_name": f"TF{k}" if k < n_motifs else "NEAREST1",
                      "filters": f"filter_{k},filter_{k + 3}", "match_E": 1e-3 * k if k < n_motifs else "",
                      "match_offset": 1, "match_strand": "+", "conservation_reliance": 0.1 * k,
                      "consensus": "ACGTGACGTA", "logo": f"logos/motif_{k}.png"})
@@ -250,7 +252,8 @@ def test_motifs_ordered_by_influence_with_logos(page):
     assert sec.index("TF1") < sec.index("&lt;script&gt;") < sec.index("no significant match")
     assert sec.count('<img') >= 3
     assert "filter_1<br>filter_4" in sec
-    assert "significant" in sec
+    assert sec.count("badge ok") == 2 and "nearest: NEAREST1" in sec and "q 0.300" in sec
+    assert "2 with a significant JASPAR match" in sec
 
 
 def test_sites_capped_and_linked(page, results):
