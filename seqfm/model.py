@@ -385,7 +385,7 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     except (ValueError, KeyError, TypeError) as err:
         raise InputError(f"{model_json}: not a seqfm model.json ({err})") from None
     model = SeqCNN(arch)
-    state = load_state_dict_file(model_pt, device)
+    state = load_state_dict_file(model_pt, "cpu")
     check_state_dict(model, state, model_pt)
     model.load_state_dict(state)
     return model.to(device).eval(), info
