@@ -51,8 +51,11 @@ rule motifs:
         dataset="results/{sample}/dataset",
     output:
         meme="results/{sample}/filters.meme",
-        tsv="results/{sample}/motifs.tsv",
-        logos=directory("results/{sample}/logos"),
+        tsv=report("results/{sample}/motifs.tsv", caption="../report/motifs.rst", category="Motifs",
+                   labels={"sample": "{sample}", "motif": "all clusters (table)"}),
+        logos=report(directory("results/{sample}/logos"), patterns=["motif_{rank,[0-9]+}.png"],
+                     caption="../report/logos.rst", category="Motifs",
+                     labels={"sample": "{sample}", "motif": "motif_{rank} logo"}),
         filters="results/{sample}/interpret/filters.tsv",
         clusters="results/{sample}/interpret/motifs.meme",
     params:
