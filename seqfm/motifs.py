@@ -880,7 +880,8 @@ class MotifConfig:
         ``auroc`` (drop of validation AUROC) or ``positives`` (mean logit drop on
         positives) when the filter -- for a cluster, all its filters together -- is zeroed.
     jaspar_release, jaspar_collection, jaspar_tax_group : str
-        The TomTom targets (pyjaspar, offline); ``jaspar_tax_group`` ``all`` for every taxon.
+        The TomTom targets (pyjaspar, offline); ``jaspar_tax_group`` ``all`` for every taxon;
+        ``jaspar_release`` ``none`` leaves the match columns empty (no TomTom).
     rule : MatchRule
     batch_size : int
     device : str
@@ -953,6 +954,12 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
 
     cfg = config or MotifConfig()
     t0 = time.time()
+    if str(cfg.jaspar_release).lower() != "none":
+        from pyjaspar import jaspar_releases
+
+        if cfg.jaspar_release not in jaspar_releases:
+            raise InputError(f"JASPAR release {cfg.jaspar_release!r} is not shipped with pyjaspar; use one "
+                             f"of {', '.join(sorted(jaspar_releases, reverse=True))} or 'none'")
     out = Path(out)
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
@@ -1042,7 +1049,9 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     # 4. JASPAR annotation of clusters and filters, one TomTom call
     queries = [cl["pwm"].probs for cl in clusters] + [pwms[f].probs for f in have]
     db, ann = None, None
-    if alpha.name == "dna" and queries:
+    if str(cfg.jaspar_release).lower() == "none":
+        log.info("JASPAR annotation turned off (jaspar release 'none')")
+    elif alpha.name == "dna" and queries:
         db = load_jaspar(cfg.jaspar_release, cfg.jaspar_collection, cfg.jaspar_tax_group)
         t1 = time.time()
         ann = annotate(queries, db, cfg.rule)

@@ -47,7 +47,7 @@ def add_arguments(p) -> None:
                         "(correlation of per-sequence maximum activations)")
 
     j = p.add_argument_group("JASPAR annotation (TomTom)")
-    j.add_argument("--jaspar-release", default="JASPAR2026", help="pyjaspar release (offline)")
+    j.add_argument("--jaspar-release", default="JASPAR2026", help="pyjaspar release (offline); 'none' for no annotation")
     j.add_argument("--jaspar-collection", default="CORE", help="JASPAR collection")
     j.add_argument("--jaspar-tax-group", default="vertebrates",
                    help="taxon (vertebrates, insects, plants, ...; 'all' for every taxon)")

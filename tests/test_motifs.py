@@ -1,0 +1,309 @@
+"""Filters -> PWMs -> clusters -> JASPAR: recovery of a planted motif, clustering of a
+reverse-complement copy, ablation, MEME output read back by Biopython, the calibrated
+false-match rate, and the `seqfm motifs` outputs."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqfm import dataset as ds_mod
+from seqfm import model as model_mod
+from seqfm import motifs as M
+from seqfm.alphabet import DNA, PROTEIN
+from seqfm.train import BatchSource
+
+from conftest import run_cli
+
+MOTIF_A = "AGGTCATGCA"   # not a palindrome: its two strands differ
+MOTIF_B = "TTACGGAATC"
+
+
+def motif_probs(consensus, top=0.85):
+    p = np.full((len(consensus), 4), (1 - top) / 3)
+    for i, ch in enumerate(consensus):
+        p[i, "ACGT".index(ch)] = top
+    return p
+
+
+def planted_codes(rng, probs_list, n=300, length=100):
+    """Random sequences, each holding one sampled instance of one motif (random strand)."""
+    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
+    which = np.arange(n) % len(probs_list)
+    comp = DNA.complement_codes()[:4]
+    for i in range(n):
+        p = probs_list[which[i]]
+        site = np.array([rng.choice(4, p=row) for row in p], dtype=np.uint8)
+        if rng.random() < 0.5:
+            site = comp[site][::-1]
+        pos = rng.integers(0, length - len(p))
+        codes[i, pos:pos + len(p)] = site
+    return codes, which
+
+
+def model_with(weights, arch_extra=None):
+    """A strand-aware DNA SeqCNN whose first filters are set to ``weights`` (F, 4, W)."""
+    w = np.asarray(weights, dtype=np.float32)
+    arch = {"alphabet": "dna", "n_filters": w.shape[0], "filter_width": w.shape[2], "dropout": 0.0}
+    arch.update(arch_extra or {})
+    torch.manual_seed(0)
+    m = model_mod.SeqCNN(arch)
+    with torch.no_grad():
+        m.conv1.weight.zero_()
+        m.conv1.weight[:, :4] = torch.from_numpy(w)
+        m.conv1.bias.zero_()
+    return m.eval()
+
+
+def log_odds(probs):
+    return np.log2(probs / 0.25).T  # (4, W)
+
+
+def source_for(codes):
+    tracks = np.zeros((len(codes), 0, codes.shape[1]), dtype=np.float16)
+    labels = np.ones(len(codes), dtype=np.float32)
+    return BatchSource(codes, tracks, labels, torch.device("cpu"), DNA, "uniform")
+
+
+def aligned_pearson(est, truth):
+    """Pearson r of the flattened matrices at the estimate's best alignment to the truth."""
+    _, off, strand = M.motif_similarity(truth, est, DNA)
+    e = M.reverse_complement_matrix(est, DNA) if strand else est
+    lo, hi = max(0, off), min(len(truth), off + len(e))
+    return np.corrcoef(truth[lo:hi].ravel(), e[lo - off:hi - off].ravel())[0, 1], hi - lo
+
+
+def test_filter_set_to_log_odds_recovers_the_motif():
+    rng = np.random.default_rng(0)
+    pa = motif_probs(MOTIF_A)
+    codes, _ = planted_codes(rng, [pa])
+    model = model_with(log_odds(pa)[None])
+    sites = M.filter_counts(model, source_for(codes), np.arange(len(codes)), frac=0.5, batch_size=64)
+    pwms, bounds = M.filter_pwms(sites, "dna", min_sites=10, trim_bits=0.3)
+    assert pwms[0] is not None and sites.n_sites[0] >= 100
+    r, overlap = aligned_pearson(pwms[0].probs, pa)
+    assert overlap >= 8 and r > 0.9
+    # both strands counted, read 5'->3' on the strand where the filter fired
+    assert M.consensus(pwms[0].probs, DNA) == MOTIF_A[bounds[0, 0]:bounds[0, 1]]
+
+
+def test_too_few_sites_gives_no_pwm():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 4, size=(20, 60)).astype(np.uint8)
+    w = np.zeros((1, 4, 8), dtype=np.float32)
+    w[0, 0, :] = 1.0  # an all-A detector on random sequence: only the A-runs pass
+    model = model_with(w)
+    sites = M.filter_counts(model, source_for(codes), np.arange(20), frac=0.99)
+    pwms, _ = M.filter_pwms(sites, min_sites=10_000)
+    assert pwms == [None] and sites.n_sites[0] < 10_000
+
+
+def test_reverse_complement_copy_joins_the_filter_in_one_cluster():
+    rng = np.random.default_rng(2)
+    pa, pb = motif_probs(MOTIF_A), motif_probs(MOTIF_B)
+    codes, _ = planted_codes(rng, [pa, pb], n=400)
+    wa = log_odds(pa)
+    wa_rc = wa[DNA.complement_codes()[:4].astype(int)][:, ::-1]  # the same detector, other strand
+    model = model_with(np.stack([wa, log_odds(pb), wa_rc]))
+    sites = M.filter_counts(model, source_for(codes), np.arange(len(codes)))
+    pwms, _ = M.filter_pwms(sites)
+    probs = [p.probs for p in pwms]
+    score, _, strand = M.motif_similarity(probs[0], probs[2], DNA)
+    assert score > 0.95 and strand == 1
+    sim = np.minimum(M.similarity_matrix(probs, DNA), M.coactivation(sites.seq_max))
+    labels = M.cluster_labels(sim, 0.7)
+    assert labels[0] == labels[2] != labels[1]
+    counts, place = M.merge_counts([pwms[0], pwms[2]], 0, DNA)
+    assert place[0] == (0, 0) and place[1][1] == 1
+    np.testing.assert_allclose(counts.sum(axis=1)[:3], pwms[0].n_sites + pwms[2].n_sites, rtol=0.02)
+
+
+def test_motif_similarity_offsets_and_strands():
+    pa = motif_probs(MOTIF_A)
+    assert M.motif_similarity(pa, pa[3:], DNA)[1:] == (3, 0)
+    s, off, strand = M.motif_similarity(pa, M.reverse_complement_matrix(pa[:7], DNA), DNA)
+    assert (off, strand) == (0, 1) and s > 0.8
+    assert M.motif_similarity(pa, motif_probs(MOTIF_B), DNA)[0] < 0.5
+
+
+@pytest.mark.parametrize("extra", [{}, {"dilated_layers": 2, "dilated_channels": 6},
+                                   {"global_pool": "mean"}, {"strand_aware": False}])
+def test_ablation_equals_a_model_without_the_filter(extra):
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 4, size=(50, 40)).astype(np.uint8)
+    torch.manual_seed(1)
+    arch = {"alphabet": "dna", "n_filters": 5, "filter_width": 6, "dropout": 0.0, **extra}
+    model = model_mod.SeqCNN(arch).eval()
+    masks = np.ones((3, 5))
+    masks[0, 1] = 0
+    masks[1, [0, 4]] = 0
+    base, abl = M.ablation_logits(model, source_for(codes), np.arange(50), masks, batch_size=16,
+                                  max_elements=500)
+    x = torch.from_numpy(DNA.onehot_table()[codes]).permute(0, 2, 1).float()
+    with torch.no_grad():
+        np.testing.assert_allclose(base, model(x).numpy(), atol=1e-5)
+        for k, mask in enumerate(masks):
+            m = model_mod.copy_model(model)
+            off = torch.from_numpy(mask == 0)
+            m.conv1.weight[off] = 0.0
+            m.conv1.bias[off] = -1.0  # ReLU(-1) = 0: the channel is zero everywhere
+            np.testing.assert_allclose(abl[k], m(x).numpy(), atol=1e-5)
+    eff = M.ablation_effects(base, abl, np.arange(50) % 2)
+    assert set(eff) == set(M.INFLUENCE_METRICS) and np.allclose(eff["positives"][2], 0.0)
+
+
+def test_meme_is_read_back_by_biopython_and_memelite(tmp_path):
+    from Bio import motifs as bio_motifs
+    from memelite.io import read_meme as ml_read_meme
+
+    rng = np.random.default_rng(4)
+    pwms = [M.PWM(f"filter_{i}", rng.integers(0, 30, size=(w, 4)).astype(float), 30, "dna", 0.5,
+                  altname="a b") for i, w in enumerate((6, 11))]
+    path = tmp_path / "filters.meme"
+    M.write_meme(pwms, path)
+    with open(path) as handle:
+        record = bio_motifs.parse(handle, "minimal")
+    assert [m.name for m in record] == ["filter_0", "filter_1"]
+    for m, p in zip(record, pwms):
+        assert len(m) == p.width and m.alphabet == "ACGT"
+        # Biopython rebuilds whole counts from nsites: probabilities agree to 1 / nsites
+        got = np.array([m.pwm[b] for b in "ACGT"]).T
+        np.testing.assert_allclose(got, p.probs, atol=1.0 / p.n_sites)
+    ours = M.read_meme(path)
+    np.testing.assert_allclose(ours["filter_1"], pwms[1].probs, atol=2e-6)
+    theirs = ml_read_meme(str(path))
+    assert len(theirs) == 2
+    text = path.read_text()
+    assert text.startswith("MEME version 4") and "strands: + -" in text
+    assert "Background letter frequencies" in text
+
+
+def test_protein_meme_has_no_strands(tmp_path):
+    p = M.PWM("filter_0", np.ones((4, 20)), 12, "protein")
+    M.write_meme([p], tmp_path / "p.meme", "protein")
+    text = (tmp_path / "p.meme").read_text()
+    assert f"ALPHABET= {PROTEIN.letters}" in text and "strands" not in text
+    assert M.read_meme(tmp_path / "p.meme")["filter_0"].shape == (4, 20)
+
+
+def test_information_content_and_trimming():
+    p = np.vstack([np.full((2, 4), 0.25), motif_probs("ACG", top=1.0), np.full((1, 4), 0.25)])
+    ic = M.column_ic(p)
+    np.testing.assert_allclose(ic, [0, 0, 2, 2, 2, 0], atol=1e-6)
+    assert M.trim_bounds(p, 0.3) == (2, 5)
+    assert M.trim_bounds(np.full((3, 4), 0.25), 0.3) == (0, 0)
+
+
+def test_conservation_reliance():
+    w = np.zeros((2, 5, 4))
+    w[:, 0, :] = 1.0          # A scores 1 at every position: sequence swing 4
+    w[1, 4, :] = 1.0          # filter 1 also reads the track with weight 1 per position
+    r = M.conservation_reliance(w, 4, np.array([1.0]))
+    np.testing.assert_allclose(r, [0.0, 0.5])
+    assert np.all(M.conservation_reliance(w[:, :4], 4) == 0)
+
+
+def test_match_rule_needs_information_and_shuffles():
+    with pytest.raises(Exception):
+        M.MatchRule(n_shuffles=1)
+    db = M.Database(["X.1"], ["X"], [motif_probs(MOTIF_A)], families=["f"], classes=["c"])
+    assert db.same_family(0, 0) and db.index("X.2") == 0
+
+
+@pytest.mark.slow
+def test_false_match_rate_of_random_pwms_is_under_5_percent():
+    """TomTom against JASPAR 2026 vertebrates (memelite). Slow only the first time on a
+    machine: memelite compiles its numba kernels (about 2 min) into seqfm's numba cache."""
+    db = M.load_jaspar()
+    queries = M.random_pwms(100, seed=11)
+    res = M.annotate(queries, db, M.MatchRule())
+    naive = float(np.mean(res["q"] < 0.05))
+    calibrated = float(np.mean(res["significant"]))
+    assert calibrated < 0.05 < naive
+    # the planted example motif itself is still annotated, with itself
+    ctcf = db.probs[db.index("MA0139.2")]
+    one = M.annotate([ctcf[2:17]], db, M.MatchRule())
+    assert one["significant"][0] and db.names[one["target"][0]] == "CTCF"
+
+
+# ---------------------------------------------------------------------- the verb
+def _tiny_dataset(tmp_path, alphabet="dna", n=240, length=60, tracks=1):
+    rng = np.random.default_rng(5)
+    alpha = DNA if alphabet == "dna" else PROTEIN
+    codes = rng.integers(0, alpha.size, size=(n, length)).astype(np.uint8)
+    labels = (np.arange(n) % 2).astype(np.uint8)
+    if alphabet == "dna":
+        pa = motif_probs(MOTIF_A)
+        pos_codes, _ = planted_codes(rng, [pa], n=n // 2, length=length)
+        codes[labels == 1] = pos_codes
+    else:
+        codes[labels == 1, 10:15] = [0, 1, 2, 3, 4]
+    split = np.array(["train", "train", "valid", "test"] * (n // 4))
+    meta = pd.DataFrame({"name": [f"s{i}" for i in range(n)], "chrom": "", "start": 0,
+                         "end": length, "strand": ".", "label": labels, "split": split})
+    trk = rng.random((n, tracks, length)).astype(np.float16)
+    d = ds_mod.Dataset(codes, trk, labels, meta, {"alphabet": alphabet, "policy": "uniform",
+                                                   "tracks": [f"cons{i}" for i in range(tracks)]})
+    ds_mod.write(d, tmp_path / "dataset")
+    torch.manual_seed(0)
+    model = model_mod.SeqCNN({"alphabet": alphabet, "n_tracks": tracks, "n_filters": 4,
+                              "filter_width": 10 if alphabet == "dna" else 5})
+    if alphabet == "dna":
+        with torch.no_grad():
+            model.conv1.weight[0, :4] = torch.from_numpy(log_odds(pa).astype(np.float32))
+            rc = log_odds(pa)[DNA.complement_codes()[:4].astype(int)][:, ::-1]
+            model.conv1.weight[1, :4] = torch.from_numpy(rc.astype(np.float32).copy())
+            model.head.weight[0, 0] = 2.0
+    model_mod.save(model, tmp_path / "model")
+    return tmp_path / "dataset", tmp_path / "model"
+
+
+def test_motifs_verb_writes_the_contract(tmp_path):
+    data, mdir = _tiny_dataset(tmp_path)
+    out = tmp_path / "out"
+    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
+                   "--dataset", data, "--out", out, "--jaspar-release", "none", "--threads", "1",
+                   "--min-sites", "5")
+    assert proc.returncode == 0, proc.stderr
+    tsv = pd.read_csv(out / "motifs.tsv", sep="\t", keep_default_na=False)
+    assert list(tsv.columns[:10]) == ["rank", "cluster", "influence", "n_sites", "ic", "match_id",
+                                      "match_name", "match_p", "match_q", "filters"]
+    assert list(tsv.columns[10:16]) == ["match_E", "match_offset", "match_strand",
+                                        "conservation_reliance", "consensus", "logo"]
+    assert list(tsv["rank"]) == list(range(1, len(tsv) + 1))
+    assert list(tsv["cluster"]) == [f"motif_{k}" for k in tsv["rank"]]
+    assert (np.diff(tsv["influence"].astype(float)) <= 1e-12).all()
+    top = tsv.iloc[0]
+    assert "filter_0" in top["filters"].split(",")
+    filt = pd.read_csv(out / "interpret" / "filters.tsv", sep="\t", keep_default_na=False)
+    assert list(filt.columns[:6]) == ["filter", "cluster", "influence", "n_sites", "ic", "consensus"]
+    assert sorted(filt["filter"]) == sorted(f"filter_{i}" for i in range(4))
+    meme = M.read_meme(out / "filters.meme")
+    assert "filter_0" in meme and set(M.read_meme(out / "interpret" / "motifs.meme")) == set(tsv["cluster"])
+    for row in tsv.itertuples():
+        assert (out / row.logo).is_file() and (out / row.logo).with_suffix(".svg").is_file()
+    assert (out / "logos" / "filters" / "filter_0.png").is_file()
+    assert not any(p.name.startswith(".") for p in out.iterdir())
+
+
+def test_motifs_verb_protein_does_not_break(tmp_path):
+    data, mdir = _tiny_dataset(tmp_path, "protein", tracks=0)
+    out = tmp_path / "out"
+    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
+                   "--dataset", data, "--out", out, "--threads", "1", "--no-logos")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "motifs.tsv").is_file() and (out / "filters.meme").is_file()
+    assert "strands" not in (out / "filters.meme").read_text()
+
+
+def test_motifs_verb_bad_input_is_one_line(tmp_path):
+    data, mdir = _tiny_dataset(tmp_path)
+    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
+                   "--dataset", tmp_path / "nowhere", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "not a dataset folder" in proc.stderr
+    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
+                   "--dataset", data, "--out", tmp_path / "o", "--jaspar-release", "JASPAR1999")
+    assert proc.returncode == 2 and "JASPAR1999" in proc.stderr and "Traceback" not in proc.stderr
