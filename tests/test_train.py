@@ -236,3 +236,28 @@ def test_cli_train_help_and_bad_input(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "missing" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_protein_dataset_trains_single_strand(tmp_path):
+    from seqfm.alphabet import PROTEIN
+
+    rng = np.random.default_rng(4)
+    n, length = 300, 40
+    codes = rng.integers(0, 20, (n, length)).astype(np.uint8)
+    labels = (rng.random(n) < 0.5).astype(np.uint8)
+    motif = PROTEIN.encode("WHWHCC")
+    for i in np.flatnonzero(labels):
+        p = rng.integers(0, length - len(motif) + 1)
+        codes[i, p:p + len(motif)] = motif
+    u = rng.random(n)
+    meta = pd.DataFrame({"name": [f"p{i}" for i in range(n)], "chrom": "", "start": 0, "end": length,
+                         "strand": "+", "label": labels,
+                         "split": np.where(u < 0.7, "train", np.where(u < 0.85, "valid", "test"))})
+    dataset.write(dataset.Dataset(codes, np.zeros((n, 0, length), np.float16), labels, meta,
+                                  {"alphabet": "protein", "policy": "uniform", "tracks": []}),
+                  tmp_path / "ds")
+    summary = train.run(tmp_path / "ds", tmp_path / "out", train.TrainConfig(**FAST),
+                        {**SMALL, "filter_width": 7}, progress=False, plots=False)
+    assert summary["baseline"]["k"] == 2 and summary["test"]["auroc"] >= 0.9
+    net, info = M.load(tmp_path / "out" / "model.pt", tmp_path / "out" / "model.json")
+    assert info["alphabet"] == "protein" and not net.strand_aware and net.n_channels == 20
