@@ -226,6 +226,8 @@ def test_false_match_rate_of_random_pwms_is_under_5_percent():
     ctcf = db.probs[db.index("MA0139.2")]
     one = M.annotate([ctcf[2:17]], db, M.MatchRule())
     assert one["significant"][0] and db.names[one["target"][0]] == "CTCF"
+    # memelite's offset: the query starts 2 columns into the target (logos draw it at -2)
+    assert one["offset"][0] == 2 and one["strand"][0] == 0
 
 
 # ---------------------------------------------------------------------- the verb
