@@ -152,7 +152,7 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def img_tag(path: Path | None, alt: str, cls: str = "", title: str | None = None) -> str:
+def img_tag(path: Path | None, alt: str, cls: str = "", title: str | None = None, scale: float = 1.0) -> str:
     """An ``<img>`` with the picture inlined; a short note when it is missing, not an image or
     too large (then linked)."""
     if path is None or not Path(path).is_file():
@@ -163,12 +163,14 @@ def img_tag(path: Path | None, alt: str, cls: str = "", title: str | None = None
         return f'<span class="muted">{esc(Path(path).name)} is not a PNG/JPEG image</span>'
     if len(data) > MAX_IMAGE_BYTES:
         return f'<span class="muted">{esc(Path(path).name)} ({fmt_bytes(len(data))}) is too large to inline</span>'
-    return png_tag(data, alt, cls, title, mime)
+    return png_tag(data, alt, cls, title, mime, scale)
 
 
-def png_tag(data: bytes, alt: str, cls: str = "", title: str | None = None, mime: str = "image/png") -> str:
+def png_tag(data: bytes, alt: str, cls: str = "", title: str | None = None, mime: str = "image/png",
+            scale: float = 1.0) -> str:
+    """An ``<img>`` of PNG bytes, its display size ``scale`` times its pixel size."""
     w, h = _image_size(data)
-    size = f' width="{w}" height="{h}"' if w else ""
+    size = f' width="{max(1, round(w * scale))}" height="{max(1, round(h * scale))}"' if w else ""
     t = f' title="{esc(title)}"' if title else ""
     c = f' class="{esc(cls)}"' if cls else ""
     return f'<img{c} src="{data_uri(data, mime)}" alt="{esc(alt)}"{t}{size} loading="eager">'
@@ -663,7 +665,10 @@ figcaption{font-size:12px;color:var(--muted);margin-top:4px}
 figure.fmap{margin:18px 0 8px;border-top:1px solid var(--line);padding-top:10px}
 figure.fmap figcaption{font-size:13px;color:var(--fg);margin:0 0 4px}
 img.thumb{height:auto;width:auto;max-width:200px;max-height:110px;display:block}
-td.logo img{width:auto;max-width:290px;max-height:240px;height:auto}
+td.logo img{max-width:320px;height:auto}
+table.motifs th,table.motifs td{padding:6px 5px}
+table.motifs td.match{min-width:170px}
+table.motifs .cl{font-size:11px}
 table.motifs tbody tr{background:none}
 table.motifs td{border-bottom:1px solid var(--line)}
 .bar.small{width:44px}
@@ -965,13 +970,13 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
         members = str(row.get("filters", "") or "")
         members_html = "<br>".join(esc(m.strip()) for m in re.split(r"[,;]", members) if m.strip())
         influence = row.get("influence", None)
-        logo_html = (img_tag(logo, f"logo of motif {rank}") if logo
+        logo_html = (img_tag(logo, f"logo of motif {rank}", scale=0.6) if logo
                      else '<span class="muted">no logo</span>')
         rows.append(
             "<tr>"
-            f"<td class=\"n\">{esc(rank)}<div class=\"muted\">cluster {esc(cluster)}</div></td>"
+            f"<td class=\"n\">{esc(rank)}<div class=\"muted cl\">{esc(cluster)}</div></td>"
             f"<td class=\"logo\">{logo_html}{cons_html}</td>"
-            f"<td>{match}</td>"
+            f"<td class=\"match\">{match}</td>"
             f"<td class=\"n\">{fmt_p(row.get('match_q')) if has_match else '–'}</td>"
             f"<td class=\"n\">{fmt_num(_f(row.get('n_sites')), 0)}</td>"
             f"<td class=\"n\">{fmt_num(_f(row.get('ic')), 1)}</td>"
@@ -983,7 +988,7 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
             "<th>best JASPAR match</th><th class=\"n\">q</th><th class=\"n\">sites</th>"
             "<th class=\"n\" title=\"information content\">IC (bits)</th>"
             "<th class=\"n\" title=\"share of the filter weights on the conservation channels\">"
-            "conservation<br>reliance</th><th class=\"n\">influence</th><th>member filters</th></tr>")
+            "conservation<br>reliance</th><th class=\"n\">influence</th><th>filters</th></tr>")
     annotated = 0
     if "match_id" in df.columns:  # matches that passed the calibrated significance rule
         annotated = int(df["match_id"].map(lambda v: str(v) not in ("", ".", "nan", "None")
@@ -1048,7 +1053,14 @@ def _sort_sites(df: pd.DataFrame) -> pd.DataFrame:
             keys.append("_cam")
             asc.append(True)
     if keys:
-        df = df.sort_values(keys, ascending=asc, kind="stable").drop(columns=keys)
+        df = df.sort_values(keys, ascending=asc, kind="stable")
+        # among calls tied on q and p, alternate between motifs (each motif's best call first)
+        tie = [k for k in ("_q", "_p") if k in keys]
+        if tie:
+            motif = pd.Series([_site_motif(row) for _, row in df.iterrows()], index=df.index)
+            df = df.assign(_turn=df.assign(_m=motif).groupby(tie + ["_m"], sort=False).cumcount())
+            df = df.sort_values(tie + ["_turn"], kind="stable").drop(columns=["_turn"])
+        df = df.drop(columns=keys)
     return df
 
 
