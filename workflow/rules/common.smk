@@ -37,6 +37,7 @@ SAMPLE_NAMES = list(SAMPLES.index)
 localrules:
     all,
     simulate_example,
+    simulate_protein_example,
 
 
 wildcard_constraints:
