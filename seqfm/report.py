@@ -1040,7 +1040,7 @@ def _filter_gallery(r: SampleResults, max_logos: int = MAX_FILTER_LOGOS) -> str:
 
 def _sort_sites(df: pd.DataFrame) -> pd.DataFrame:
     """Strongest calls first: smallest q, then smallest p, then motif (filter) calls before CAM
-    calls, then largest score and activation."""
+    calls, then largest score and activation; calls tied on q take turns by motif."""
     keys, asc = [], []
     for col, ascending, fill in (("q", True, np.inf), ("p", True, np.inf), ("score", False, -np.inf),
                                  ("activation", False, -np.inf)):
@@ -1054,8 +1054,8 @@ def _sort_sites(df: pd.DataFrame) -> pd.DataFrame:
             asc.append(True)
     if keys:
         df = df.sort_values(keys, ascending=asc, kind="stable")
-        # among calls tied on q and p, alternate between motifs (each motif's best call first)
-        tie = [k for k in ("_q", "_p") if k in keys]
+        # among calls tied on q, alternate between motifs (each motif's best call first)
+        tie = [k for k in ("_q",) if k in keys]
         if tie:
             motif = pd.Series([_site_motif(row) for _, row in df.iterrows()], index=df.index)
             df = df.assign(_turn=df.assign(_m=motif).groupby(tie + ["_m"], sort=False).cumcount())
@@ -1114,7 +1114,7 @@ def section_sites(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str:
     if len(motif_calls):
         top = motif_calls.head(max_rows)
         parts.append(f"<h3>Strongest motif calls</h3><p>The {len(top)} strongest calls of the motif detectors "
-                     f"(lowest q, then p, then highest score) of {fmt_num(len(motif_calls))}. All {fmt_num(n)} calls: "
+                     f"(lowest q first; calls with equal q take turns by motif) of {fmt_num(len(motif_calls))}. All {fmt_num(n)} calls: "
                      f"{links}.</p>" + _sites_table(top))
     if len(cam_calls):
         top = cam_calls.head(max(1, max_rows // 2) if len(motif_calls) else max_rows)
