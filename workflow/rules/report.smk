@@ -15,14 +15,19 @@ REPORT_DEFAULTS = {"max_motifs": 30, "max_sites": 25, "featuremaps": 4, "embed_d
 
 def report_inputs(wildcards):
     files = [f"results/{wildcards.sample}/prepared.tsv", f"results/{wildcards.sample}/dataset"]
+    targets = set(final_targets(wildcards))
     for name in REPORTED_RULES:
         if not rules.has(name):
             continue
+        outputs = []
         for pattern in getattr(rules, name).output:
             try:  # outputs with other wildcards (e.g. per-chromosome shards) are not inputs here
-                files += expand(str(pattern), sample=wildcards.sample)
+                outputs += expand(str(pattern), sample=wildcards.sample)
             except WildcardError:
                 pass
+        # a stage counts for this sample when the workflow makes it (e.g. scan: samples with a genome)
+        if any(o in targets for o in outputs):
+            files += outputs
     truth = report_truth(wildcards)
     return files + ([truth] if truth else [])
 
