@@ -1159,8 +1159,13 @@ def section_featuremaps(r: SampleResults, n: int = MAX_FEATUREMAPS) -> str:
     return _section("featuremaps", "Feature maps", intro + "\n".join(figs))
 
 
-def section_scan(r: SampleResults) -> str | None:
-    """The genome-wide scan tracks, when the scan stage wrote a ``scan/`` folder."""
+#: the genome-wide calls' BED is read for the top-calls table only up to this size
+MAX_SCAN_BED_BYTES = 32 << 20
+
+
+def section_scan(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str | None:
+    """The genome-wide scan (``scan/``: ``summary.json``, ``sites.bed``, bigWig tracks), when the
+    scan stage wrote that folder; None otherwise (the section is then left out)."""
     folder = r.path("scan")
     if not folder.is_dir():
         return None
@@ -1168,14 +1173,34 @@ def section_scan(r: SampleResults) -> str | None:
     summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else None
     parts = []
     if summary:
-        parts.append(_kv((esc(k), esc(v if not isinstance(v, (dict, list)) else json.dumps(v)))
-                         for k, v in summary.items()))
+        kp = []
+        for key, label, digits in (("bases", "bases scanned", None), ("n_calls", "genome-wide calls", None),
+                                   ("n_filter_calls", "motif-detector calls", None),
+                                   ("n_cam_calls", "class-activation-map calls", None),
+                                   ("bases_per_s", "bases per second", 0)):
+            if isinstance(summary.get(key), (int, float)) and not isinstance(summary.get(key), bool):
+                v = summary[key]
+                kp.append(_kpi(fmt_num(int(round(v))) if digits == 0 or isinstance(v, int) else fmt_num(v),
+                               label))
+        if summary.get("q") is not None:
+            kp.append(_kpi(fmt_p(summary["q"]), "q threshold (Benjamini–Hochberg, genome-wide)"))
+        if kp:
+            parts.append(f'<div class="kpis">{"".join(kp)}</div>')
+    bed = folder / "sites.bed"
+    if bed.is_file() and bed.stat().st_size <= MAX_SCAN_BED_BYTES:
+        calls = read_tsv(bed, comment_header=True)
+        if calls is not None and len(calls):
+            is_cam = calls["detector"] == "cam" if "detector" in calls.columns else pd.Series(False, calls.index)
+            top = _sort_sites(calls[~is_cam] if (~is_cam).any() else calls).head(max_rows)
+            parts.append(f"<h3>Strongest genome-wide calls</h3><p>{len(top)} of {fmt_num(len(calls))}; all in "
+                         f"{_file_link(r, 'scan/sites.bed')} · {_file_link(r, 'scan/sites.gff3')}.</p>"
+                         + _sites_table(top))
     if files:
         items = "".join(
             f"<li><a href=\"{rel_href(p.relative_to(r.root))}\">{esc(p.relative_to(r.root).as_posix())}</a> "
             f"<span class=\"muted\">{fmt_bytes(p.stat().st_size)}</span></li>" for p in files[:200])
-        parts.append(f"<p>Genome-wide tracks (open the bigWig files in a genome browser such as IGV):</p>"
-                     f"<ul class=\"dl\">{items}</ul>")
+        parts.append("<h3>Files</h3><p>Genome-wide tracks are bigWig files: open them in a genome browser "
+                     f"(IGV, UCSC) beside the calls.</p><ul class=\"dl\">{items}</ul>")
     else:
         parts.append(_note("scan/ is empty."))
     return _section("scan", "Genome-wide scan", "\n".join(parts))
@@ -1236,7 +1261,7 @@ def render_sample(r: SampleResults, embed_downloads: bool = True, max_motifs: in
                 ("motifs", "Motifs", section_motifs(r, max_motifs, max_filter_logos)),
                 ("sites", "Binding sites", section_sites(r, max_sites)),
                 ("featuremaps", "Feature maps", section_featuremaps(r, n_featuremaps))]
-    scan = section_scan(r)
+    scan = section_scan(r, max_sites)
     if scan:
         sections.append(("scan", "Genome-wide scan", scan))
     sections.append(("downloads", "Downloads", section_downloads(r, embed_downloads)))

@@ -323,9 +323,18 @@ def test_scan_section_when_scan_folder_exists(tmp_path):
 
     root = make_results(tmp_path / "s", n_motifs=1, n_sites=3, n_filters=2)
     (root / "scan").mkdir()
-    (root / "scan" / "chr1.bw").write_bytes(b"\0" * 10)
+    (root / "scan" / "cam.bw").write_bytes(b"\0" * 10)
+    (root / "scan" / "summary.json").write_text(json.dumps({"bases": 3000000, "n_calls": 2, "n_filter_calls": 1,
+                                                            "n_cam_calls": 1, "q": 0.05, "bases_per_s": 1.5e6}))
+    (root / "scan" / "sites.bed").write_text(
+        "#chrom\tstart\tend\tname\tscore\tstrand\tdetector\tcluster\tactivation\tp\tq\tmatch_name\n"
+        "chr2\t500\t515\tmotif_1:chr2\t900\t+\tfilter_0\tmotif_1\t3.1\t1e-9\t1e-6\tCTCF\n"
+        "chr2\t900\t919\tcam:chr2\t500\t-\tcam\t.\t7.0\t1e-5\t0.01\t.\n")
     html = report.render_sample(report.load(root))
-    assert 'id="scan"' in html and 'href="scan/chr1.bw"' in html
+    assert 'id="scan"' in html and 'href="scan/cam.bw"' in html and 'href="scan/sites.bed"' in html
+    sec = html[html.index('id="scan"'):html.index('id="downloads"')]
+    assert "3,000,000" in sec and "chr2:500-515" in sec and "chr2:900-919" not in sec  # motif calls first
+    assert html.index('id="featuremaps"') < html.index('id="scan"')
 
 
 def test_large_tables_are_capped(tmp_path):
