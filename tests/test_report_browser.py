@@ -28,7 +28,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
          "--no-default-browser-check", "--disable-features=Translate,MediaRouter,OptimizationHints",
-         "--enable-logging=stderr", "--v=0"]
+         "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0"]
 
 
 def artifacts_dir() -> Path:
