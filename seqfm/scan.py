@@ -800,7 +800,7 @@ class CandidateBuffer:
 
     def _trim(self) -> None:
         allc = self.columns()
-        if len(allc["p"]) <= self.limit:
+        if not allc or len(allc["p"]) <= self.limit:
             return
         order = np.argsort(allc["p"], kind="stable")
         keep, drop = order[: self.limit], order[self.limit:]
@@ -1067,10 +1067,9 @@ def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
     fixed-width text, no pickles)."""
     from .io import atomic_write
 
-    arrays = {}
-    for col in CANDIDATE_COLUMNS:
-        v = cands[col].to_numpy()
-        arrays[col] = v.astype(str) if col in ("chrom", "strand") else v
+    types = {"chrom": str, "strand": str, "pos": np.int64, "start": np.int64, "end": np.int64,
+             "detector": np.int64, "activation": np.float64, "p": np.float64, "rel": np.float64}
+    arrays = {col: cands[col].to_numpy().astype(types[col]) for col in CANDIDATE_COLUMNS}
     with atomic_write(path, "wb") as handle:
         np.savez(handle, **arrays)
 

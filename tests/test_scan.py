@@ -1,0 +1,338 @@
+"""Genome-wide scanning (seqfm.scan): tile edges, tiled vs whole scans, bigWig tracks, N,
+shard merging and memory that does not grow with chromosome length."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqfm import scan
+from seqfm.alphabet import DNA, reverse_complement_codes
+from seqfm.model import SeqCNN, save
+from seqfm.sites import NullModel
+
+from conftest import ROOT, random_dna, run_cli
+
+MOTIF = "GATTACAGCT"  # not its own reverse complement
+WIDTH = len(MOTIF)
+
+
+def motif_model(n_tracks: int = 0) -> SeqCNN:
+    """Two filters set by hand: filter 0 is MOTIF's log-odds (+2 match, -1 mismatch) with a
+    bias so that only an exact match is positive (activation 1); filter 1 never fires.
+    Head weights 1, so the CAM is the sum of the strand maxima."""
+    m = SeqCNN({"n_filters": 2, "filter_width": WIDTH, "n_tracks": n_tracks, "dropout": 0.0})
+    with torch.no_grad():
+        w = torch.full((2, 4 + n_tracks, WIDTH), -1.0)
+        if n_tracks:
+            w[:, 4:] = 0.0
+        for k, letter in enumerate(MOTIF):
+            w[0, "ACGT".index(letter), k] = 2.0
+        w[1] = -1.0
+        m.conv1.weight.copy_(w)
+        m.conv1.bias.copy_(torch.tensor([-(2.0 * WIDTH) + 1.0, -1.0]))
+        m.head.weight.fill_(1.0)
+        m.head.bias.zero_()
+    return m.eval()
+
+
+def hand_null(n_filters: int, n: int = 10**6) -> scan.ScanNull:
+    """A null in which any positive value is more extreme than all n null peaks."""
+    values = [np.zeros(0, np.float32) for _ in range(n_filters + 1)]
+    null = NullModel(values, np.full(n_filters + 1, n, np.int64), np.zeros(n_filters + 1))
+    return scan.ScanNull.fit(null)
+
+
+def background(length: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    codes = DNA.encode(random_dna(rng, length))
+    assert MOTIF not in DNA.decode(codes) and MOTIF not in DNA.decode(reverse_complement_codes(codes))
+    return codes
+
+
+def plant(codes: np.ndarray, pos: int, reverse: bool = False) -> np.ndarray:
+    site = DNA.encode(MOTIF)
+    codes = codes.copy()
+    codes[pos:pos + WIDTH] = reverse_complement_codes(site) if reverse else site
+    return codes
+
+
+def read_bed(path) -> pd.DataFrame:
+    df = pd.read_csv(path, sep="\t")
+    df.columns = [c.lstrip("#") for c in df.columns]
+    return df
+
+
+ENGINES = ["torch", "fused"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_site_across_tile_boundary_called_once(tmp_path, engine):
+    codes = plant(plant(background(400), 45), 147, reverse=True)  # tiles of 50: edges at 50, 150
+    cfg = scan.ScanConfig(tile=50, batch_size=3, engine=engine, merge="none")
+    sc = scan.Scanner(motif_model(), {"policy": "uniform"}, cfg)
+    src = scan.ArraySource("seq1", codes)
+    scan.scan_sources(sc, [src], hand_null(2), tmp_path, {"seq1": 400})
+    bed = read_bed(tmp_path / "sites.bed")
+    f0 = bed[bed["detector"] == "filter_0"].sort_values("start")
+    assert list(zip(f0["start"], f0["end"], f0["strand"])) == [(45, 55, "+"), (147, 157, "-")]
+    cam = bed[bed["detector"] == "cam"].sort_values("start")
+    assert list(zip(cam["start"], cam["end"])) == [(45, 55), (147, 157)]
+    assert (bed["detector"] == "filter_1").sum() == 0
+    assert np.allclose(f0["activation"], 1.0)
+    gff = (tmp_path / "sites.gff3").read_text().splitlines()
+    assert gff[0] == "##gff-version 3" and len(gff) == 1 + len(bed)
+    assert "\t46\t55\t" in gff[1]  # 1-based, inclusive
+
+
+def _all_candidates(sc, src, thresholds=None):
+    outs = list(sc.scan(src, thresholds))
+    cols = {k: np.concatenate([o[k] for o in outs]) for k in ("pos", "det", "strand", "value")}
+    order = np.lexsort((cols["det"], cols["pos"]))
+    tests = sum(o["n_tests"] for o in outs)
+    tracks = np.concatenate([t for o in outs for _, t in o["tracks"]], axis=1)
+    return {k: v[order] for k, v in cols.items()}, tests, tracks
+
+
+def _near_ties(a, b, half=4, tol=1e-5):
+    """PyTorch's CPU convolutions round differently for differently shaped batches, so two
+    neighbours of exactly equal value (a repeated k-mer) may be split either way. True when
+    the runs differ, and only at such ties."""
+    ka = set(zip(a["pos"].tolist(), a["det"].tolist()))
+    kb = set(zip(b["pos"].tolist(), b["det"].tolist()))
+    diff = ka ^ kb
+    if not diff:
+        return False
+    assert len(diff) <= 0.01 * len(ka) + 2, len(diff)
+    val = {**dict(zip(zip(a["pos"].tolist(), a["det"].tolist()), a["value"])),
+           **dict(zip(zip(b["pos"].tolist(), b["det"].tolist()), b["value"]))}
+    for p, d in diff:
+        partners = [(q, d) for q in range(p - half, p + half + 1) if q != p and (q, d) in val]
+        assert any(abs(val[k] - val[(p, d)]) <= tol for k in partners), (p, d)
+    return True
+
+
+@pytest.mark.parametrize("engine,dilated,n_tracks", [("torch", 2, 1), ("torch", 0, 0), ("fused", 0, 1)])
+def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks):
+    torch.manual_seed(3)
+    model = SeqCNN({"n_filters": 6, "filter_width": 9, "n_tracks": n_tracks,
+                    "dilated_layers": dilated, "dilated_channels": 8, "dropout": 0.0}).eval()
+    rng = np.random.default_rng(5)
+    codes = background(3001, seed=5)
+    codes[1200:1350] = DNA.unknown_code  # a run of N
+    codes[2000] = DNA.symbols.index("R")  # an IUPAC code (uniform policy)
+    tracks = rng.normal(size=(n_tracks, len(codes))).astype(np.float32) if n_tracks else None
+    src = scan.ArraySource("s", codes, tracks)
+    runs = []
+    for tile, batch in ((100_000, 1), (64, 3), (97, 2)):
+        sc = scan.Scanner(model, {"policy": "uniform"}, scan.ScanConfig(tile=tile, batch_size=batch,
+                                                                        engine=engine, tracks=["filter_2"]))
+        runs.append(_all_candidates(sc, src))
+    (whole, t_whole, trk_whole) = runs[0]
+    assert len(whole["pos"]) > 50
+    for cand, tests, trk in runs[1:]:
+        if engine == "fused" or not _near_ties(cand, whole):
+            for k in ("pos", "det", "strand"):
+                assert np.array_equal(cand[k], whole[k]), k
+            assert np.allclose(cand["value"], whole["value"], atol=1e-5)
+            assert np.array_equal(tests, t_whole)
+        assert np.array_equal(np.isnan(trk), np.isnan(trk_whole))
+        assert np.allclose(np.nan_to_num(trk), np.nan_to_num(trk_whole), atol=1e-5)
+    # nothing at a window that touches N, and no track values there
+    pos = whole["pos"]
+    assert not ((pos + 9 > 1200) & (pos < 1350)).any()
+    assert np.isnan(trk_whole[:, 1200:1350]).all()
+
+
+def test_fused_kernel_matches_torch():
+    torch.manual_seed(1)
+    model = SeqCNN({"n_filters": 5, "filter_width": 7, "n_tracks": 1, "dropout": 0.0}).eval()
+    codes = background(2500, seed=9)
+    codes[100:160] = DNA.unknown_code
+    codes[700] = DNA.symbols.index("Y")
+    tr = np.random.default_rng(2).normal(size=(1, len(codes))).astype(np.float32)
+    src = scan.ArraySource("s", codes, tr)
+    got = [_all_candidates(scan.Scanner(model, {}, scan.ScanConfig(tile=300, engine=e)), src)
+           for e in ENGINES]
+    (a, ta, ka), (b, tb, kb) = got
+    for k in ("pos", "det", "strand"):
+        assert np.array_equal(a[k], b[k])
+    assert np.allclose(a["value"], b["value"], atol=1e-5)
+    assert np.array_equal(ta, tb)
+    assert np.allclose(np.nan_to_num(ka), np.nan_to_num(kb), atol=1e-5)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
+    import pyBigWig
+
+    codes = plant(background(600, seed=2), 300)
+    codes[500:540] = DNA.unknown_code
+    sizes = {"chrA": 600, "chrB": 1000}
+    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=128, engine=engine, tracks=["filter_0"]))
+    scan.scan_sources(sc, [scan.ArraySource("chrA", codes)], hand_null(2), tmp_path, sizes)
+    bw = pyBigWig.open(str(tmp_path / "cam.bw"))
+    assert bw.chroms() == sizes
+    v = np.asarray(bw.values("chrA", 0, 600, numpy=True))
+    centre = 300 + WIDTH // 2  # the CAM at window start j is drawn at base j + W // 2
+    assert v[centre] == pytest.approx(1.0)
+    assert np.nansum(v) == pytest.approx(1.0)
+    assert np.isnan(v[: WIDTH // 2]).all() and not np.isnan(v[WIDTH // 2])
+    # bases whose window touches N have no data
+    assert np.isnan(v[500 - WIDTH + 1 + WIDTH // 2: 540 + WIDTH // 2]).all()
+    assert not np.isnan(v[500 - WIDTH + WIDTH // 2])
+    f0 = pyBigWig.open(str(tmp_path / "filter_0.bw")).values("chrA", centre, centre + 1)
+    assert f0[0] == pytest.approx(1.0)
+    # binned
+    out2 = tmp_path / "binned"
+    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=128, engine=engine, bin=10))
+    scan.scan_sources(sc, [scan.ArraySource("chrA", codes)], hand_null(2), out2, sizes)
+    iv = pyBigWig.open(str(out2 / "cam.bw")).intervals("chrA", 300, 310)
+    assert iv[0][:2] == (300, 310) and iv[0][2] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chromosome_of_only_n(tmp_path, engine):
+    import pyBigWig
+
+    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=100, engine=engine))
+    src = scan.ArraySource("chrN", np.full(1000, DNA.unknown_code, np.uint8))
+    res = scan.scan_sources(sc, [src], hand_null(2), tmp_path, {"chrN": 1000})
+    assert res.n_calls == 0 and res.n_tests == {"filters": 0, "cam": 0}
+    assert (tmp_path / "sites.bed").read_text().startswith("#chrom\tstart\tend")
+    assert len((tmp_path / "sites.bed").read_text().splitlines()) == 1
+    bw = pyBigWig.open(str(tmp_path / "cam.bw"))
+    assert bw.chroms() == {"chrN": 1000}
+    # shorter than a filter: no window at all
+    short = scan.ArraySource("tiny", background(WIDTH - 1))
+    res = scan.scan_sources(sc, [short], hand_null(2), tmp_path / "tiny", {"tiny": WIDTH - 1})
+    assert res.n_calls == 0
+
+
+def _genome(tmp_path, seqs):
+    fa = tmp_path / "genome.fa"
+    with open(fa, "w") as f:
+        for name, s in seqs.items():
+            f.write(f">{name}\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60)) + "\n")
+    return fa
+
+
+def test_cli_shards_and_merge(tmp_path):
+    import pyBigWig
+
+    rng = np.random.default_rng(11)
+    seqs = {}
+    for name, sites in (("chr1", [1000, 5003]), ("chr2", [2500])):
+        codes = background(8000, seed=len(seqs) + 20)
+        for p in sites:
+            codes = plant(codes, p, reverse=p == 5003)
+        seqs[name] = DNA.decode(codes)
+    seqs["chrN"] = "N" * 3000
+    fa = _genome(tmp_path, seqs)
+    model_pt, model_json = save(motif_model(), tmp_path / "model")
+    common = ["--model", model_pt, "--model-json", model_json, "--genome", fa, "--tile", "700",
+              "--null-bases", "20000", "--null-window", "2000", "--tracks", "filter_0",
+              "--q", "0.5"]  # a small null: exact matches get p ~ 1e-4
+    null = tmp_path / "null.npz"
+    r = run_cli("scan", *common, "--make-null", "--null", null, "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    shards = []
+    for chrom in ("chr1", "chr2", "chrN"):
+        out = tmp_path / "shards" / chrom
+        r = run_cli("scan", *common, "--chrom", chrom, "--null", null, "--out", out)
+        assert r.returncode == 0, r.stderr
+        shards.append(out)
+    n_info = json.loads((tmp_path / "shards" / "chrN" / "scan.json").read_text())
+    assert n_info["n_calls"] == 0 and n_info["bases"] == 3000
+    merged = tmp_path / "merged"
+    r = run_cli("scan", "--merge", *shards, "--out", merged, "--q", "0.5")
+    assert r.returncode == 0, r.stderr
+    bed = read_bed(merged / "sites.bed")
+    f0 = bed[bed["detector"] == "filter_0"]
+    assert list(zip(f0["chrom"], f0["start"], f0["strand"])) == [
+        ("chr1", 1000, "+"), ("chr1", 5003, "-"), ("chr2", 2500, "+")]
+    text = (merged / "sites.bed").read_text()
+    assert text.count("#chrom") == 1
+    assert list(bed["start"]) == sorted(bed["start"]) or bed["chrom"].is_monotonic_increasing
+    bw = pyBigWig.open(str(merged / "cam.bw"))
+    assert set(bw.chroms()) == {"chr1", "chr2", "chrN"}
+    assert bw.values("chr2", 2500 + WIDTH // 2, 2501 + WIDTH // 2)[0] == pytest.approx(1.0)
+    assert bw.values("chr1", 5003 + WIDTH // 2, 5004 + WIDTH // 2)[0] == pytest.approx(1.0)
+    assert (merged / "filter_0.bw").is_file()
+    summary = json.loads((merged / "summary.json").read_text())
+    assert summary["bases"] == 19000
+    # a bad chromosome name is one clear line
+    r = run_cli("scan", *common, "--chrom", "chr9", "--null", null, "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "chr9" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_null_tail_and_thresholds():
+    rng = np.random.default_rng(0)
+    vals = [np.sort(rng.exponential(1.0, 20000)).astype(np.float32)]
+    null = scan.ScanNull.fit(NullModel(vals, np.array([40000]), np.array([0.0])), tail_fraction=0.01)
+    assert np.isfinite(null.tail_u[0]) and null.tail_scale[0] == pytest.approx(1.0, rel=0.2)
+    x = np.array([0.5, 3.0, 8.0, 20.0])
+    p = null.pvalues(np.zeros(4, np.int64), x)
+    assert (np.diff(p) < 0).all() and p[-1] < 1e-6  # beyond the null's range, still ordered
+    for q in (0.5, 0.01, 1e-3, 1e-7):
+        t = null.thresholds(q)[0]
+        assert null.pvalues(np.zeros(1, np.int64), np.array([t * 1.0001 + 1e-6]))[0] <= q
+        assert null.pvalues(np.zeros(1, np.int64), np.array([t * 0.99 - 1e-3]))[0] > q or t <= 0
+
+
+def test_merge_overlapping_keeps_best_per_group():
+    starts = np.array([0, 5, 20, 3, 40])
+    ends = np.array([10, 15, 30, 13, 50])
+    group = np.array(["a", "a", "a", "b", "a"], dtype=object)
+    order = np.array([1, 0, 2, 3, 4])  # row 1 is the best
+    keep = scan.merge_overlapping(starts, ends, group, order)
+    assert keep.tolist() == [False, True, True, True, True]
+
+
+MEMORY_SCRIPT = textwrap.dedent("""
+    import json, resource, sys, tracemalloc
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    from seqfm import scan
+    from seqfm.model import SeqCNN
+    import torch
+    torch.manual_seed(0)
+    model = SeqCNN({{"n_filters": 16, "filter_width": 11, "dropout": 0.0}}).eval()
+    length = int(sys.argv[1])
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, length).astype(np.uint8)
+    src = scan.ArraySource("chr1", codes[:1000])
+    sc = scan.Scanner(model, {{}}, scan.ScanConfig(tile=5000, batch_size=2))
+    null = scan.build_null(sc, [src], sc.config)
+    from seqfm.io import Genome
+    genome = Genome(sys.argv[2])
+    gsrc = scan.GenomeSource(genome, "chr1", sc.alphabet)
+    list(sc.scan(scan.ArraySource("w", codes[:20000]), null.thresholds(0.05)))  # warm up
+    tracemalloc.start()
+    res = scan.scan_sources(sc, [gsrc], null, sys.argv[3], dict(genome.sizes))
+    peak = tracemalloc.get_traced_memory()[1]
+    print(json.dumps({{"peak": peak, "bases": res.bases}}))
+""")
+
+
+def test_memory_does_not_grow_with_length(tmp_path):
+    rng = np.random.default_rng(0)
+    peaks = {}
+    for length in (50_000, 500_000):
+        fa = _genome(tmp_path / str(length), {"chr1": random_dna(rng, length)}) if (
+            (tmp_path / str(length)).mkdir() or True) else None
+        script = tmp_path / "mem.py"
+        script.write_text(MEMORY_SCRIPT.format(root=str(ROOT)))
+        r = subprocess.run([sys.executable, str(script), str(length), str(fa),
+                            str(tmp_path / str(length) / "out")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        assert res["bases"] == length
+        peaks[length] = res["peak"]
+    # 10x the length, about the same traced peak (coarse: candidates grow a little)
+    assert peaks[500_000] < 1.5 * peaks[50_000] + 8 * 2**20, peaks
