@@ -18,7 +18,11 @@ class or family in JASPAR). Rules:
   seqfm rule      seqfm.motifs.MatchRule() defaults: IC floor, E-value and a column-shuffled
                   null (observed -log10 p at least min_z SDs above its shuffled copies)
 
-Run:  python bench/bench_tomtom_calibration.py [--n 200] [--seed 1]
+With --motifs results/dna_example/motifs.tsv it also scores a `seqfm motifs` result on the
+example: for each planted motif, the best-ranked cluster annotated with it (or its JASPAR TF
+family), and the best-ranked cluster annotated with anything else.
+
+Run:  python bench/bench_tomtom_calibration.py [--n 200] [--seed 1] [--motifs TSV]
 The first run on a machine compiles memelite's TomTom (about 2 minutes); later runs load the
 compiled kernels from the numba cache (seqfm.motifs.numba_cache_dir()).
 """
@@ -59,12 +63,50 @@ def same_family(db: M.Database, a: int, mid: str) -> bool:
     return db.same_family(a, db.index(mid))
 
 
+def score_example(path: str) -> None:
+    """Planted motifs found in a motifs.tsv, and how they rank by influence."""
+    import pandas as pd
+
+    db = M.load_jaspar()
+    tab = pd.read_csv(path, sep="\t", keep_default_na=False)
+    print(f"{path}: {len(tab)} clusters")
+    planted_rows = set()
+    for mid, name in PLANTED.items():
+        hits = [r for r in tab.itertuples() if r.match_id and db.same_family(db.index(r.match_id), db.index(mid))]
+        planted_rows |= {r.rank for r in hits}
+        if hits:
+            h = hits[0]
+            print(f"  {name:6s} {mid}: found, best rank {h.rank} ({h.cluster}, {h.match_id} {h.match_name}, "
+                  f"E={h.match_E}, z={h.match_null_z}, influence {h.influence}); {len(hits)} cluster(s)")
+        else:
+            print(f"  {name:6s} {mid}: NOT annotated")
+    other = [r for r in tab.itertuples() if r.match_id and r.rank not in planted_rows]
+    unann = [r for r in tab.itertuples() if not r.match_id]
+    worst_planted = max((min(r.rank for r in tab.itertuples() if r.match_id and
+                             db.same_family(db.index(r.match_id), db.index(mid))) for mid in PLANTED
+                         if any(r.match_id and db.same_family(db.index(r.match_id), db.index(mid))
+                                for r in tab.itertuples())), default=None)
+    first_other = other[0].rank if other else None
+    print(f"  every planted motif's best cluster within the top {worst_planted} ranks; "
+          f"first cluster annotated with a non-planted motif: "
+          f"{'none' if first_other is None else f'rank {first_other} ({other[0].match_name})'}; "
+          f"unannotated clusters above rank {worst_planted}: "
+          f"{sum(1 for r in unann if worst_planted and r.rank < worst_planted)}")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200, help="null queries of each kind")
     ap.add_argument("--planted", type=int, default=10, help="queries per planted motif")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--motifs", help="a motifs.tsv of the example to score against the planted motifs")
+    ap.add_argument("--skip-null", action="store_true", help="only score --motifs")
     args = ap.parse_args()
+    if args.motifs:
+        score_example(args.motifs)
+    if args.skip_null:
+        return
 
     t0 = time.time()
     db = M.load_jaspar()

@@ -110,7 +110,7 @@ def save_logo(stem: str | os.PathLike, probs: np.ndarray, alphabet: str | Alphab
         panels.append(("tracks", 0.45))
     lo = min(0, tstart) if match_probs is not None else 0
     hi = max(w, tstart + len(mp)) if match_probs is not None else w
-    width_in = max(3.0, 0.32 * (hi - lo) + 1.2)
+    width_in = max(4.2, 0.32 * (hi - lo) + 1.2)
     fig, axes = plt.subplots(len(panels), 1, figsize=(width_in, 1.45 * sum(h for _, h in panels) + 0.3),
                              gridspec_kw={"height_ratios": [h for _, h in panels]}, squeeze=False)
     axes = axes[:, 0]

@@ -893,7 +893,7 @@ class MotifConfig:
     min_sites: int = 10
     trim_bits: float = 0.3
     pseudocount: float = 0.5
-    cluster_similarity: float = 0.6
+    cluster_similarity: float = 0.7
     coactivation: bool = True
     influence: str = "separation"
     jaspar_release: str = JASPAR_RELEASE

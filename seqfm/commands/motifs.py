@@ -28,7 +28,7 @@ def add_arguments(p) -> None:
 
     g = p.add_argument_group("filter PWMs")
     g.add_argument("--frac", type=float, default=0.5,
-                   help="activation threshold: mean + FRAC * (max - mean) of the filter's activations")
+                   help="activation threshold: mean + FRAC * (max - mean) of the filter's activations (Basset: 0.5; the workflow uses 0.7, which gives sharper PWMs on the example)")
     g.add_argument("--min-sites", type=int, default=10, help="fewer sites and a filter gets no PWM")
     g.add_argument("--trim-bits", type=float, default=0.3,
                    help="trim flank positions with less information (bits)")
@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
                    help="separation: mean logit drop on validation positives minus that on negatives; "
                         "auroc: drop of validation AUROC; positives: mean logit drop on positives "
                         "(when the filter, or all filters of a cluster, is zeroed)")
-    c.add_argument("--cluster-similarity", type=float, default=0.6,
+    c.add_argument("--cluster-similarity", type=float, default=0.7,
                    help="filters whose similarity reaches this join a cluster: the smaller of the best "
                         "aligned matrix similarity (both strands) and the co-activation correlation")
     c.add_argument("--coactivation", action=bool_opt, default=True,
