@@ -130,7 +130,7 @@ def run(model_dir: str | Path = ROOT / "results/dna_example",
     merged_sc = sites.SiteCalls(sites.merge_calls(sc.calls, labels_, "all"), sc.rows, sc.null,
                                 sc.n_tests, sc.cores)
     merged = sites.calls_table(merged_sc, ds, labels_, True)
-    regions = sites._regions(ds, sc.rows)
+    regions = sites.evaluated_regions(ds, sc.rows)
     is_cam = merged["detector"] == "cam"
     res = {
         "n_sequences": int(len(sc.rows)),

@@ -94,10 +94,8 @@ def strand_max(acts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     (values, strand): ``(N, F, L1)`` maximum over the strands and ``(N, F, L1)`` int8 strand
     index of that maximum (0 forward, 1 reverse; ties go to forward).
     """
-    values, strand = acts.max(dim=1)
-    # torch.max may return either index on ties; make ties forward
-    strand = (acts[:, 1] > acts[:, 0]).to(torch.int8)
-    return values, strand
+    # ties go to the forward strand (torch.max may return either index on ties)
+    return torch.maximum(acts[:, 0], acts[:, 1]), (acts[:, 1] > acts[:, 0]).to(torch.int8)
 
 
 @torch.no_grad()

@@ -202,8 +202,7 @@ class NullModel:
         return np.array([v[-1] if len(v) and v[-1] > 0 else 1.0 for v in self.values])
 
 
-def null_copies(codes: np.ndarray, tracks: np.ndarray | None, copies: int, seed: int,
-                alphabet_size: int = 4):
+def null_copies(codes: np.ndarray, tracks: np.ndarray | None, copies: int, seed: int):
     """Seeded dinucleotide-shuffled copies of ``codes`` with position-permuted tracks.
 
     Parameters
@@ -212,9 +211,8 @@ def null_copies(codes: np.ndarray, tracks: np.ndarray | None, copies: int, seed:
     tracks : numpy.ndarray ``(N, T, L)`` or None
     copies : int
     seed : int
-    alphabet_size : int
-        Unused for DNA; for protein (no dinucleotide structure kept beyond pairs) the same
-        shuffle keeps residue-pair counts.
+        Copy ``k`` is shuffled with seed ``seed * 1000003 + k``; the same seed gives the same
+        copies. For protein the same shuffle keeps every residue-pair count.
 
     Yields
     ------
@@ -506,7 +504,6 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
     import torch
 
     from . import featuremaps as fm
-    from .train import pick_device
 
     device = next(model.parameters()).device
     alphabet, policy = dataset.alphabet, dataset.info.get("policy", "uniform")
@@ -521,7 +518,7 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
     tracks = dataset.tracks if dataset.tracks.ndim == 3 and dataset.tracks.shape[1] else None
     if len(rows) == 0:
         raise InputError(f"no sequence to call sites on (split {config.split!r}, "
-                         f"labels {config.labels!r})")
+                         f"labels {config.labels!r}); choose another with --split / --labels")
 
     # the null: shuffled copies of (a seeded subset of) the same sequences
     null_rows = rows
@@ -926,7 +923,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
                "n_cam_calls": int((table["detector"] == "cam").sum()),
                "n_sequences": int(len(sc.rows)), "n_tests": sc.n_tests}
     if truth is not None:
-        regions = _regions(ds, sc.rows)
+        regions = evaluated_regions(ds, sc.rows)
         for kind, sel in (("filters", table["detector"] != "cam"), ("cam", table["detector"] == "cam")):
             s = score_against_truth(table[sel], truth, regions)
             summary[f"truth_{kind}"] = s
@@ -936,7 +933,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     return summary
 
 
-def _regions(ds, rows: np.ndarray) -> pd.DataFrame:
+def evaluated_regions(ds, rows: np.ndarray) -> pd.DataFrame:
     """The evaluated sequences as output-coordinate intervals (chrom, start, end)."""
     length = ds.codes.shape[1]
     z = np.zeros(len(rows), np.int64)
