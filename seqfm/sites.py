@@ -779,7 +779,8 @@ def featuremaps_arrays(model, dataset, sc: SiteCalls, labels: FilterLabels, conf
     cam (N, L1) float32 · cam_offset () int64: CAM/filter position j covers input
     ``[j, j + filter_width)``, its centre is input position ``j + cam_offset`` ·
     filter_width () int64 · filter_names (K,) str · filters (N, K, L1) float32 (strand maximum) ·
-    call_seq (P,) int64 index into names · call_detector, call_cluster, call_strand (P,) str ·
+    call_seq (P,) int64 index into names · call_detector, call_cluster, call_match_name,
+    call_strand (P,) str ·
     call_start, call_end (P,) int64 sequence coordinates · call_activation, call_p, call_q (P,) ·
     truth_seq, truth_start, truth_end (T,) int64 · truth_strand, truth_name (T,) str
     (empty without a truth BED).
@@ -829,6 +830,7 @@ def featuremaps_arrays(model, dataset, sc: SiteCalls, labels: FilterLabels, conf
         "call_seq": np.array([pos_of[int(r)] for r in sub["row"]], dtype=np.int64),
         "call_detector": np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=str),
         "call_cluster": np.array(["." if d < 0 else labels.cluster[d] for d in det], dtype=str),
+        "call_match_name": np.array(["." if d < 0 else labels.match_name[d] for d in det], dtype=str),
         "call_start": sub["seq_start"].to_numpy(np.int64),
         "call_end": sub["seq_end"].to_numpy(np.int64),
         "call_strand": np.array([("-" if s else "+") if stranded else "."
@@ -845,7 +847,8 @@ def featuremaps_arrays(model, dataset, sc: SiteCalls, labels: FilterLabels, conf
         "truth_strand": t["strand"].astype(str).to_numpy().astype(str),
         "truth_name": t["name"].astype(str).to_numpy().astype(str),
     })
-    for k in ("call_detector", "call_cluster", "call_strand", "truth_strand", "truth_name"):
+    for k in ("call_detector", "call_cluster", "call_match_name", "call_strand", "truth_strand",
+              "truth_name"):
         if arrays[k].dtype == object or arrays[k].size == 0:
             arrays[k] = np.asarray(arrays[k], dtype="U1" if arrays[k].size == 0 else str)
     return arrays
