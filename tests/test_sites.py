@@ -288,3 +288,27 @@ def test_protein_calls_are_unstranded_binding_sites(tmp_path):
     assert {r[2] for r in gff} == {"binding_site"} and {r[6] for r in gff} == {"."}
     z = np.load(tmp_path / "out/interpret/featuremaps.npz")
     assert z["codes"].shape == (3, length) and len(z["truth_seq"]) == 0
+
+
+def test_the_null_is_seeded(planted):
+    ds = D.read(planted / "dataset")
+    net = motif_model(strong=0.4, bias=0.0)
+    cfg = dict(q=1.0, null_copies=3, merge="none")
+    a = sites.call_sites(net, ds, sites.SitesConfig(seed=5, **cfg))
+    b = sites.call_sites(net, ds, sites.SitesConfig(seed=5, **cfg))
+    c = sites.call_sites(net, ds, sites.SitesConfig(seed=6, **cfg))
+    pd.testing.assert_frame_equal(a.calls, b.calls)
+    assert not np.array_equal(a.calls["p"].to_numpy(), c.calls["p"].to_numpy())
+
+
+def test_coordinates_of_windows_clipped_at_a_chromosome_start():
+    # a 100-bp window that would start at -30 is stored as 0-70; a call at sequence 40-48 lies
+    # at genome -30+40 .. -30+48 = 10-18 (plus window) or, the window reverse-complemented,
+    # at -30+100-48 .. -30+100-40 = 22-30 on the other strand (minus window)
+    meta = pd.DataFrame({"name": ["a", "b"], "chrom": ["chr1", "chr1"], "start": [0, 0],
+                         "end": [70, 70], "strand": ["+", "-"]})
+    chrom, start, end, strand = sites.to_output_coordinates(
+        np.array([0, 1]), np.array([40, 40]), np.array([48, 48]), np.array([0, 0]), meta, 100, True)
+    assert list(chrom) == ["chr1", "chr1"]
+    assert start.tolist() == [10, 22] and end.tolist() == [18, 30]
+    assert list(strand) == ["+", "-"]
