@@ -18,10 +18,15 @@ class-activation map (CAM)
     For a strand-aware model the strand of a CAM peak is the strand whose stream alone gives
     the larger map at that position.
 
+Both come from one pass through the first layer (:func:`maps`, which merges the strands as
+``SeqCNN.features`` does; the tests hold it equal to ``class_activation_map``).
+
 Peaks are local maxima found by non-maximum suppression with the ``max_pool1d`` equality
 trick: position ``i`` is a peak when it equals the maximum of the window of ``nms_width``
-positions centred on it (ties resolved to the leftmost position), and its value is above
-``floor`` (0 for filters: a ReLU output of 0 is no evidence).
+positions centred on it (ties resolved to the leftmost position, so a plateau gives one
+peak). Every local maximum is a candidate (a test, for the significance in
+:mod:`seqfm.sites`); filter maxima of 0 (the ReLU's floor, no evidence) are counted but never
+become calls.
 
 Filter cores: a filter of width W usually holds a motif shorter than W, somewhere inside it.
 :func:`filter_cores` finds, from the weights, the span of columns that carry the motif, so a
