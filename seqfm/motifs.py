@@ -673,8 +673,9 @@ class MatchRule:
 
     A query is annotated with its best target when all hold:
 
-    - its information content is at least ``min_ic`` bits (low-information matrices match
-      GC-rich or A/T-rich targets by composition alone);
+    - its information content is at least ``min_ic`` bits in all and ``min_ic_per_position``
+      bits per position on average (low-information matrices, and long sparse ones with a few
+      informative letters, "match" long GC-rich targets such as CTCF's by composition);
     - the best match's E-value (``p * number of targets``) is at most ``max_evalue``;
     - with ``n_shuffles`` > 0, a column-shuffled null: the query's columns are permuted
       ``n_shuffles`` times (same columns, same IC, same composition) and each copy gets its
@@ -690,6 +691,7 @@ class MatchRule:
     """
 
     min_ic: float = 4.0
+    min_ic_per_position: float = 0.5
     max_evalue: float = 0.05
     n_shuffles: int = 30
     min_z: float = 3.0
@@ -722,7 +724,9 @@ def annotate(queries: Sequence[np.ndarray], db: Database, rule: MatchRule | None
     res["ic"] = ic
     res["null_p"] = np.full(len(queries), np.nan)
     res["null_z"] = np.full(len(queries), np.nan)
-    ok = (ic >= rule.min_ic) & (res["E"] <= rule.max_evalue)
+    width = np.array([len(q) for q in queries], dtype=np.float64)
+    ok = ((ic >= rule.min_ic) & (ic >= rule.min_ic_per_position * width)
+          & (res["E"] <= rule.max_evalue))
     todo = np.flatnonzero(ok)
     if rule.n_shuffles and len(todo):
         shuffled = []

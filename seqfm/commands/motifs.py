@@ -52,6 +52,8 @@ def add_arguments(p) -> None:
     j.add_argument("--jaspar-tax-group", default="vertebrates",
                    help="taxon (vertebrates, insects, plants, ...; 'all' for every taxon)")
     j.add_argument("--min-ic", type=float, default=4.0, help="queries with less information (bits) get no match")
+    j.add_argument("--min-ic-per-position", type=float, default=0.5,
+                   help="queries with less information per position on average (bits) get no match")
     j.add_argument("--max-evalue", type=float, default=0.05, help="largest E-value (p x targets) of a match")
     j.add_argument("--shuffles", type=int, default=30,
                    help="column-shuffled copies of each query for the null (0 = no shuffled null)")
@@ -74,7 +76,8 @@ def run(args) -> None:
     from .. import motifs
 
     motifs.use_numba_cache()
-    rule = motifs.MatchRule(min_ic=args.min_ic, max_evalue=args.max_evalue,
+    rule = motifs.MatchRule(min_ic=args.min_ic, min_ic_per_position=args.min_ic_per_position,
+                            max_evalue=args.max_evalue,
                             n_shuffles=args.shuffles, min_z=args.min_z, seed=args.seed)
     cfg = motifs.MotifConfig(
         frac=args.frac, min_sites=args.min_sites, trim_bits=args.trim_bits,

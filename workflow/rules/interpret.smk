@@ -35,6 +35,7 @@ def motifs_options(wildcards):
         f"--jaspar-collection {j['collection']}",
         f"--jaspar-tax-group {j['tax_group']}",
         f"--min-ic {m['min_ic']}",
+        f"--min-ic-per-position {m['min_ic_per_position']}",
         f"--max-evalue {m['max_evalue']}",
         f"--shuffles {m['shuffles']}",
         f"--min-z {m['min_z']}",
