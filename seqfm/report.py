@@ -1057,11 +1057,24 @@ def _sort_sites(df: pd.DataFrame) -> pd.DataFrame:
         # among calls tied on q, alternate between motifs (each motif's best call first)
         tie = [k for k in ("_q",) if k in keys]
         if tie:
-            motif = pd.Series([_site_motif(row) for _, row in df.iterrows()], index=df.index)
+            motif = _site_motifs(df)
             df = df.assign(_turn=df.assign(_m=motif).groupby(tie + ["_m"], sort=False).cumcount())
             df = df.sort_values(tie + ["_turn"], kind="stable").drop(columns=["_turn"])
         df = df.drop(columns=keys)
     return df
+
+
+def _site_motifs(df: pd.DataFrame) -> pd.Series:
+    """:func:`_site_motif` of every row, vectorised (BED files of calls can be long)."""
+    out = pd.Series("–", index=df.index, dtype=object)
+    for col in ("detector", "cluster", "match_name"):  # later columns win
+        if col in df.columns:
+            v = df[col].astype(str)
+            ok = ~v.isin(["", ".", "nan"])
+            if col == "detector":
+                v = v.where(v != "cam", "CAM (model-level evidence)")
+            out = out.where(~ok, v)
+    return out
 
 
 def _site_motif(row: Mapping) -> str:
@@ -1120,7 +1133,7 @@ def section_sites(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str:
         top = cam_calls.head(max(1, max_rows // 2) if len(motif_calls) else max_rows)
         parts.append(f"<h3>Strongest class-activation-map calls</h3><p class=\"muted\">Peaks of the model's "
                      f"evidence per position; {len(top)} of {fmt_num(len(cam_calls))}.</p>" + _sites_table(top))
-    counts = pd.Series([_site_motif(row) for _, row in df.iterrows()]).value_counts()
+    counts = _site_motifs(df).value_counts()
     items = "".join(f"<tr><td>{esc(k)}</td><td class=\"n\">{fmt_num(int(v))}</td></tr>"
                     for k, v in counts.head(10).items())
     more = f'<p class="muted">… and {len(counts) - 10} more.</p>' if len(counts) > 10 else ""
