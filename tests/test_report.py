@@ -385,3 +385,25 @@ def test_report_module_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_config_digest_is_stable_and_order_free():
+    from seqfm.report import config_digest
+
+    a = config_digest({"seed": 1, "train": {"lr": 0.005, "epochs": 30}})
+    assert a == config_digest({"train": {"epochs": 30, "lr": 0.005}, "seed": 1})
+    assert a != config_digest({"seed": 2, "train": {"lr": 0.005, "epochs": 30}})
+    assert re.fullmatch(r"[0-9a-f]{12}", a)
+
+
+def test_report_rule_defaults_match_the_cli():
+    from seqfm.cli import build_parser
+
+    text = (ROOT / "workflow" / "rules" / "report.smk").read_text()
+    defaults = eval(re.search(r"REPORT_DEFAULTS = (\{.*\})", text).group(1))
+    args = build_parser().parse_args(["report", "--results", "r", "--out", "o"])
+    assert defaults == {"max_motifs": args.max_motifs, "max_sites": args.max_sites,
+                        "featuremaps": args.featuremaps, "embed_downloads": args.embed_downloads}
+    import yaml
+
+    assert yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["report"] == defaults
