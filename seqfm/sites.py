@@ -26,7 +26,11 @@ Pipeline (:func:`call_sites`, driven by ``seqfm sites``):
 
 Coordinates: a filter call spans the filter's *core* (the columns that carry its motif,
 :func:`seqfm.featuremaps.filter_cores`) on the strand that gave the peak; a CAM call spans the
-first-layer window ``[j, j + W)``. Sequences with genome coordinates (``chrom``/``start``/``end``
+first-layer window ``[j, j + W)``. Strands: a filter may learn a motif either way round, so the
+strand of a filter call is the strand its weights matched on, flipped when ``filters.tsv`` says
+the filter's JASPAR match aligned to its reverse complement (``match_strand`` ``-``): with a
+match, the strand is the matched motif's orientation. A CAM call's strand is the strand whose
+stream alone gives the larger map (the orientation of the filters that drive it). Sequences with genome coordinates (``chrom``/``start``/``end``
 in ``meta.tsv``) are reported in genome coordinates; minus-strand rows (reverse-complemented at
 extraction) count from the window's end and their strands flip. Sequences without coordinates
 are reported in sequence coordinates with ``chrom`` = the sequence name.
@@ -255,10 +259,20 @@ class FilterLabels:
     cluster: list[str]
     match_name: list[str]
     influence: np.ndarray | None = None
+    #: filters whose JASPAR match lies on the reverse strand of their weights: their calls'
+    #: strands are flipped so that a strand names the orientation of the matched motif
+    flip: np.ndarray | None = None
 
     @classmethod
     def default(cls, n_filters: int) -> "FilterLabels":
-        return cls(["."] * n_filters, ["."] * n_filters, None)
+        return cls(["."] * n_filters, ["."] * n_filters, None, np.zeros(n_filters, dtype=bool))
+
+    def flipped(self, detector: np.ndarray) -> np.ndarray:
+        """Whether each call's strand is to be flipped (filter index per call; -1 = CAM)."""
+        detector = np.asarray(detector)
+        if self.flip is None:
+            return np.zeros(len(detector), dtype=bool)
+        return (detector >= 0) & self.flip[np.maximum(detector, 0)]
 
 
 def filter_name(i: int) -> str:
@@ -271,8 +285,11 @@ def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> Filter
 
     The file has one row per filter with a ``filter`` column (``filter_12`` or ``12``) and
     optionally ``cluster``, ``influence`` and ``match_name``; a missing file or column gives
-    ``'.'`` (and no influence). When ``motifs.tsv`` lies beside the ``interpret/`` folder
-    (``results/{sample}/motifs.tsv``), a cluster's match names all of its filters' calls.
+    ``'.'`` (and no influence). A filter whose own match (``match_id``/``match_name``) has
+    ``match_strand`` ``-`` (TomTom aligned the matrix to the filter's reverse complement) gets
+    its calls' strands flipped, so that the strand is the matched motif's orientation. When
+    ``motifs.tsv`` lies beside the ``interpret/`` folder (``results/{sample}/motifs.tsv``), a
+    cluster's match names all of its filters' calls.
     """
     labels = FilterLabels.default(n_filters)
     if path is None or not Path(path).is_file() or Path(path).stat().st_size == 0:
@@ -298,6 +315,8 @@ def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> Filter
             cl = f"cluster_{cl}"
         labels.cluster[i] = cl
         labels.match_name[i] = str(row.get("match_name", ".") or ".").strip() or "."
+        has_match = bool(str(row.get("match_id", "") or "").strip()) or labels.match_name[i] != "."
+        labels.flip[i] = has_match and str(row.get("match_strand", "") or "").strip() == "-"
         try:
             influence[i] = float(row.get("influence", "nan") or "nan")
         except ValueError:
@@ -621,10 +640,11 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
     """The BED table (columns :data:`BED_HEADER`), sorted by chrom, start, end, name."""
     c = sc.calls
     length = dataset.codes.shape[1]
+    det = c["detector"].to_numpy()
+    seq_strand = c["seq_strand"].to_numpy().astype(bool) ^ labels.flipped(det)
     chrom, start, end, strand = to_output_coordinates(
         c["row"].to_numpy(), c["seq_start"].to_numpy(), c["seq_end"].to_numpy(),
-        c["seq_strand"].to_numpy(), dataset.meta, length, stranded)
-    det = c["detector"].to_numpy()
+        seq_strand.astype(np.int8), dataset.meta, length, stranded)
     detector = np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=object)
     cluster = np.array(["." if d < 0 else labels.cluster[d] for d in det], dtype=object)
     match = np.array(["." if d < 0 else labels.match_name[d] for d in det], dtype=object)
@@ -833,8 +853,9 @@ def featuremaps_arrays(model, dataset, sc: SiteCalls, labels: FilterLabels, conf
         "call_match_name": np.array(["." if d < 0 else labels.match_name[d] for d in det], dtype=str),
         "call_start": sub["seq_start"].to_numpy(np.int64),
         "call_end": sub["seq_end"].to_numpy(np.int64),
-        "call_strand": np.array([("-" if s else "+") if stranded else "."
-                                 for s in sub["seq_strand"]], dtype=str),
+        "call_strand": np.array([("-" if s else "+") if stranded else "." for s in
+                                 sub["seq_strand"].to_numpy().astype(bool) ^ labels.flipped(det)],
+                                dtype=str),
         "call_activation": sub["activation"].to_numpy(np.float32),
         "call_p": sub["p"].to_numpy(np.float64),
         "call_q": sub["q"].to_numpy(np.float64),

@@ -312,3 +312,20 @@ def test_coordinates_of_windows_clipped_at_a_chromosome_start():
     assert list(chrom) == ["chr1", "chr1"]
     assert start.tolist() == [10, 22] and end.tolist() == [18, 30]
     assert list(strand) == ["+", "-"]
+
+
+def test_a_reverse_strand_match_flips_the_strand_of_the_calls(planted):
+    # TomTom aligned the matched motif to the filter's reverse complement: a call where the
+    # filter's weights match on + is a site of the matched motif on -
+    (planted / "interpret").mkdir()
+    (planted / "interpret/filters.tsv").write_text(
+        "filter\tcluster\tmatch_id\tmatch_name\tmatch_strand\nfilter_0\tm1\tMA0001.1\tREV\t-\n")
+    cfg = sites.SitesConfig(null_copies=20, seed=3)
+    sites.run(planted / "model/model.pt", planted / "model/model.json", planted / "dataset",
+              planted / "out", filters_tsv=planted / "interpret/filters.tsv", config=cfg, threads=1)
+    bed = read_sites_bed(planted / "out/sites.bed")
+    filt = bed[bed["detector"] == "filter_0"]
+    assert sorted(zip(filt["chrom"], filt["start"], filt["strand"])) == [
+        ("chr1", 1030, "-"), ("chr1", 5042, "-"), ("seq2", 70, "-")]
+    cam = bed[bed["detector"] == "cam"]
+    assert set(cam["strand"]) == {"+"}  # the CAM keeps its stream's strand
