@@ -2,8 +2,8 @@
 
 Candidates are the local maxima (non-maximum suppression over the filter width) of every
 first-layer filter's activation (maximum over both strands; the strand of a call is the strand
-that gave it) and of the class-activation map (CAM), on the positive sequences of the test split
-by default. Each candidate gets an empirical p-value against the same detector's peaks on
+that gave it, flipped when --motifs says the filter's JASPAR match lies on its reverse strand)
+and of the class-activation map (CAM), on the positive sequences of the test split by default. Each candidate gets an empirical p-value against the same detector's peaks on
 dinucleotide-shuffled copies of the same sequences (tracks permuted over positions):
 p = (1 + #null >= x) / (1 + n_null), and a Benjamini-Hochberg q-value (filters and CAM are two
 families); calls pass at --q.
