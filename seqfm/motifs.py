@@ -940,8 +940,33 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         out: str | os.PathLike, config: MotifConfig | None = None, progress: bool = False) -> dict:
     """``seqfm motifs``: filters -> PWMs, influence, clusters, JASPAR matches, logos, files.
 
-    Writes under ``out``: ``filters.meme``, ``motifs.tsv``, ``logos/`` (``motif_K`` and
-    ``filters/filter_N``, PNG + SVG), ``interpret/filters.tsv``, ``interpret/motifs.meme``.
+    Writes under ``out`` (each file atomically):
+
+    ``filters.meme``
+        The PWM of every filter with at least ``min_sites`` sites (``filter_N``), trimmed,
+        MEME motif format 4 (``strands: + -`` for DNA; uniform background).
+    ``interpret/motifs.meme``
+        The merged PWM of every cluster (``motif_K``; alternate name: its filters).
+    ``motifs.tsv``
+        One row per cluster, best (largest influence) first: ``rank cluster influence
+        n_sites ic match_id match_name match_p match_q filters``, then ``match_E
+        match_offset match_strand conservation_reliance consensus logo match_null_p
+        match_null_z nearest_id nearest_name match_family auroc_drop logit_drop_pos width``.
+        ``influence`` is measured by zeroing all the cluster's filters together (not the max or
+        sum of its members': redundant filters stand in for each other when one is zeroed);
+        ``n_sites`` is the sum over its filters; ``conservation_reliance`` that of its most
+        influential filter. ``match_id``/``match_name``/``match_family`` are filled only when
+        the match passes ``config.rule``; ``match_p``/``q``/``E``/``offset``/``strand`` and
+        ``nearest_*`` always describe the best TomTom target (``match_offset``: memelite's, the
+        query's first column sits at that column of the target oriented by ``match_strand``).
+    ``interpret/filters.tsv``
+        One row per filter (``filter cluster influence n_sites ic consensus match_*
+        nearest_* auroc_drop logit_drop_pos conservation_reliance trim_start trim_end
+        threshold act_max logo``), most influential first; filters without a PWM have an
+        empty ``cluster``.
+    ``logos/``
+        ``motif_K.png/.svg`` (the cluster beside its best JASPAR match and the conservation
+        weights of its most influential filter) and ``filters/filter_N.png/.svg``.
 
     Returns
     -------

@@ -13,6 +13,7 @@ from seqfm import dataset as ds_mod
 from seqfm import model as model_mod
 from seqfm import motifs as M
 from seqfm.alphabet import DNA, PROTEIN
+from seqfm.errors import InputError
 from seqfm.train import BatchSource
 
 from conftest import run_cli
@@ -265,10 +266,9 @@ def _tiny_dataset(tmp_path, alphabet="dna", n=240, length=60, tracks=1):
 def test_motifs_verb_writes_the_contract(tmp_path):
     data, mdir = _tiny_dataset(tmp_path)
     out = tmp_path / "out"
-    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
-                   "--dataset", data, "--out", out, "--jaspar-release", "none", "--threads", "1",
-                   "--min-sites", "5")
-    assert proc.returncode == 0, proc.stderr
+    summary = M.run(mdir / "model.pt", mdir / "model.json", data, out,
+                    M.MotifConfig(jaspar_release="none", min_sites=5, threads=1, device="cpu"))
+    assert summary["n_clusters"] >= 1 and summary["pwm_sequences"] == "train+valid positives"
     tsv = pd.read_csv(out / "motifs.tsv", sep="\t", keep_default_na=False)
     assert list(tsv.columns[:10]) == ["rank", "cluster", "influence", "n_sites", "ic", "match_id",
                                       "match_name", "match_p", "match_q", "filters"]
@@ -293,9 +293,8 @@ def test_motifs_verb_writes_the_contract(tmp_path):
 def test_motifs_verb_protein_does_not_break(tmp_path):
     data, mdir = _tiny_dataset(tmp_path, "protein", tracks=0)
     out = tmp_path / "out"
-    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
-                   "--dataset", data, "--out", out, "--threads", "1", "--no-logos")
-    assert proc.returncode == 0, proc.stderr
+    M.run(mdir / "model.pt", mdir / "model.json", data, out,
+          M.MotifConfig(threads=1, device="cpu", logos=False))
     assert (out / "motifs.tsv").is_file() and (out / "filters.meme").is_file()
     assert "strands" not in (out / "filters.meme").read_text()
 
@@ -306,6 +305,9 @@ def test_motifs_verb_bad_input_is_one_line(tmp_path):
                    "--dataset", tmp_path / "nowhere", "--out", tmp_path / "o")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "not a dataset folder" in proc.stderr
-    proc = run_cli("motifs", "--model", mdir / "model.pt", "--model-json", mdir / "model.json",
-                   "--dataset", data, "--out", tmp_path / "o", "--jaspar-release", "JASPAR1999")
-    assert proc.returncode == 2 and "JASPAR1999" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(InputError, match="JASPAR1999"):
+        M.run(mdir / "model.pt", mdir / "model.json", data, tmp_path / "o",
+              M.MotifConfig(jaspar_release="JASPAR1999"))
+    with pytest.raises(InputError, match="influence"):
+        M.MotifConfig(influence="max")
+    assert not (tmp_path / "o" / "motifs.tsv").exists()
