@@ -225,7 +225,7 @@ def one_hot(codes, alphabet: Alphabet = DNA, policy: str = "uniform", dtype=None
         if out is None:
             out = torch.empty((codes.shape[0], alphabet.size, codes.shape[1]), dtype=torch.float32)
         identity = np.arange(256, dtype=np.uint8)
-        _onehot_kernel()(codes.contiguous().numpy(), identity, alphabet.onehot_table(policy),
+        _onehot_kernel(out.numel())(codes.contiguous().numpy(), identity, alphabet.onehot_table(policy),
                          out.numpy(), len(alphabet.symbols))
         return out
     table = _torch_table(alphabet, policy, codes.device, dtype)
@@ -250,7 +250,7 @@ def strings_to_one_hot(seqs: Sequence[str], alphabet: Alphabet = DNA, policy: st
         out = torch.empty((len(seqs), alphabet.size, length), dtype=torch.float32)
     limit = alphabet.size if policy == "strict" else len(alphabet.symbols)
     table = alphabet.onehot_table("zeros" if policy == "strict" else policy)
-    if _onehot_kernel()(raw, alphabet._lookup, table, out.numpy(), limit):
+    if _onehot_kernel(out.numel())(raw, alphabet._lookup, table, out.numpy(), limit):
         alphabet.encode_batch(seqs, policy)  # raises with the record and position
     return out
 
@@ -267,15 +267,21 @@ def _torch_table(alphabet: Alphabet, policy: str, device, dtype):
     return _TABLES[key]
 
 
-_KERNEL = []
+#: below this many output values one thread is faster than waking a pool (and a second
+#: pool beside torch's would oversubscribe the cores during training)
+PARALLEL_MIN = 1 << 22
+_KERNELS: dict = {}
 
 
-def _onehot_kernel():
-    """Compiled (and disk-cached) numba kernel: codes (N, L) x table (K, C) -> out (N, C, L)."""
-    if not _KERNEL:
+def _onehot_kernel(size: int = PARALLEL_MIN):
+    """Compiled (and disk-cached) numba kernel: bytes (N, L) -> lookup -> table (K, C) -> out (N, C, L).
+
+    ``size`` (the number of output values) picks the multi-threaded or the serial build.
+    """
+    parallel = size >= PARALLEL_MIN
+    if parallel not in _KERNELS:
         import numba
 
-        @numba.njit(parallel=True, cache=True, nogil=True)
         def kernel(raw, lookup, table, out, limit):  # pragma: no cover - compiled
             """out[i, :, p] = table[lookup[raw[i, p]]]; returns how many codes were >= limit."""
             n, length = raw.shape
@@ -295,5 +301,5 @@ def _onehot_kernel():
                         row[p] = col[codes[p]]
             return bad.sum()
 
-        _KERNEL.append(kernel)
-    return _KERNEL[0]
+        _KERNELS[parallel] = numba.njit(parallel=parallel, cache=True, nogil=True)(kernel)
+    return _KERNELS[parallel]

@@ -212,32 +212,10 @@ def make_input(codes: torch.Tensor, tracks: torch.Tensor | None, alphabet: Alpha
     -------
     torch.Tensor, float32, shape ``(B, A + T, L)``: one-hot channels, then tracks.
     """
-    if codes.device.type == "cpu":
-        # a batch is small: one thread makes it in well under a millisecond, while a second
-        # thread pool beside torch's oversubscribes the cores and stalls the step
-        with _numba_threads(1):
-            x = one_hot(codes, alphabet, policy)
-    else:
-        x = one_hot(codes, alphabet, policy)
+    x = one_hot(codes, alphabet, policy)  # a batch is small: made on one thread on the CPU
     if tracks is not None and tracks.shape[1]:
         x = torch.cat([x, tracks.float()], dim=1)
     return x
-
-
-@contextlib.contextmanager
-def _numba_threads(n: int):
-    """Limit numba's parallel kernels to ``n`` threads inside the block (no-op without numba)."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a dependency of seqfm.alphabet
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 class BatchSource:
