@@ -1132,45 +1132,52 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         filt_rows.append(row)
     filt_rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
 
-    if cfg.logos:
+    try:
+        if cfg.logos:
+            import shutil
+
+            from .logos import save_logo
+
+            shutil.rmtree(logo_tmp, ignore_errors=True)
+            log.info("drawing %d cluster and %d filter logos (PNG + SVG)", len(clusters), len(have))
+            track_names = data.track_names
+            for k, cl in enumerate(clusters):
+                mkw = {}
+                if ann is not None:
+                    t = int(ann["target"][k])
+                    mkw = dict(match_probs=db.probs[t], match_offset=int(ann["offset"][k]),
+                               match_strand=int(ann["strand"][k]),
+                               match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][k]:.2g} "
+                                           f"E={ann['E'][k]:.2g}" + ("" if ann["significant"][k] else " (n.s.)"))
+                tw = _cluster_track_weights(weight, alpha, cl, bounds)
+                save_logo(logo_tmp / cl["name"], cl["pwm"].probs, alpha,
+                          f"{cl['name']}  {len(cl['filters'])} filter(s)  n={cl['pwm'].n_sites}  "
+                          f"influence={cl['influence']:.3g}", track_weights=tw, track_names=track_names, **mkw)
+            for f in have:
+                lo, hi = bounds[f]
+                tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
+                save_logo(logo_tmp / "filters" / f"filter_{f}", pwms[f].probs, alpha,
+                          f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
+                          f"{cluster_of.get(f, '')}", track_weights=tw, track_names=track_names)
+        else:
+            (logo_tmp / "filters").mkdir(parents=True, exist_ok=True)
+
+        (out / "interpret").mkdir(parents=True, exist_ok=True)
+        write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)
+        write_meme([cl["pwm"] for cl in clusters], out / "interpret" / "motifs.meme", alpha.name)
+        _write_tsv(pd.DataFrame(filt_rows, columns=FILTER_COLUMNS), out / "interpret" / "filters.tsv")
+        _write_tsv(pd.DataFrame(mot_rows, columns=MOTIF_COLUMNS), out / "motifs.tsv")
         import shutil
 
-        from .logos import save_logo
+        final = out / "logos"
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(logo_tmp, final)
+    except BaseException:
+        import shutil
 
         shutil.rmtree(logo_tmp, ignore_errors=True)
-        track_names = data.track_names
-        for k, cl in enumerate(clusters):
-            mkw = {}
-            if ann is not None:
-                t = int(ann["target"][k])
-                mkw = dict(match_probs=db.probs[t], match_offset=int(ann["offset"][k]),
-                           match_strand=int(ann["strand"][k]),
-                           match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][k]:.2g} "
-                                       f"E={ann['E'][k]:.2g}" + ("" if ann["significant"][k] else " (n.s.)"))
-            tw = _cluster_track_weights(weight, alpha, cl, bounds)
-            save_logo(logo_tmp / cl["name"], cl["pwm"].probs, alpha,
-                      f"{cl['name']}  {len(cl['filters'])} filter(s)  n={cl['pwm'].n_sites}  "
-                      f"influence={cl['influence']:.3g}", track_weights=tw, track_names=track_names, **mkw)
-        for f in have:
-            lo, hi = bounds[f]
-            tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
-            save_logo(logo_tmp / "filters" / f"filter_{f}", pwms[f].probs, alpha,
-                      f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
-                      f"{cluster_of.get(f, '')}", track_weights=tw, track_names=track_names)
-    else:
-        (logo_tmp / "filters").mkdir(parents=True, exist_ok=True)
-
-    (out / "interpret").mkdir(parents=True, exist_ok=True)
-    write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)
-    write_meme([cl["pwm"] for cl in clusters], out / "interpret" / "motifs.meme", alpha.name)
-    _write_tsv(pd.DataFrame(filt_rows, columns=FILTER_COLUMNS), out / "interpret" / "filters.tsv")
-    _write_tsv(pd.DataFrame(mot_rows, columns=MOTIF_COLUMNS), out / "motifs.tsv")
-    import shutil
-
-    final = out / "logos"
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(logo_tmp, final)
+        raise
     summary = {"n_filters": n_f, "n_pwms": len(have), "n_clusters": len(clusters),
                "pwm_sequences": which, "influence_split_size": int(len(ev)),
                "seconds": round(time.time() - t0, 1),
