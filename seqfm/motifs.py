@@ -1141,6 +1141,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
             shutil.rmtree(logo_tmp, ignore_errors=True)
             log.info("drawing %d cluster and %d filter logos (PNG + SVG)", len(clusters), len(have))
             track_names = data.track_names
+            jobs = []
             for k, cl in enumerate(clusters):
                 mkw = {}
                 if ann is not None:
@@ -1150,15 +1151,19 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][k]:.2g} "
                                            f"E={ann['E'][k]:.2g}" + ("" if ann["significant"][k] else " (n.s.)"))
                 tw = _cluster_track_weights(weight, alpha, cl, bounds)
-                save_logo(logo_tmp / cl["name"], cl["pwm"].probs, alpha,
-                          f"{cl['name']}  {len(cl['filters'])} filter(s)  n={cl['pwm'].n_sites}  "
-                          f"influence={cl['influence']:.3g}", track_weights=tw, track_names=track_names, **mkw)
+                jobs.append(dict(stem=logo_tmp / cl["name"], probs=cl["pwm"].probs, alphabet=alpha.name,
+                                 title=f"{cl['name']}  {len(cl['filters'])} filter(s)  n={cl['pwm'].n_sites}  "
+                                       f"influence={cl['influence']:.3g}",
+                                 track_weights=tw, track_names=track_names, **mkw))
             for f in have:
                 lo, hi = bounds[f]
                 tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
-                save_logo(logo_tmp / "filters" / f"filter_{f}", pwms[f].probs, alpha,
-                          f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
-                          f"{cluster_of.get(f, '')}", track_weights=tw, track_names=track_names)
+                jobs.append(dict(stem=logo_tmp / "filters" / f"filter_{f}", probs=pwms[f].probs,
+                                 alphabet=alpha.name,
+                                 title=f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
+                                       f"{cluster_of.get(f, '')}",
+                                 track_weights=tw, track_names=track_names))
+            _draw_logos(jobs, cfg.threads)
         else:
             (logo_tmp / "filters").mkdir(parents=True, exist_ok=True)
 
@@ -1184,6 +1189,31 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                "top": [(r["cluster"], r["match_id"], r["match_name"], r["influence"]) for r in mot_rows[:8]]}
     log.info("wrote %s/motifs.tsv, filters.meme, logos/, interpret/ in %.1f s", out, summary["seconds"])
     return summary
+
+
+def _draw_logos(jobs: list[dict], threads: int = 0) -> None:
+    """Draw :func:`seqfm.logos.save_logo` jobs, in worker processes when several cores are free."""
+    from .logos import save_logo
+    from .train import available_cpus
+
+    n = min(threads if threads and threads > 0 else available_cpus(), available_cpus())
+    if n < 2 or len(jobs) < 8:
+        for job in jobs:
+            save_logo(**job)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawned workers import matplotlib only, never torch's threads of this process
+    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
+        for _ in pool.map(_save_logo_job, jobs, chunksize=max(1, len(jobs) // (4 * n))):
+            pass
+
+
+def _save_logo_job(job: dict) -> None:
+    from .logos import save_logo
+
+    save_logo(**job)
 
 
 def _g(x) -> str:
