@@ -1136,8 +1136,6 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         if cfg.logos:
             import shutil
 
-            from .logos import save_logo
-
             shutil.rmtree(logo_tmp, ignore_errors=True)
             log.info("drawing %d cluster and %d filter logos (PNG + SVG)", len(clusters), len(have))
             track_names = data.track_names

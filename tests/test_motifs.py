@@ -2,8 +2,6 @@
 reverse-complement copy, ablation, MEME output read back by Biopython, the calibrated
 false-match rate, and the `seqfm motifs` outputs."""
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
