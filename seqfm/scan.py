@@ -416,8 +416,17 @@ class Scanner:
             raise InputError("the fused scan engine needs a CPU run of a strand-aware model "
                              "without dilated layers")
         self.fused = can_fuse and engine in ("auto", "fused")
+        self._n_workers = max(1, torch.get_num_threads())
+        self._executor = None
         if self.fused:
             self._fused_tables()
+
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(self._n_workers, thread_name_prefix="seqfm-scan")
+        return self._executor
 
     def _fused_tables(self) -> None:
         """Look-up tables of the fused kernel (both strands, every code's one-hot column)."""
@@ -672,10 +681,26 @@ class Scanner:
         trk = np.empty((b, len(sel), n_own), np.float32)
         tr = (np.ascontiguousarray(tracks, np.float32) if tracks is not None
               else np.zeros((b, 0, lin), np.float32))
-        _fused_kernel()(np.ascontiguousarray(codes), tr, self._E, self._T3, self._Wt, self._bias2, self._head,
-                        np.uint8(self.unknown), width, half, own_lo, own_hi, thr,
-                        bool(self.config.cam), sel, off - self.half, n_own, trk,
-                        c_pos, c_det, c_val, c_str, n_c, tests)
+        codes = np.ascontiguousarray(codes)
+        kernel = _fused_kernel()
+
+        def part(i0: int, i1: int) -> None:
+            kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._bias2, self._head,
+                   np.uint8(self.unknown), width, half, own_lo[i0:i1], own_hi[i0:i1], thr,
+                   bool(self.config.cam), sel, off - self.half, n_own, trk[i0:i1],
+                   c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],
+                   tests[i0:i1])
+
+        # tiles side by side in threads (the kernel releases the GIL)
+        n_workers = min(b, self._n_workers)
+        if n_workers <= 1:
+            part(0, b)
+        else:
+            bounds = np.linspace(0, b, n_workers + 1).astype(int)
+            futures = [self._pool().submit(part, int(bounds[i]), int(bounds[i + 1]))
+                       for i in range(n_workers)]
+            for fut in futures:
+                fut.result()
         out["n_tests"] += tests.sum(0)
         if not self.config.cam:
             out["n_tests"][nf] = 0
@@ -1278,70 +1303,71 @@ def _fused_kernel():
         return _FUSED[0]
     import numba
 
-    @numba.njit(cache=True, nogil=True)
-    def window_max_keep(v, half, keep0):  # pragma: no cover - compiled
-        """keep0[j, f] = v[j, f] is the maximum of v[max(0, j-half) : j+half+1, f]."""
+    @numba.njit(cache=True, nogil=True, fastmath=True)
+    def peaks(v, strand, half, okw, lo, hi, thr, det0, positive, keep0, last0,
+              c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
+        """Local maxima of each column of v over windows of 2 half + 1 (window maxima by the
+        van Herk / Gil-Werman algorithm; tie rule: no local maximum within half to the left).
+        Counts the tests at usable owned positions and records those >= thr (and > 0 when
+        ``positive``). ``keep0`` is scratch of v's shape."""
         n, nf = v.shape
         k = 2 * half + 1
-        g = np.empty_like(v)
+        g = keep0  # prefix maxima inside blocks of k (float scratch)
         s = np.empty_like(v)
         for j in range(n):
             if j % k == 0:
-                g[j] = v[j]
+                for f in range(nf):
+                    g[j, f] = v[j, f]
             else:
                 for f in range(nf):
                     g[j, f] = max(g[j - 1, f], v[j, f])
         for j in range(n - 1, -1, -1):
             if (j + 1) % k == 0 or j == n - 1:
-                s[j] = v[j]
+                for f in range(nf):
+                    s[j, f] = v[j, f]
             else:
                 for f in range(nf):
                     s[j, f] = max(s[j + 1, f], v[j, f])
+        for f in range(nf):
+            last0[f] = -(1 << 40)
+        flag = np.zeros(nf, np.bool_)
+        wmax = np.empty(nf, np.float32)
         for j in range(n):
-            lo = max(0, j - half)
-            hi = min(n - 1, j + half)
-            if lo // k != hi // k:
+            a = max(0, j - half)
+            b = min(n - 1, j + half)
+            if a // k != b // k:
                 for f in range(nf):
-                    keep0[j, f] = v[j, f] == max(s[lo, f], g[hi, f])
-            elif hi == n - 1 or (hi + 1) % k == 0:
+                    wmax[f] = max(s[a, f], g[b, f])
+            elif b == n - 1 or (b + 1) % k == 0:
                 for f in range(nf):
-                    keep0[j, f] = v[j, f] == s[lo, f]
+                    wmax[f] = s[a, f]
             else:
                 for f in range(nf):
-                    keep0[j, f] = v[j, f] == g[hi, f]
-
-    @numba.njit(cache=True, nogil=True)
-    def peaks(v, strand, half, okw, lo, hi, thr, det0, positive, keep0, last0,
-              c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
-        """Local maxima of each column of v (tie rule: no local maximum within half to the
-        left); counts tests at usable owned positions and records those >= thr."""
-        n, nf = v.shape
-        if half > 0:
-            window_max_keep(v, half, keep0)
-        else:
-            keep0[:] = True
-        last0[:] = -(1 << 40)
-        for j in range(n):
+                    wmax[f] = g[b, f]
+            owned = j >= lo and j < hi and okw[j]
+            anyc = False
             for f in range(nf):
-                if not keep0[j, f]:
-                    continue
-                tie = j - last0[f] <= half
-                last0[f] = j
-                if tie or j < lo or j >= hi or not okw[j]:
-                    continue
-                tests[det0 + f] += 1
                 x = v[j, f]
-                if (positive and x <= 0.0) or x < thr[det0 + f]:
-                    continue
-                m = n_c[0]
-                if m < c_pos.shape[0]:
-                    c_pos[m] = j
-                    c_det[m] = det0 + f
-                    c_val[m] = x
-                    c_str[m] = strand[j, f]
-                n_c[0] = m + 1
+                k0 = x == wmax[f]
+                keep = k0 and (j - last0[f] > half)
+                last0[f] = j if k0 else last0[f]
+                kept = keep and owned
+                tests[det0 + f] += 1 if kept else 0
+                c = kept and x >= thr[det0 + f] and (x > 0.0 or not positive)
+                flag[f] = c
+                anyc = anyc or c
+            if anyc:
+                for f in range(nf):
+                    if flag[f]:
+                        m = n_c[0]
+                        if m < c_pos.shape[0]:
+                            c_pos[m] = j
+                            c_det[m] = det0 + f
+                            c_val[m] = v[j, f]
+                            c_str[m] = strand[j, f]
+                        n_c[0] = m + 1
 
-    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    @numba.njit(cache=True, nogil=True, fastmath=True)
     def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, own_hi, thr,
                want_cam, trk_sel, trk_j0, n_own, trk_out,
                c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
@@ -1352,7 +1378,7 @@ def _fused_kernel():
         l1 = lin - width + 1
         n3 = T3.shape[0]
         blk = 32
-        for b in numba.prange(nb):
+        for b in range(nb):
             v = np.empty((l1, nf), np.float32)
             st = np.empty((l1, nf), np.int8)
             cam = np.empty((l1, 1), np.float32)
@@ -1410,23 +1436,20 @@ def _fused_kernel():
                     for f in range(nf):
                         a = max(acc[j - j0, f], np.float32(0.0))
                         r2 = max(acc[j - j0, nf + f], np.float32(0.0))
-                        if r2 > a:
-                            v[j, f] = r2
-                            st[j, f] = 1
-                        else:
-                            v[j, f] = a
-                            st[j, f] = 0
-                        cs += head[f] * v[j, f]
+                        m = max(a, r2)
+                        v[j, f] = m
+                        st[j, f] = 1 if r2 > a else 0
+                        cs += head[f] * m
                         cf += head[f] * a
                         cr += head[f] * r2
                     cam[j, 0] = cs
                     cst[j, 0] = 1 if cr > cf else 0
-            keep0 = np.empty((l1, nf), np.bool_)
+            keep0 = np.empty((l1, nf), np.float32)
             last0 = np.empty(nf, np.int64)
             peaks(v, st, half, okw, own_lo[b], own_hi[b], thr, 0, True, keep0, last0,
                   c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
             if want_cam:
-                keepc = np.empty((l1, 1), np.bool_)
+                keepc = np.empty((l1, 1), np.float32)
                 lastc = np.empty(1, np.int64)
                 peaks(cam, cst, half, okw, own_lo[b], own_hi[b], thr, nf, False, keepc, lastc,
                       c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])

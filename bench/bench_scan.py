@@ -1,0 +1,237 @@
+"""Genome-wide scanning: seqfm scan (model + calls + tracks) against memelite's FIMO, and peak memory for two chromosome lengths.
+
+Throughput, in bases per second over the same sequence (the example genome's chr1, or a
+seeded random sequence when the example has not been built):
+  - seqfm scan: one shard from the FASTA to its files: tiles read with pyfaidx, both strands,
+    calls with p- and q-values (BED, GFF3, candidates) and the CAM bigWig at base resolution;
+    the null is built once per genome beforehand (its time is reported on its own line);
+  - seqfm scan without the conservation channel (the same letter weights), like for like with
+    FIMO, which reads sequence only;
+  - memelite FIMO with as many PWMs as the model has filters, of the filter width (the model's
+    own filters as probability matrices, softmax over letters per column), both strands,
+    p < 1e-4, given the one-hot sequence ready in memory.
+Median of ``repeat`` runs, interleaved, after one warm-up run each (numba compilation).
+
+Memory: `seqfm scan` on seeded random chromosomes of two lengths 10x apart (with N runs) in
+separate processes; peak RSS from ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` of a
+wrapper process that runs just that one scan.
+
+Run:  python bench/bench_scan.py [--repeat 3] [--short 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "results" / "dna_example"
+GENOME = ROOT / "resources" / "example" / "genome.fa"
+TRACK = ROOT / "resources" / "example" / "conservation.bw"
+
+
+def _random_genome(path: Path, sizes: dict, seed: int = 0, n_runs: int = 3) -> None:
+    rng = np.random.default_rng(seed)
+    letters = np.frombuffer(b"ACGT", np.uint8)
+    with open(path, "w") as f:
+        for name, n in sizes.items():
+            seq = letters[rng.integers(0, 4, n)]
+            for _ in range(n_runs):  # assembly gaps
+                a = int(rng.integers(0, max(1, n - 5000)))
+                seq[a:a + 5000] = ord("N")
+            f.write(f">{name}\n")
+            step = 60 * 16_000  # whole lines per block, so every line but the last has 60 letters
+            for i in range(0, n, step):
+                block = seq[i:i + step].tobytes().decode()
+                f.write("\n".join(block[j:j + 60] for j in range(0, len(block), 60)) + "\n")
+
+
+def _models(tmp: Path):
+    """(model.pt, model.json, tracks, what) for the trained example model, or a seeded
+    untrained one; and the same letter weights without tracks."""
+    import torch
+
+    from seqfm.model import SeqCNN, load, save
+
+    if (MODEL_DIR / "model.pt").is_file() and (MODEL_DIR / "model.json").is_file():
+        model, info = load(MODEL_DIR / "model.pt", MODEL_DIR / "model.json")
+        what = f"trained example model ({MODEL_DIR.relative_to(ROOT)})"
+        pt, js = MODEL_DIR / "model.pt", MODEL_DIR / "model.json"
+        tracks = [str(TRACK)] if model.arch["n_tracks"] == 1 and TRACK.is_file() else []
+        if model.arch["n_tracks"] != len(tracks):
+            pt = js = None
+    else:
+        torch.manual_seed(0)
+        model = SeqCNN({"n_filters": 64, "filter_width": 19, "dropout": 0.0}).eval()
+        what, tracks, pt, js = "seeded untrained model, 64 filters of width 19", [], None, None
+        pt, js = save(model, tmp / "model")
+    arch = {k: v for k, v in model.arch.items()}
+    arch["n_tracks"] = 0
+    seq_only = SeqCNN(arch).eval()
+    with torch.no_grad():
+        sd = {k: v.clone() for k, v in model.state_dict().items()}
+        sd["conv1.weight"] = sd["conv1.weight"][:, :4].contiguous()
+        seq_only.load_state_dict(sd)
+    pt0, js0 = save(seq_only, tmp / "seq_only")
+    return (pt, js, tracks, what), (pt0, js0), model
+
+
+def _pwms(model) -> dict:
+    """The model's filters as probability matrices (softmax over letters per column)."""
+    w = model.conv1.weight.detach().cpu().numpy()[:, :4].astype(np.float64)
+    e = np.exp(w - w.max(axis=1, keepdims=True))
+    return {f"filter_{i}": e[i] / e[i].sum(axis=0, keepdims=True) for i in range(len(w))}
+
+
+def _scan_once(pt, js, genome, chrom, tracks, null, out, threads) -> dict:
+    from seqfm import scan
+
+    t0 = time.perf_counter()
+    res = scan.run(pt, js, genome, out, chroms=[chrom], conservation=tracks, null_path=null,
+                   threads=threads)
+    return {"seconds": time.perf_counter() - t0, "n_calls": res["n_calls"], "bases": res["bases"]}
+
+
+def _median(xs):
+    return float(np.median(xs)), float(max(xs) - min(xs))
+
+
+def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """Peak RSS (MiB) and wall time of ``cmd`` run alone under a wrapper process."""
+    wrapper = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+               "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               "sys.stderr.write(r.stderr[-2000:] if r.returncode else ''); "
+               "print(json.dumps([r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+               "time.perf_counter() - t]))")
+    r = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
+    rc, kb, secs = json.loads(r.stdout.strip().splitlines()[-1])
+    if rc:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr[-500:]}")
+    return kb / 1024, secs
+
+
+def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float = 1e-4) -> dict:
+    import torch
+    from memelite import fimo
+
+    from seqfm import scan
+    from seqfm.alphabet import DNA, one_hot
+    from seqfm.io import Genome
+    from seqfm.train import pick_device, set_threads
+
+    n_threads = set_threads(threads)
+    tmp = Path(tempfile.mkdtemp(prefix="seqfm_bench_scan_"))
+    (pt, js, tracks, what), (pt0, js0), model = _models(tmp)
+    genome = GENOME
+    if not genome.is_file():
+        genome = tmp / "genome.fa"
+        _random_genome(genome, {"chr1": 900_000, "chr2": 300_000})
+        tracks, pt = [], None
+    chrom = "chr1"
+    g = Genome(genome)
+    length = g.sizes[chrom]
+    res = {"setup": {"model": what, "genome": str(genome.relative_to(ROOT) if genome.is_relative_to(ROOT)
+                                                     else genome), "chrom": chrom, "bases": length,
+                     "filters": int(model.conv1.weight.shape[0]), "width": model.filter_width,
+                     "threads": n_threads, "repeat": repeat, "fimo_p": fimo_p,
+                     "tracks": tracks, "device": str(pick_device("auto"))}}
+
+    # nulls, once per genome (not part of a shard's time)
+    variants = [("seqfm_seq_only", pt0, js0, [])]
+    if pt is not None:
+        variants.insert(0, ("seqfm", pt, js, tracks))
+    nulls = {}
+    for key, p, j, tr in variants:
+        t0 = time.perf_counter()
+        scan.run(p, j, genome, tmp / key, conservation=tr, make_null=True,
+                 null_path=tmp / f"{key}_null.npz", threads=threads)
+        nulls[key] = tmp / f"{key}_null.npz"
+        res[f"{key}_null_seconds"] = time.perf_counter() - t0
+
+    # FIMO's input: the one-hot sequence (N -> zero columns)
+    codes = DNA.encode(g.fetch(chrom, 0, length).upper())
+    x = one_hot(codes[None], DNA, "zeros").numpy().astype(np.float32)
+    pwms = _pwms(model)
+    fimo(pwms, x[:, :, :5000], threshold=fimo_p)  # compile
+    for key, p, j, tr in variants:
+        _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_warm", threads)
+    times = {k: [] for k, *_ in variants}
+    times["fimo"] = []
+    calls = {}
+    for r in range(repeat):
+        for key, p, j, tr in variants:
+            out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_{r}", threads)
+            times[key].append(out["seconds"])
+            calls[key] = out["n_calls"]
+        t0 = time.perf_counter()
+        hits = fimo(pwms, x, threshold=fimo_p)
+        times["fimo"].append(time.perf_counter() - t0)
+        calls["fimo"] = int(sum(len(h) for h in hits))
+    for key, ts in times.items():
+        med, spread = _median(ts)
+        res[key] = {"bases_per_s": length / med, "seconds": med, "spread_s": spread,
+                    "calls": calls[key]}
+    for key, *_ in variants:
+        res[f"ratio_{key}_vs_fimo"] = res[key]["bases_per_s"] / res["fimo"]["bases_per_s"]
+
+    # memory for two chromosome lengths 10x apart (sequence-only model, a null made once)
+    mem = {}
+    null_small = None
+    for n in (short, 10 * short):
+        fa = tmp / f"mem_{n}.fa"
+        _random_genome(fa, {"chr1": n}, seed=n)
+        if null_small is None:
+            null_small = tmp / "mem_null.npz"
+            scan.run(pt0, js0, fa, tmp / "memnull", make_null=True, null_path=null_small,
+                     threads=threads)
+        cmd = [sys.executable, "-m", "seqfm", "scan", "--model", str(pt0), "--model-json", str(js0),
+               "--genome", str(fa), "--chrom", "chr1", "--null", str(null_small),
+               "--out", str(tmp / f"mem_out_{n}"), "--threads", str(n_threads), "--no-progress", "-q"]
+        rss, secs = _peak_rss_mb(cmd)
+        mem[str(n)] = {"peak_rss_mb": rss, "seconds": secs}
+    res["memory"] = mem
+    a, b = mem[str(short)]["peak_rss_mb"], mem[str(10 * short)]["peak_rss_mb"]
+    res["memory_ratio_10x"] = b / a
+    res["targets"] = {"throughput_vs_fimo": 1.0, "memory_ratio_10x_max": 1.2}
+    return res
+
+
+def report(res: dict) -> str:
+    s = res["setup"]
+    lines = [f"scanning {s['genome']} {s['chrom']} ({s['bases'] / 1e6:.2f} Mb), {s['filters']} filters "
+             f"of width {s['width']}, {s['threads']} threads on {s['device']}; median of {s['repeat']} "
+             f"(spread max - min)",
+             f"  model: {s['model']}"]
+    for key, label in (("seqfm", "seqfm scan, seq + conservation"),
+                       ("seqfm_seq_only", "seqfm scan, sequence only"),
+                       ("fimo", f"memelite FIMO, {s['filters']} PWMs")):
+        r = res.get(key)
+        if r:
+            lines.append(f"  {label:34s} {r['bases_per_s'] / 1e6:7.3f} Mb/s  {r['seconds']:6.2f} s "
+                         f"(±{r['spread_s']:.2f})  {r['calls']} calls")
+    for key, label in (("seqfm", "seq + conservation"), ("seqfm_seq_only", "sequence only")):
+        if f"ratio_{key}_vs_fimo" in res:
+            lines.append(f"  seqfm ({label}) / FIMO bases per s: {res[f'ratio_{key}_vs_fimo']:.2f}x "
+                         f"(target >= 1x); null built once in {res[f'{key}_null_seconds']:.1f} s")
+    lines.append("  peak memory of `seqfm scan` on one chromosome (RSS of the process):")
+    for n, m in res["memory"].items():
+        lines.append(f"    {int(n) / 1e6:6.1f} Mb: {m['peak_rss_mb']:7.0f} MiB  ({m['seconds']:.0f} s)")
+    lines.append(f"  10x the length / 1x: {res['memory_ratio_10x']:.2f} (target: independent of length, "
+                 f"<= {res['targets']['memory_ratio_10x_max']})")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--short", type=int, default=1_000_000, help="shorter chromosome of the memory test")
+    ap.add_argument("--threads", type=int, default=0)
+    a = ap.parse_args()
+    print(report(run(a.repeat, a.short, a.threads)))
