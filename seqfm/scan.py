@@ -919,12 +919,18 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
         order = np.lexsort((c["pos"].to_numpy(), -c["rel"].to_numpy(), c["p"].to_numpy()))
         keep = merge_overlapping(c["start"].to_numpy(), c["end"].to_numpy(), group, order)
         c, detector, cluster, match = c[keep], detector[keep], cluster[keep], match[keep]
+    strand = c["strand"].to_numpy().astype(object)
+    if labels is not None and hasattr(labels, "flipped"):
+        # as in seqfm.sites: a filter whose JASPAR match lies on its reverse strand reports
+        # the matched motif's orientation
+        fl = labels.flipped(c["detector"].to_numpy())
+        strand = np.where(fl & (strand == "+"), "-", np.where(fl & (strand == "-"), "+", strand))
     label = np.where(cluster != ".", cluster, detector)
     chrom = c["chrom"].astype(str).to_numpy()
     name = np.array([f"{a}:{b}" for a, b in zip(label, chrom)], dtype=object)
     table = pd.DataFrame({
         "chrom": chrom, "start": c["start"].to_numpy(np.int64), "end": c["end"].to_numpy(np.int64),
-        "name": name, "score": score_of(c["q"].to_numpy()), "strand": c["strand"].to_numpy(),
+        "name": name, "score": score_of(c["q"].to_numpy()), "strand": strand,
         "detector": detector, "cluster": cluster, "activation": c["activation"].to_numpy(),
         "p": c["p"].to_numpy(), "q": c["q"].to_numpy(), "match_name": match})
     return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
@@ -1051,6 +1057,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
         ok = True
     finally:
         writer.close(ok)
+    t_scan = time.perf_counter() - t0  # tiles, model, peaks, p-values, bigWigs written
     frames = []
     for buf in (fbuf, cbuf):
         cols = buf.finish()
@@ -1065,6 +1072,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     cands = cands.sort_values(["chrom", "pos", "detector"], kind="mergesort").reset_index(drop=True)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     table = call_table(cands, n_tests, cfg.q, cfg.merge, labels)
+    t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
     cand_path = out / "candidates.npz"
     _write_candidates(cands, cand_path)
     sites.write_bed(table, out / "sites.bed")
@@ -1076,6 +1084,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
                "n_tests": n_tests, "n_candidates": int(len(cands)), "p_dropped": p_dropped,
                "n_calls": int(len(table)), "q": cfg.q, "seconds": seconds,
+               "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
                "config": asdict(cfg), "files": files}
     from .model import save_json
@@ -1084,6 +1093,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     log.info("scanned %s: %d bases in %.1f s (%.2f Mb/s), %d candidates, %d calls at q <= %g",
              ",".join(s.name for s in sources), bases, seconds, bases / max(seconds, 1e-9) / 1e6,
              len(cands), len(table), cfg.q)
+    files["timing"] = {"scan_tracks": t_scan, "calls_in_memory": t_calls, "total": seconds}
     return ShardResult(out, len(table), len(cands), n_tests, bases, seconds, files)
 
 
@@ -1332,6 +1342,7 @@ def _fused_kernel():
             last0[f] = -(1 << 40)
         flag = np.zeros(nf, np.bool_)
         wmax = np.empty(nf, np.float32)
+        notpos = not positive
         for j in range(n):
             a = max(0, j - half)
             b = min(n - 1, j + half)
@@ -1344,18 +1355,18 @@ def _fused_kernel():
             else:
                 for f in range(nf):
                     wmax[f] = g[b, f]
-            owned = j >= lo and j < hi and okw[j]
+            owned = (j >= lo) & (j < hi) & okw[j]
             anyc = False
+            # bitwise operators only: no branches, so the loop over filters vectorizes
             for f in range(nf):
                 x = v[j, f]
                 k0 = x == wmax[f]
-                keep = k0 and (j - last0[f] > half)
+                kept = k0 & ((j - last0[f]) > half) & owned
                 last0[f] = j if k0 else last0[f]
-                kept = keep and owned
-                tests[det0 + f] += 1 if kept else 0
-                c = kept and x >= thr[det0 + f] and (x > 0.0 or not positive)
+                tests[det0 + f] += kept
+                c = kept & (x >= thr[det0 + f]) & ((x > 0.0) | notpos)
                 flag[f] = c
-                anyc = anyc or c
+                anyc |= c
             if anyc:
                 for f in range(nf):
                     if flag[f]:
