@@ -80,7 +80,11 @@ def add_arguments(p) -> None:
 
     r = p.add_argument_group("hardware")
     r.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    r.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = all available)")
+    r.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (torch, and tiles side by side in the fused kernel; 0 = all available)")
+    r.add_argument("--engine", choices=["auto", "fused", "torch"], default="auto",
+                   help="auto: a fused CPU kernel for strand-aware models without dilated layers "
+                        "on the CPU, PyTorch otherwise (GPU, dilated layers, protein)")
     r.add_argument("--progress", action=bool_opt, default=None,
                    help="progress bar (default: when stderr is a terminal)")
 
@@ -98,7 +102,7 @@ def run(args) -> None:
         null_window=args.null_window, tail_fraction=args.tail_fraction, seed=args.seed,
         nms_width=args.nms_width, core_fraction=args.core_fraction, cam=args.cam,
         merge=args.merge_calls, tracks=[t.strip() for t in args.tracks.split(",") if t.strip()],
-        bin=args.bin, max_candidates=args.max_candidates, device=args.device)
+        bin=args.bin, max_candidates=args.max_candidates, device=args.device, engine=args.engine)
     if args.merge:
         labels = _labels_for_merge(args.filters_tsv, args.merge[0]) if args.filters_tsv else None
         res = scan.merge_shards(args.merge, args.out, q=args.q, merge=args.merge_calls, labels=labels)
