@@ -309,3 +309,16 @@ def test_motifs_verb_bad_input_is_one_line(tmp_path):
     with pytest.raises(InputError, match="influence"):
         M.MotifConfig(influence="max")
     assert not (tmp_path / "o" / "motifs.tsv").exists()
+
+
+def test_numba_cache_dir_is_persistent_and_overridable(monkeypatch, tmp_path):
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CACHE_DIR", config.CACHE_DIR)  # restored afterwards
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert M.numba_cache_dir() == str(tmp_path / "seqfm" / "numba")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert M.use_numba_cache() == str(tmp_path / "elsewhere")
+    assert (tmp_path / "elsewhere").is_dir()
