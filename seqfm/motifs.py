@@ -208,7 +208,7 @@ def _both_strands(model, x):
     return Fn.relu(fwd), (None if rev is None else Fn.relu(rev))
 
 
-def filter_counts(model, source, index: np.ndarray, frac: float = 0.5,
+def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
                   batch_size: int = 256, progress: bool = False) -> FilterSites:
     """Basset's rule: count the letters of every window that activates a filter strongly.
 
@@ -893,7 +893,7 @@ class MotifConfig:
     logos : bool
     """
 
-    frac: float = 0.5
+    frac: float = 0.7
     min_sites: int = 10
     trim_bits: float = 0.3
     pseudocount: float = 0.5
