@@ -78,6 +78,10 @@ checkpoint scan_chroms:
         "results/{sample}/scan_shards/chroms.txt",
     params:
         wanted=lambda w: list(config["scan"]["chroms"]),
+    threads: 1
+    resources:
+        mem_mb=300,  # reads the .fai (indexing a genome without one streams it)
+        runtime=10,
     run:
         from seqfm.io import Genome
 
