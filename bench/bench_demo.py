@@ -69,7 +69,7 @@ def run(cores: int = 2, keep: bool = False, timeout: float = 3600.0) -> dict:
     wall = time.perf_counter() - t0
     rc, kb, inner = json.loads(p.stdout.strip().splitlines()[-1])
     text = log_path.read_text(errors="replace")
-    jobs = re.findall(r"^rule (\w+):", text, flags=re.M)
+    jobs = re.findall(r"^(?:local)?rule (\w+):", text, flags=re.M)
     counts: dict[str, int] = {}
     for j in jobs:
         counts[j] = counts.get(j, 0) + 1
