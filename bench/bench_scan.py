@@ -13,7 +13,8 @@ seeded random sequence when the example has not been built):
 Median of ``repeat`` runs, interleaved, after one warm-up run each (numba compilation).
 
 Memory: `seqfm scan` on seeded random chromosomes of two lengths 10x apart (with N runs) in
-separate processes; peak RSS from ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` of a
+separate processes, as the workflow runs a shard (bigWig without zoom levels: libBigWig builds
+those in memory, about 14 bytes per base, so the gather job adds them to the merged file); peak RSS from ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` of a
 wrapper process that runs just that one scan.
 
 Run:  python bench/bench_scan.py [--repeat 3] [--short 1000000]
@@ -197,7 +198,8 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
                      threads=threads)
         cmd = [sys.executable, "-m", "seqfm", "scan", "--model", str(pt0), "--model-json", str(js0),
                "--genome", str(fa), "--chrom", "chr1", "--null", str(null_small),
-               "--out", str(tmp / f"mem_out_{n}"), "--threads", str(n_threads), "--no-progress", "-q"]
+               "--out", str(tmp / f"mem_out_{n}"), "--threads", str(n_threads), "--no-progress", "-q",
+               "--zooms", "0"]  # as the workflow's shards (zoom levels: in the merged file)
         rss, secs = _peak_rss_mb(cmd)
         mem[str(n)] = {"peak_rss_mb": rss, "seconds": secs}
     res["memory"] = mem

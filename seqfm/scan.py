@@ -110,6 +110,10 @@ class ScanConfig:
     device : str
     engine : str
         ``auto`` (the fused CPU kernel where it applies, else PyTorch), ``fused`` or ``torch``.
+    zooms : int
+        Zoom levels of the bigWigs (pyBigWig ``maxZooms``). libBigWig builds them in memory when
+        the file is closed (about 14 bytes per base at base resolution), so shards that are
+        merged later are written with 0 and the merged file gets the zoom levels.
     """
 
     tile: int = 20_000
@@ -125,9 +129,10 @@ class ScanConfig:
     merge: str = "cluster"
     tracks: list[str] = field(default_factory=list)
     bin: int = 1
-    max_candidates: int = 2_000_000
+    max_candidates: int = 250_000
     device: str = "auto"
     engine: str = "auto"
+    zooms: int = 10
 
     def __post_init__(self) -> None:
         if self.bin < 1:
@@ -145,6 +150,8 @@ class ScanConfig:
             raise InputError(f"scan merge must be cluster, all or none, got {self.merge!r}")
         if self.nms_width is not None and self.nms_width < 1:
             raise InputError(f"scan nms_width must be >= 1, got {self.nms_width}")
+        if self.zooms < 0:
+            raise InputError(f"scan zooms must be >= 0, got {self.zooms}")
         if self.max_candidates < 1:
             raise InputError("scan max_candidates must be >= 1")
         if self.engine not in ("auto", "fused", "torch"):
@@ -950,7 +957,7 @@ class TrackWriter:
         Bases per value (mean over the bin, bins aligned at multiples of ``bin``).
     """
 
-    def __init__(self, paths: Sequence, sizes: dict, bin: int = 1) -> None:
+    def __init__(self, paths: Sequence, sizes: dict, bin: int = 1, zooms: int = 10) -> None:
         import pyBigWig
 
         self.paths = [Path(p) for p in paths]
@@ -960,7 +967,7 @@ class TrackWriter:
         for t in self.tmp:
             t.parent.mkdir(parents=True, exist_ok=True)
             bw = pyBigWig.open(str(t), "w")
-            bw.addHeader(list(sizes.items()), maxZooms=10)
+            bw.addHeader(list(sizes.items()), maxZooms=zooms)
             self.handles.append(bw)
 
     def add(self, chrom: str, start: int, values: np.ndarray) -> None:
@@ -1026,7 +1033,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     thresholds = null.thresholds(cfg.q)
     names = ["cam"] + [f"filter_{k}" for k in scanner.track_filters]
     bw_paths = [out / f"{n}.bw" for n in names]
-    writer = TrackWriter(bw_paths, sizes, cfg.bin)
+    writer = TrackWriter(bw_paths, sizes, cfg.bin, cfg.zooms)
     fbuf = CandidateBuffer(cfg.q, cfg.max_candidates)
     cbuf = CandidateBuffer(cfg.q, cfg.max_candidates)
     n_tests = {"filters": 0, "cam": 0}
@@ -1050,7 +1057,8 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                     continue
                 cols = {k: res[k][keep] for k in ("pos", "det", "strand", "value")}
                 cols["p"] = p[keep]
-                cols["src"] = np.full(int(keep.sum()), si, np.int64)
+                cols["src"] = np.full(int(keep.sum()), si, np.int32)
+                cols["det"] = cols["det"].astype(np.int32)
                 isf = cols["det"] >= 0
                 fbuf.add({k: v[isf] for k, v in cols.items()})
                 cbuf.add({k: v[~isf] for k, v in cols.items()})
@@ -1122,7 +1130,8 @@ def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- merging shards
-def merge_tracks(inputs: Sequence[Path], out: Path, bin: int = 1, chunk: int = 500_000) -> None:
+def merge_tracks(inputs: Sequence[Path], out: Path, bin: int = 1, chunk: int = 500_000,
+                 zooms: int = 10) -> None:
     """Merge bigWigs that share one header (each holding some chromosomes) into one file,
     reading ``chunk`` bases at a time (values at resolution ``bin``)."""
     import pyBigWig
@@ -1133,7 +1142,7 @@ def merge_tracks(inputs: Sequence[Path], out: Path, bin: int = 1, chunk: int = 5
         sizes = dict(handles[0].chroms()) if handles else {}
         tmp = out.with_name(f".{out.name}.tmp")
         dst = pyBigWig.open(str(tmp), "w")
-        dst.addHeader(list(sizes.items()), maxZooms=10)
+        dst.addHeader(list(sizes.items()), maxZooms=zooms)
         try:
             for chrom, size in sizes.items():
                 for h in handles:

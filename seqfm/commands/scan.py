@@ -75,7 +75,10 @@ def add_arguments(p) -> None:
     s.add_argument("--tracks", default="", metavar="FILTERS",
                    help="also write these filters' activations as bigWigs, e.g. filter_3,filter_7")
     s.add_argument("--bin", type=int, default=1, help="bigWig resolution in bases (mean per bin)")
-    s.add_argument("--max-candidates", type=int, default=2_000_000,
+    s.add_argument("--zooms", type=int, default=10,
+                   help="bigWig zoom levels; libBigWig builds them in memory at the end (about 14 "
+                        "bytes per base), so shards to be merged are best written with 0")
+    s.add_argument("--max-candidates", type=int, default=250_000,
                    help="candidates kept per shard and family (smallest p-values)")
 
     r = p.add_argument_group("hardware")
@@ -102,7 +105,8 @@ def run(args) -> None:
         null_window=args.null_window, tail_fraction=args.tail_fraction, seed=args.seed,
         nms_width=args.nms_width, core_fraction=args.core_fraction, cam=args.cam,
         merge=args.merge_calls, tracks=[t.strip() for t in args.tracks.split(",") if t.strip()],
-        bin=args.bin, max_candidates=args.max_candidates, device=args.device, engine=args.engine)
+        bin=args.bin, max_candidates=args.max_candidates, device=args.device, engine=args.engine,
+        zooms=args.zooms)
     if args.merge:
         labels = _labels_for_merge(args.filters_tsv, args.merge[0]) if args.filters_tsv else None
         res = scan.merge_shards(args.merge, args.out, q=args.q, merge=args.merge_calls, labels=labels)

@@ -1,5 +1,6 @@
 # Genome-wide scan: `seqfm scan` over a sample's genome, one job per chromosome (shard), then a
-# gather job with genome-wide q-values. Settings: config.yaml's `scan:` section (config/README.md).
+# gather job with genome-wide q-values. Shard bigWigs have no zoom levels (flat memory per
+# chromosome); the merged bigWig gets them. Settings: config.yaml's `scan:` section (config/README.md).
 #
 #   scan_chroms (checkpoint)  genome -> results/{sample}/scan_shards/chroms.txt
 #   scan_null                 model + genome -> results/{sample}/scan_shards/null.npz (once)
@@ -146,7 +147,7 @@ rule scan_shard:
         runtime=scan_shard_runtime,
     shell:
         "seqfm scan --model {input.model} --model-json {input.json} --genome {input.genome} "
-        "--chrom '{wildcards.chrom}' --null {input.null} --out {params.out} {params.opts} "
+        "--chrom '{wildcards.chrom}' --null {input.null} --out {params.out} {params.opts} --zooms 0 "
         "--threads {threads} --no-progress --log {log} > /dev/null"
 
 
@@ -178,7 +179,9 @@ rule scan:
         "results/{sample}/logs/scan_merge.log",
     threads: 1
     resources:
-        mem_mb=lambda w, attempt: 2048 * attempt,
+        # the merged bigWig's zoom levels are built in memory (~14 bytes per base / bin)
+        mem_mb=lambda w, attempt: int((2048 + 16 * sum(_fai_sizes(_scan_genome(w)).values())
+                                       / config["scan"]["bin"] / 2**20) * attempt),
         runtime=lambda w, attempt: 30 * attempt,
     shell:
         "seqfm scan --merge {params.shards} --out {params.out} --q {params.s[q]} "
