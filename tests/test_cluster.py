@@ -126,7 +126,7 @@ def _jobs(output):
 
 
 def _squeue():
-    """{job id: (state, comment)} of every job slurmctld still remembers (MinJobAge=300)."""
+    """{job id: (state, comment)} of every job slurmctld still remembers (MinJobAge=1800)."""
     out = subprocess.run(SQUEUE, shell=True, capture_output=True, text=True, check=True).stdout
     rows = [line.split("|", 2) for line in out.splitlines()[1:] if line]
     return {i: (s, c) for i, s, c in rows}
@@ -148,14 +148,19 @@ def runs(slurm, tmp_path_factory):
     (work / "data" / "broken.fa").write_text(BROKEN_FASTA)
     samples.write_text(good_samples + BROKEN_ROW)
 
-    failed = _sh(RUN, work)
-    (work / "run-failed.txt").write_text(failed.output)
-    failed_queue = _squeue()
-    samples.write_text(good_samples)           # drop the bad sample, resume
-    resumed = _sh(RESUME, work)
-    (work / "run-resumed.txt").write_text(resumed.output)
-    resumed_queue = _squeue()
-    local_out, _ = local_proc.communicate(timeout=600)
+    try:
+        failed = _sh(RUN, work)
+        (work / "run-failed.txt").write_text(failed.output)
+        failed_queue = _squeue()
+        samples.write_text(good_samples)           # drop the bad sample, resume
+        resumed = _sh(RESUME, work)
+        (work / "run-resumed.txt").write_text(resumed.output)
+        resumed_queue = _squeue()
+        local_out, _ = local_proc.communicate(timeout=600)
+    finally:
+        if local_proc.poll() is None:
+            local_proc.kill()
+            local_proc.wait()
     timings = {"setup": slurm["setup_seconds"], "failing run": failed.seconds,
                "resumed run": resumed.seconds, "all runs": time.monotonic() - t0}
     print("cluster test timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))

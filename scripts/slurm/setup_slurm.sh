@@ -104,8 +104,9 @@ MailProg=/bin/true
 ReturnToService=2
 InactiveLimit=0
 KillWait=5
-# finished jobs stay visible to 'squeue --states=all' for 5 min (snakemake slurm plugin needs >= 3x its first poll delay)
-MinJobAge=300
+# finished jobs stay visible to 'squeue --states=all' for 30 min: the snakemake slurm plugin needs
+# >= 3x its first poll delay, and tests/test_cluster.py reads every job's state after a run
+MinJobAge=1800
 Waittime=0
 ${GRES_TYPES}
 NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${CPUS} RealMemory=${MEM} ${NODE_GRES} State=UNKNOWN
