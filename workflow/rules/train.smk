@@ -24,7 +24,7 @@ def train_options(wildcards):
     t = config["train"]
     opts = [
         f"--filters {t['filters']}",
-        f"--filter-width {t['filter_width']}",
+        f"--filter-width {t['protein_filter_width'] if sample(wildcards).alphabet == 'protein' else t['filter_width']}",
         f"--dilated-layers {t['dilated_layers']}",
         f"--dilated-channels {t['dilated_channels']}",
         f"--dropout {t['dropout']}",
