@@ -277,6 +277,49 @@ def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nda
     return out
 
 
+# --------------------------------------------------------------------------- MEME
+def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.ndarray]]]:
+    """Read a MEME motif file (DNA or protein): the alphabet's letters and (id, name, probs ``(W, A)``).
+
+    The letters come from the ``ALPHABET=`` line (``ACGT`` when absent); each motif's
+    ``letter-probability matrix`` rows must have one value per letter.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: motif database not found")
+    letters, motifs = "ACGT", []
+    lines = path.read_text(errors="replace").splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("ALPHABET="):
+            letters = line.split("=", 1)[1].strip()
+        elif line.startswith("MOTIF"):
+            fields = line.split()
+            if len(fields) < 2:
+                raise InputError(f"{path} line {i + 1}: MOTIF line has no identifier")
+            ident, name = fields[1], fields[2] if len(fields) > 2 else fields[1]
+            while i < len(lines) and not lines[i].startswith("letter-probability"):
+                i += 1
+            m = re.search(r"w=\s*(\d+)", lines[i]) if i < len(lines) else None
+            if m is None:
+                raise InputError(f"{path}: motif '{ident}' has no 'letter-probability matrix' line with w=")
+            width, rows = int(m.group(1)), []
+            for k in range(width):
+                i += 1
+                values = lines[i].split() if i < len(lines) else []
+                if len(values) != len(letters):
+                    raise InputError(f"{path} line {i + 1}: motif '{ident}' row {k + 1} has "
+                                     f"{len(values)} values; the alphabet {letters} needs {len(letters)}")
+                rows.append([float(v) for v in values])
+            probs = np.array(rows)
+            motifs.append((ident, name, probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)))
+        i += 1
+    if not motifs:
+        raise InputError(f"{path}: no motif in this MEME file")
+    return letters, motifs
+
+
 # --------------------------------------------------------------------------- atomic writes
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w"):

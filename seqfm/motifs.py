@@ -583,6 +583,19 @@ class Database:
 _JASPAR_CACHE: dict = {}
 
 
+def load_meme_database(path: str | os.PathLike, alphabet) -> Database:
+    """Target motifs from a MEME file; its alphabet must be the sample's (letters in any order)."""
+    from .io import read_meme
+
+    letters, motifs = read_meme(path)
+    if sorted(letters) != sorted(alphabet.letters):
+        raise InputError(f"{path}: the motif database's alphabet {letters} is not the sample's "
+                         f"{alphabet.name} alphabet {alphabet.letters}")
+    order = [letters.index(c) for c in alphabet.letters]
+    return Database([m[0] for m in motifs], [m[1] for m in motifs], [m[2][:, order] for m in motifs],
+                    Path(path).name)
+
+
 def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
                 tax_group: str | None = "vertebrates", all_versions: bool = False) -> Database:
     """JASPAR matrices from pyjaspar's offline database, as probabilities.
@@ -903,6 +916,7 @@ class MotifConfig:
     jaspar_release: str = JASPAR_RELEASE
     jaspar_collection: str = "CORE"
     jaspar_tax_group: str = "vertebrates"
+    motif_db: str = ""  # a MEME file annotating instead of JASPAR (any alphabet, e.g. protein motifs)
     rule: MatchRule = field(default_factory=MatchRule)
     batch_size: int = 256
     device: str = "auto"
@@ -1078,7 +1092,12 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     # 4. JASPAR annotation of clusters and filters, one TomTom call
     queries = [cl["pwm"].probs for cl in clusters] + [pwms[f].probs for f in have]
     db, ann = None, None
-    if str(cfg.jaspar_release).lower() == "none":
+    if cfg.motif_db and queries:
+        db = load_meme_database(cfg.motif_db, alpha)
+        ann = annotate(queries, db, cfg.rule, reverse_complement=alpha.complement is not None)
+        log.info("TomTom against %s (%d matrices): %d of %d queries annotated", db.label, len(db),
+                 int(ann["significant"].sum()), len(queries))
+    elif str(cfg.jaspar_release).lower() == "none":
         log.info("JASPAR annotation turned off (jaspar release 'none')")
     elif alpha.name == "dna" and queries:
         db = load_jaspar(cfg.jaspar_release, cfg.jaspar_collection, cfg.jaspar_tax_group)

@@ -17,6 +17,9 @@
 ``truth.tsv``
     every planted residue range: ``protein start end motif pattern instance``
     (0-based, half-open residue coordinates).
+``motifs.meme``
+    the two planted motifs as probability matrices (MEME format, protein alphabet; the zinc
+    finger at its middle spacing C-x3-C-x3-L-x8-H-x4-H), a motif database to annotate with.
 ``simulate.json``
     parameters, seed and counts.
 
@@ -62,6 +65,36 @@ def sample_pattern(pattern: str, rng: np.random.Generator) -> str:
             else:
                 out.append(letter)
     return "".join(out)
+
+
+def pattern_matrix(pattern: str, spacing: dict[int, int] | None = None) -> np.ndarray:
+    """Probability matrix ``(W, 20)`` of a PROSITE-style pattern: alternatives share the mass,
+    ``x`` is the background; a ``x(a,b)`` element takes ``spacing[k]`` (default its middle) residues."""
+    rows = []
+    for k, element in enumerate(pattern.split("-")):
+        letter, _, rep = element.partition("(")
+        lo, _, hi = rep.rstrip(")").partition(",")
+        n = (spacing or {}).get(k, (int(lo) + int(hi or lo)) // 2) if rep else 1
+        for _ in range(n):
+            row = np.zeros(20)
+            if letter == "x":
+                row[:] = BLOSUM62_BACKGROUND
+            else:
+                for c in letter.strip("[]"):
+                    row[PROTEIN.letters.index(c)] = 1.0
+            rows.append(row / row.sum())
+    return np.array(rows)
+
+
+def write_protein_meme(path: Path, motifs: dict[str, str]) -> None:
+    """The patterns as a MEME motif file with the protein alphabet."""
+    out = ["MEME version 4", "", f"ALPHABET= {PROTEIN.letters}", "", "Background letter frequencies",
+           " ".join(f"{a} {f:.4f}" for a, f in zip(PROTEIN.letters, BLOSUM62_BACKGROUND)), ""]
+    for name, pattern in motifs.items():
+        m = pattern_matrix(pattern)
+        out += [f"MOTIF {name} {name}", f"letter-probability matrix: alength= 20 w= {len(m)} nsites= 20 E= 0"]
+        out += [" ".join(f"{v:.4f}" for v in row) for row in m] + [""]
+    path.write_text("\n".join(out) + "\n")
 
 
 def random_protein(length: int, rng: np.random.Generator) -> np.ndarray:
@@ -139,6 +172,7 @@ def simulate_protein(out_dir: str | os.PathLike, seed: int = 1, n_positives: int
         for name, rows in msas.items():
             (tmp / "msa" / f"{name}.a3m").write_text(
                 f">{name}\n{rows[0]}\n" + "".join(f">{name}_h{j + 1}\n{r}\n" for j, r in enumerate(rows[1:])))
+        write_protein_meme(tmp / "motifs.meme", MOTIFS)
         (tmp / "truth.tsv").write_text("protein\tstart\tend\tmotif\tpattern\tinstance\n" +
                                        "".join("\t".join(map(str, t)) + "\n" for t in truth))
         summary = {"seed": seed, "n_positives": n_positives, "n_negatives": n_negatives,

@@ -53,6 +53,9 @@ def add_arguments(p) -> None:
     j.add_argument("--jaspar-collection", default="CORE", help="JASPAR collection")
     j.add_argument("--jaspar-tax-group", default="vertebrates",
                    help="taxon (vertebrates, insects, plants, ...; 'all' for every taxon)")
+    j.add_argument("--motif-db", default="", metavar="MEME",
+                   help="annotate against this MEME motif file instead of JASPAR (any alphabet: "
+                        "protein motifs, or your own DNA collection)")
     j.add_argument("--min-ic", type=float, default=4.0, help="queries with less information (bits) get no match")
     j.add_argument("--min-ic-per-position", type=float, default=0.5,
                    help="queries with less information per position on average (bits) get no match")
@@ -87,7 +90,7 @@ def run(args) -> None:
         coactivation=args.coactivation,
         influence=args.influence, jaspar_release=args.jaspar_release,
         jaspar_collection=args.jaspar_collection, jaspar_tax_group=args.jaspar_tax_group,
-        rule=rule, batch_size=args.batch_size, device=args.device, threads=args.threads,
+        motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=args.threads,
         logos=args.logos)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     motifs.run(args.model, args.model_json, args.dataset, args.out, cfg, progress=progress)

@@ -58,6 +58,7 @@ rule simulate_protein_example:
         negatives="resources/example/protein/negatives.fa",
         msa=directory("resources/example/protein/msa"),
         truth="resources/example/protein/truth.tsv",
+        meme="resources/example/protein/motifs.meme",
     params:
         out=lambda w, output: Path(output.positives).parent,
         s=config["simulate"],

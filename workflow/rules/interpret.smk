@@ -42,7 +42,13 @@ def motifs_options(wildcards):
         f"--device {m['device']}",
         f"--seed {config['seed']}",
         "--logos" if m["logos"] else "--no-logos",
+        f"--motif-db {motif_db(wildcards)}" if motif_db(wildcards) else "",
     ])
+
+
+def motif_db(wildcards):
+    """The sample's own motif database (MEME), if config motifs.databases names one."""
+    return (config["motifs"].get("databases") or {}).get(wildcards.sample, "")
 
 
 rule motifs:
@@ -50,6 +56,7 @@ rule motifs:
         model="results/{sample}/model.pt",
         json="results/{sample}/model.json",
         dataset="results/{sample}/dataset",
+        db=lambda w: [motif_db(w)] if motif_db(w) else [],
     output:
         meme="results/{sample}/filters.meme",
         tsv=report("results/{sample}/motifs.tsv", caption="../report/motifs.rst", category="Motifs",
