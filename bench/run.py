@@ -54,6 +54,24 @@ def load(path: Path):
     return mod
 
 
+def merge_sections(old_text: str, new: list[str]) -> list[str]:
+    """Sections (``## name`` blocks) of ``old_text`` with those in ``new`` replaced or added."""
+    def split(lines):
+        blocks, name = {}, None
+        for line in lines:
+            if line.startswith("## "):
+                name = line[3:].strip()
+                blocks[name] = []
+            if name is not None:
+                blocks[name].append(line)
+        return blocks
+
+    merged = split(old_text.splitlines())
+    for name, block in split(new).items():
+        merged[name] = block + ([""] if block[-1] != "" else [])
+    return [line for block in merged.values() for line in block]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="", help="comma-separated benchmark names (e.g. encode,train)")
@@ -79,6 +97,9 @@ def main() -> int:
         raw[path.stem] = res
     lines = ["# Benchmarks", "", "Measured by `python bench/run.py` on this machine; every ratio "
              "compares seqfm with a peer measured in the same run on the same data.", ""]
+    if only and Path(args.out).exists():
+        # a partial run replaces its own sections and keeps the others of the last full run
+        sections = merge_sections(Path(args.out).read_text(), sections)
     lines += machine() + [""] + sections
     Path(args.out).write_text("\n".join(lines) + "\n")
     (HERE / "out").mkdir(exist_ok=True)
