@@ -245,13 +245,20 @@ def strings_to_one_hot(seqs: Sequence[str], alphabet: Alphabet = DNA, policy: st
     length = len(seqs[0]) if len(seqs) else 0
     if any(len(s) != length for s in seqs):
         raise AlphabetError("strings_to_one_hot needs sequences of one length")
-    raw = np.frombuffer("".join(seqs).encode("ascii", "replace"), dtype=np.uint8).reshape(len(seqs), length)
     if out is None:
         out = torch.empty((len(seqs), alphabet.size, length), dtype=torch.float32)
     limit = alphabet.size if policy == "strict" else len(alphabet.symbols)
     table = alphabet.onehot_table("zeros" if policy == "strict" else policy)
-    if _onehot_kernel(out.numel())(raw, alphabet._lookup, table, out.numpy(), limit):
-        alphabet.encode_batch(seqs, policy)  # raises with the record and position
+    dest = out.numpy()
+    # about 1 MB of letters at a time: the joined bytes stay in cache and their memory is
+    # reused, instead of two fresh copies of the whole input
+    step = max(1, (1 << 20) // max(length, 1))
+    for lo in range(0, len(seqs), step):
+        chunk = seqs[lo:lo + step]
+        raw = np.frombuffer("".join(chunk).encode("ascii", "replace"), dtype=np.uint8)
+        if _onehot_kernel(dest[lo:lo + step].size)(raw.reshape(len(chunk), length), alphabet._lookup,
+                                                   table, dest[lo:lo + step], limit):
+            alphabet.encode_batch(chunk, policy, [f"sequence {lo + k + 1}" for k in range(len(chunk))])
     return out
 
 
@@ -285,20 +292,28 @@ def _onehot_kernel(size: int = PARALLEL_MIN):
         def kernel(raw, lookup, table, out, limit):  # pragma: no cover - compiled
             """out[i, :, p] = table[lookup[raw[i, p]]]; returns how many codes were >= limit."""
             n, length = raw.shape
+            size = table.shape[1]
             bad = np.zeros(n, dtype=np.int64)
             for i in numba.prange(n):
                 codes = np.empty(length, dtype=np.uint8)
+                ambiguous = 0
                 for p in range(length):
                     code = lookup[raw[i, p]]
                     if code >= limit:
                         bad[i] += 1
                         code = 0
+                    ambiguous += code >= size
                     codes[p] = code
-                for k in range(table.shape[1]):
+                # letters are one-hot: a compare per channel vectorises, unlike a table gather
+                for k in range(size):
                     row = out[i, k]
-                    col = table[:, k]
                     for p in range(length):
-                        row[p] = col[codes[p]]
+                        row[p] = np.float32(codes[p] == k)
+                if ambiguous:
+                    for p in range(length):
+                        if codes[p] >= size:
+                            for k in range(size):
+                                out[i, k, p] = table[codes[p], k]
             return bad.sum()
 
         _KERNELS[parallel] = numba.njit(parallel=parallel, cache=True, nogil=True)(kernel)
