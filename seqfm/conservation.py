@@ -45,7 +45,6 @@ def dna_tracks(table: pd.DataFrame, paths: list[str], seed: int, fill: float = 0
     if not has.any():
         raise InputError("conservation tracks need genome coordinates, but no sequence has any "
                          "(give BED + genome, or FASTA headers like chr1:100-300)")
-    rng = np.random.default_rng(seed)
     names = []
     for t, path in enumerate(paths):
         track = io.Track(path, fill=fill)
@@ -56,11 +55,19 @@ def dna_tracks(table: pd.DataFrame, paths: list[str], seed: int, fill: float = 0
                                 where=f"sequence '{r['name']}'")
             out[i, t] = vals[::-1] if r.strand == "-" else vals
         log.info("read track %s for %d sequences", track.name, int(has.sum()))
+    permute_for_shuffles(out, table, seed)
+    return out, names
+
+
+def permute_for_shuffles(out: np.ndarray, table: pd.DataFrame, seed: int) -> None:
+    """Give each shuffled negative (``source`` set) its source row's tracks, positions permuted.
+
+    ``out`` is ``(N, T, L)`` and is changed in place; one seeded generator, rows in order.
+    """
+    rng = np.random.default_rng(seed)
     row_of = {name: i for i, name in enumerate(table["name"])}
     for i in np.flatnonzero(table["source"].to_numpy() != ""):
-        src = out[row_of[table["source"].iloc[i]]]
-        out[i] = src[:, rng.permutation(length)]
-    return out, names
+        out[i] = out[row_of[table["source"].iloc[i]]][:, rng.permutation(out.shape[2])]
 
 
 # --------------------------------------------------------------------------- protein
@@ -266,8 +273,5 @@ def protein_tracks(table: pd.DataFrame, source: str, seed: int, fill: float = 0.
         if hi > lo:
             seg = values[lo:hi]
             out[i, 0, lo - r.start:hi - r.start] = np.where(np.isnan(seg), fill, seg)
-    rng = np.random.default_rng(seed)
-    row_of = {name: i for i, name in enumerate(table["name"])}
-    for i in np.flatnonzero(table["source"].to_numpy() != ""):
-        out[i] = out[row_of[table["source"].iloc[i]]][:, rng.permutation(length)]
+    permute_for_shuffles(out, table, seed)
     return out.astype(np.float16), [src.stem if src.is_file() else "msa_jsd"]
