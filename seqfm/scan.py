@@ -694,7 +694,7 @@ class Scanner:
         def part(i0: int, i1: int) -> None:
             kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._bias2, self._head,
                    np.uint8(self.unknown), width, half, own_lo[i0:i1], own_hi[i0:i1], thr,
-                   bool(self.config.cam), sel, off - self.half, n_own, trk[i0:i1],
+                   bool(self.config.cam), sel, off - self.half, n_own, trk[i0:i1], FUSED_CHUNK,
                    c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],
                    tests[i0:i1])
 
@@ -1305,34 +1305,34 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
 
 # ---------------------------------------------------------------------- fused CPU kernel
 _FUSED: list = []
+# positions decided per chunk of the fused kernel: its (positions x filters) scratch stays in
+# the core's cache (about 0.25 MiB per array for 64 filters), and the halo recomputed on each
+# side (half the NMS window) costs about 1 %
+FUSED_CHUNK = 1024
 
 
 def _fused_kernel():
     """Compiled (disk-cached) numba kernel that scans a batch of tiles in one pass per tile.
 
-    For models without dilated layers the whole scan of a tile is one loop: every filter on
-    both strands from per-column look-up tables (the one-hot column of each code times the
-    filter's weights, so ambiguity codes are exact), the ReLU and strand maximum, the CAM
-    (head weights times the strand maximum), non-maximum suppression with the leftmost-tie rule
-    of :func:`seqfm.featuremaps.nms_mask` (window maxima by the van Herk / Gil-Werman
-    algorithm), the test counts and the candidates above the null thresholds, and the owned
-    track values. No (filters x length) tensor is made more than once.
+    For models without dilated layers the whole scan of a tile is one loop over chunks of
+    :data:`FUSED_CHUNK` positions: every filter on both strands from per-column look-up tables
+    (the one-hot column of each code times the filter's weights, so ambiguity codes are exact),
+    the ReLU and strand maximum, the CAM (head weights times the strand maximum),
+    non-maximum suppression with the leftmost-tie rule of :func:`seqfm.featuremaps.nms_mask`
+    (window maxima by the van Herk / Gil-Werman algorithm over the chunk and a halo of half
+    the window on each side), the test counts and the candidates above the null thresholds,
+    and the owned track values. Nothing of size (filters x tile length) is made.
     """
     if _FUSED:
         return _FUSED[0]
     import numba
 
     @numba.njit(cache=True, nogil=True, fastmath=True)
-    def peaks(v, strand, half, okw, lo, hi, thr, det0, positive, keep0, last0,
-              c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
-        """Local maxima of each column of v over windows of 2 half + 1 (window maxima by the
-        van Herk / Gil-Werman algorithm; tie rule: no local maximum within half to the left).
-        Counts the tests at usable owned positions and records those >= thr (and > 0 when
-        ``positive``). ``keep0`` is scratch of v's shape."""
-        n, nf = v.shape
+    def window_max(v, n, half, g, s, out):  # pragma: no cover - compiled
+        """out[j] = max of v[max(0, j - half) .. min(n - 1, j + half)] for each column, rows
+        0 .. n - 1 (van Herk / Gil-Werman: prefix maxima g and suffix maxima s in blocks)."""
+        nf = v.shape[1]
         k = 2 * half + 1
-        g = keep0  # prefix maxima inside blocks of k (float scratch)
-        s = np.empty_like(v)
         for j in range(n):
             if j % k == 0:
                 for f in range(nf):
@@ -1347,29 +1347,36 @@ def _fused_kernel():
             else:
                 for f in range(nf):
                     s[j, f] = max(s[j + 1, f], v[j, f])
-        for f in range(nf):
-            last0[f] = -(1 << 40)
-        flag = np.zeros(nf, np.bool_)
-        wmax = np.empty(nf, np.float32)
-        notpos = not positive
         for j in range(n):
             a = max(0, j - half)
             b = min(n - 1, j + half)
             if a // k != b // k:
                 for f in range(nf):
-                    wmax[f] = max(s[a, f], g[b, f])
+                    out[j, f] = max(s[a, f], g[b, f])
             elif b == n - 1 or (b + 1) % k == 0:
                 for f in range(nf):
-                    wmax[f] = s[a, f]
+                    out[j, f] = s[a, f]
             else:
                 for f in range(nf):
-                    wmax[f] = g[b, f]
+                    out[j, f] = g[b, f]
+
+    @numba.njit(cache=True, nogil=True, fastmath=True)
+    def peaks(v, wmax, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive, last0,
+              flag, c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
+        """Decide positions d0 .. d1 - 1 (rows d - a0 of v, window maxima in wmax): a local
+        maximum with no local maximum within half to its left (``last0``: each column's last
+        one, carried from chunk to chunk) is a test at usable owned positions, and a candidate
+        when >= thr (and > 0 when ``positive``)."""
+        nf = v.shape[1]
+        notpos = not positive
+        for j in range(d0, d1):
+            r = j - a0
             owned = (j >= lo) & (j < hi) & okw[j]
             anyc = False
             # bitwise operators only: no branches, so the loop over filters vectorizes
             for f in range(nf):
-                x = v[j, f]
-                k0 = x == wmax[f]
+                x = v[r, f]
+                k0 = x == wmax[r, f]
                 kept = k0 & ((j - last0[f]) > half) & owned
                 last0[f] = j if k0 else last0[f]
                 tests[det0 + f] += kept
@@ -1383,28 +1390,88 @@ def _fused_kernel():
                         if m < c_pos.shape[0]:
                             c_pos[m] = j
                             c_det[m] = det0 + f
-                            c_val[m] = v[j, f]
-                            c_str[m] = strand[j, f]
+                            c_val[m] = v[r, f]
+                            c_str[m] = strand[r, f]
                         n_c[0] = m + 1
 
     @numba.njit(cache=True, nogil=True, fastmath=True)
+    def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, bias, head, width, a0, a1, acc,
+             v, st, cam, cst):  # pragma: no cover - compiled
+        """Filter values (strand maximum after ReLU), their strand, the CAM and its strand for
+        window starts a0 .. a1 - 1, into rows 0 .. a1 - a0."""
+        n_tr = tracks_b.shape[0]
+        f2 = E.shape[2]
+        nf = f2 // 2
+        n3 = T3.shape[0]
+        blk = acc.shape[0]
+        for j0 in range(a0, a1, blk):
+            j1 = min(a1, j0 + blk)
+            for j in range(j0, j1):
+                for f in range(f2):
+                    acc[j - j0, f] = bias[f]
+            if plain:
+                for m in range(n3):
+                    for j in range(j0, j1):
+                        r = idx[j + 3 * m]
+                        for f in range(f2):
+                            acc[j - j0, f] += T3[m, r, f]
+            else:
+                for k in range(width):
+                    for j in range(j0, j1):
+                        r = codes_b[j + k]
+                        for f in range(f2):
+                            acc[j - j0, f] += E[k, r, f]
+            for t in range(n_tr):
+                for k in range(width):
+                    for j in range(j0, j1):
+                        x = tracks_b[t, j + k]
+                        for f in range(f2):
+                            acc[j - j0, f] += x * Wt[t, k, f]
+            for j in range(j0, j1):
+                r = j - a0
+                cs = np.float32(0.0)
+                cf = np.float32(0.0)
+                cr = np.float32(0.0)
+                for f in range(nf):
+                    a = max(acc[j - j0, f], np.float32(0.0))
+                    r2 = max(acc[j - j0, nf + f], np.float32(0.0))
+                    m = max(a, r2)
+                    v[r, f] = m
+                    st[r, f] = 1 if r2 > a else 0
+                    cs += head[f] * m
+                    cf += head[f] * a
+                    cr += head[f] * r2
+                cam[r, 0] = cs
+                cst[r, 0] = 1 if cr > cf else 0
+
+    @numba.njit(cache=True, nogil=True, fastmath=True)
     def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, own_hi, thr,
-               want_cam, trk_sel, trk_j0, n_own, trk_out,
+               want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
                c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
         nb, lin = codes.shape
-        n_tr = tracks.shape[1]
         f2 = E.shape[2]
         nf = f2 // 2
         l1 = lin - width + 1
         n3 = T3.shape[0]
-        blk = 32
+        rows = min(l1, chunk + 2 * half)
+        acc = np.empty((32, f2), np.float32)
+        v = np.empty((rows, nf), np.float32)
+        st = np.empty((rows, nf), np.int8)
+        wm = np.empty((rows, nf), np.float32)
+        g = np.empty((rows, nf), np.float32)
+        s = np.empty((rows, nf), np.float32)
+        cam = np.empty((rows, 1), np.float32)
+        cst = np.empty((rows, 1), np.int8)
+        wmc = np.empty((rows, 1), np.float32)
+        gc = np.empty((rows, 1), np.float32)
+        sc = np.empty((rows, 1), np.float32)
+        okw = np.empty(l1, np.bool_)
+        idx = np.zeros(lin + 3 * n3, np.int16)
+        last0 = np.empty(nf, np.int64)
+        lastc = np.empty(1, np.int64)
+        flag = np.zeros(nf, np.bool_)
+        flagc = np.zeros(1, np.bool_)
         for b in range(nb):
-            v = np.empty((l1, nf), np.float32)
-            st = np.empty((l1, nf), np.int8)
-            cam = np.empty((l1, 1), np.float32)
-            cst = np.empty((l1, 1), np.int8)
-            okw = np.empty(l1, np.bool_)
-            acc = np.empty((blk, f2), np.float32)
             # usable window starts (no N in the window)
             nN = 0
             for k in range(width - 1):
@@ -1419,69 +1486,42 @@ def _fused_kernel():
                 if codes[b, p] > 4:
                     plain = False
                     break
-            idx = np.zeros(lin + 3 * n3, np.int16)
             if plain:
                 for p in range(lin):
                     c0 = codes[b, p]
                     c1 = codes[b, p + 1] if p + 1 < lin else 0
                     c2 = codes[b, p + 2] if p + 2 < lin else 0
                     idx[p] = c0 * 25 + c1 * 5 + c2
-            for j0 in range(0, l1, blk):
-                j1 = min(l1, j0 + blk)
-                for j in range(j0, j1):
-                    for f in range(f2):
-                        acc[j - j0, f] = bias[f]
-                if plain:
-                    for m in range(n3):
-                        for j in range(j0, j1):
-                            r = idx[j + 3 * m]
-                            for f in range(f2):
-                                acc[j - j0, f] += T3[m, r, f]
-                else:
-                    for k in range(width):
-                        for j in range(j0, j1):
-                            r = codes[b, j + k]
-                            for f in range(f2):
-                                acc[j - j0, f] += E[k, r, f]
-                for t in range(n_tr):
-                    for k in range(width):
-                        for j in range(j0, j1):
-                            x = tracks[b, t, j + k]
-                            for f in range(f2):
-                                acc[j - j0, f] += x * Wt[t, k, f]
-                for j in range(j0, j1):
-                    cs = np.float32(0.0)
-                    cf = np.float32(0.0)
-                    cr = np.float32(0.0)
-                    for f in range(nf):
-                        a = max(acc[j - j0, f], np.float32(0.0))
-                        r2 = max(acc[j - j0, nf + f], np.float32(0.0))
-                        m = max(a, r2)
-                        v[j, f] = m
-                        st[j, f] = 1 if r2 > a else 0
-                        cs += head[f] * m
-                        cf += head[f] * a
-                        cr += head[f] * r2
-                    cam[j, 0] = cs
-                    cst[j, 0] = 1 if cr > cf else 0
-            keep0 = np.empty((l1, nf), np.float32)
-            last0 = np.empty(nf, np.int64)
-            peaks(v, st, half, okw, own_lo[b], own_hi[b], thr, 0, True, keep0, last0,
-                  c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
-            if want_cam:
-                keepc = np.empty((l1, 1), np.float32)
-                lastc = np.empty(1, np.int64)
-                peaks(cam, cst, half, okw, own_lo[b], own_hi[b], thr, nf, False, keepc, lastc,
-                      c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
+            for f in range(nf):
+                last0[f] = -(1 << 40)
+            lastc[0] = -(1 << 40)
             for i in range(n_own):
-                jj = trk_j0 + i
                 for kk in range(trk_sel.shape[0]):
-                    if jj < 0 or jj >= l1 or not okw[jj]:
-                        trk_out[b, kk, i] = np.nan
-                    elif trk_sel[kk] < 0:
-                        trk_out[b, kk, i] = cam[jj, 0]
-                    else:
-                        trk_out[b, kk, i] = v[jj, trk_sel[kk]]
+                    trk_out[b, kk, i] = np.nan
+            for d0 in range(0, l1, chunk):
+                d1 = min(l1, d0 + chunk)
+                a0 = max(0, d0 - half)
+                a1 = min(l1, d1 + half)
+                n = a1 - a0
+                conv(codes[b], tracks[b], idx, plain, E, T3, Wt, bias, head, width, a0, a1, acc,
+                     v, st, cam, cst)
+                window_max(v, n, half, g, s, wm)
+                peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
+                      last0, flag, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
+                if want_cam:
+                    window_max(cam, n, half, gc, sc, wmc)
+                    peaks(cam, wmc, cst, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, nf,
+                          False, lastc, flagc, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b],
+                          tests[b])
+                # owned track values: base i of the tile <- window start trk_j0 + i
+                for jj in range(max(d0, trk_j0), min(d1, trk_j0 + n_own)):
+                    if okw[jj]:
+                        i = jj - trk_j0
+                        for kk in range(trk_sel.shape[0]):
+                            if trk_sel[kk] < 0:
+                                trk_out[b, kk, i] = cam[jj - a0, 0]
+                            else:
+                                trk_out[b, kk, i] = v[jj - a0, trk_sel[kk]]
 
     _FUSED.append(kernel)
     return kernel

@@ -50,6 +50,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -664,17 +665,41 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _fmt_column(values) -> np.ndarray:
+    """``%.4g`` of every value (object array of str)."""
+    return np.array([f"{x:.4g}" for x in np.asarray(values, np.float64).tolist()], dtype=object)
+
+
+def _str_column(values, escape=None) -> np.ndarray:
+    """Every value as str, escaped once per distinct value (object array)."""
+    codes, uniq = pd.factorize(pd.Series(values).astype(str), sort=False)
+    if escape is not None:
+        uniq = [escape(u) for u in uniq]
+    return np.asarray(uniq, dtype=object)[codes]
+
+
+def _write_lines(handle, columns: Sequence[np.ndarray], sep: str = "\t") -> None:
+    """Write rows made of the columns' str values, a megabyte-sized block at a time."""
+    n = len(columns[0]) if columns else 0
+    step = 20_000
+    for i in range(0, n, step):
+        rows = zip(*(c[i:i + step] for c in columns))
+        handle.write("".join(sep.join(r) + "\n" for r in rows))
+
+
 def write_bed(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the calls as BED6+ with the header line ``#chrom start end name score strand ...``."""
     from .io import atomic_write
 
+    t = table
+    cols = [_str_column(t["chrom"]), _str_column(t["start"].astype(np.int64)),
+            _str_column(t["end"].astype(np.int64)), _str_column(t["name"]),
+            _str_column(t["score"]), _str_column(t["strand"]), _str_column(t["detector"]),
+            _str_column(t["cluster"]), _fmt_column(t["activation"]), _fmt_column(t["p"]),
+            _fmt_column(t["q"]), _str_column(t["match_name"])]
     with atomic_write(path) as handle:
         handle.write("#" + "\t".join(BED_HEADER) + "\n")
-        for r in table.itertuples(index=False):
-            handle.write("\t".join([
-                str(r.chrom), str(r.start), str(r.end), str(r.name), str(r.score), str(r.strand),
-                str(r.detector), str(r.cluster), _fmt(r.activation), _fmt(r.p), _fmt(r.q),
-                str(r.match_name)]) + "\n")
+        _write_lines(handle, cols)
 
 
 _SEQID_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:^*$@!+_?-|")
@@ -705,17 +730,32 @@ def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = Fal
     """
     from .io import atomic_write
 
+    t = table
+    n = len(t)
     so_type = "binding_site" if protein else "TF_binding_site"
+    act = _fmt_column(t["activation"])
+    attrs = [("ID", np.array([f"site_{i:07d}" for i in range(1, n + 1)], dtype=object)),
+             ("Name", _str_column(t["name"], gff3_escape)),
+             ("detector", _str_column(t["detector"], gff3_escape)),
+             ("cluster", _str_column(t["cluster"], gff3_escape)),
+             ("activation", act), ("p", _fmt_column(t["p"])), ("q", _fmt_column(t["q"])),
+             ("match", _str_column(t["match_name"], gff3_escape))]
+    col9 = _join_attributes(attrs, n)
+    cols = [_str_column(t["chrom"], lambda v: gff3_escape(v, seqid=True)),
+            np.full(n, "seqfm", dtype=object), np.full(n, so_type, dtype=object),
+            _str_column(t["start"].astype(np.int64) + 1), _str_column(t["end"].astype(np.int64)),
+            act, _str_column(t["strand"]), np.full(n, ".", dtype=object), col9]
     with atomic_write(path) as handle:
         handle.write("##gff-version 3\n")
-        for i, r in enumerate(table.itertuples(index=False), start=1):
-            attrs = [("ID", f"site_{i:07d}"), ("Name", r.name), ("detector", r.detector),
-                     ("cluster", r.cluster), ("activation", _fmt(r.activation)),
-                     ("p", _fmt(r.p)), ("q", _fmt(r.q)), ("match", r.match_name)]
-            col9 = ";".join(f"{k}={gff3_escape(v)}" for k, v in attrs)
-            handle.write("\t".join([gff3_escape(r.chrom, seqid=True), "seqfm", so_type,
-                                    str(int(r.start) + 1), str(int(r.end)), _fmt(r.activation),
-                                    str(r.strand), ".", col9]) + "\n")
+        _write_lines(handle, cols)
+
+
+def _join_attributes(attrs: Sequence[tuple[str, np.ndarray]], n: int) -> np.ndarray:
+    """Column 9 (``key=value;...``) from escaped value columns."""
+    keys = [f"{k}=" for k, _ in attrs]
+    vals = [v for _, v in attrs]
+    return np.array([";".join(k + x for k, x in zip(keys, row)) for row in zip(*vals)],
+                    dtype=object) if n else np.zeros(0, dtype=object)
 
 
 # ---------------------------------------------------------------------- evaluation

@@ -167,6 +167,28 @@ def test_fused_kernel_matches_torch():
     assert np.allclose(np.nan_to_num(ka), np.nan_to_num(kb), atol=1e-5)
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 33])
+def test_fused_chunks_give_the_same_calls(monkeypatch, chunk):
+    """The fused kernel decides a tile in chunks with a halo; ties of a repeated k-mer across a
+    chunk edge keep the leftmost-tie rule."""
+    torch.manual_seed(4)
+    model = SeqCNN({"n_filters": 4, "filter_width": 7, "n_tracks": 1, "dropout": 0.0}).eval()
+    codes = background(1500, seed=11)
+    codes[600:640] = np.tile(codes[600:604], 10)  # equal neighbours: ties within every window
+    codes[900:930] = DNA.unknown_code
+    tr = np.random.default_rng(4).normal(size=(1, len(codes))).astype(np.float32)
+    src = scan.ArraySource("s", codes, tr)
+    cfg = scan.ScanConfig(tile=700, engine="fused", tracks=["filter_1"])
+    whole = _all_candidates(scan.Scanner(model, {}, cfg), src)
+    monkeypatch.setattr(scan, "FUSED_CHUNK", chunk)
+    got = _all_candidates(scan.Scanner(model, {}, cfg), src)
+    for k in ("pos", "det", "strand"):
+        assert np.array_equal(got[0][k], whole[0][k]), k
+    assert np.array_equal(got[0]["value"], whole[0]["value"])
+    assert np.array_equal(got[1], whole[1])
+    assert np.array_equal(got[2], whole[2], equal_nan=True)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
     import pyBigWig
