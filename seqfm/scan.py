@@ -104,7 +104,9 @@ class ScanConfig:
     tracks : list of str
         Extra bigWig tracks: ``filter_K`` names (the CAM track is always written).
     bin : int
-        Track resolution in bases (mean over the bin).
+        Track resolution in bases (mean over the bin). 10 by default: a base-resolution float
+        track costs about 2.8 bytes per base compressed (some 8 GB for a human genome) and
+        its compression is the largest single cost of a scan; 1 gives every base.
     max_candidates : int
         Candidates kept per shard and family; beyond it the largest p-values are dropped.
     device : str
@@ -128,7 +130,7 @@ class ScanConfig:
     cam: bool = True
     merge: str = "cluster"
     tracks: list[str] = field(default_factory=list)
-    bin: int = 1
+    bin: int = 10
     max_candidates: int = 250_000
     device: str = "auto"
     engine: str = "auto"
@@ -573,7 +575,12 @@ class Scanner:
         bar = tqdm(total=length, unit="b", unit_scale=True, desc=f"scan {source.name}",
                    disable=not progress, leave=False)
         n_cols = 1 + len(self.track_filters)
+        # the fused kernel runs a batch in worker threads while the caller handles the one
+        # before (track writing, p-values): results come back in order, one batch behind
+        pending: list = []
         for group in groups:
+            while len(pending) > 1:
+                yield pending.pop(0)()
             key = group[0].key
             lin, off, n_own = key
             codes = np.empty((len(group), lin), dtype=np.uint8)
@@ -590,7 +597,7 @@ class Scanner:
                    "bases": int(sum(t.own_end - t.own_start for t in group))}
             bar.update(out["bases"])
             if not run.any():
-                yield self._finish(out)
+                pending.append(lambda out=out: self._finish(out))
                 continue
             if not run.all():
                 group = [t for t, r in zip(group, run) if r]
@@ -598,9 +605,11 @@ class Scanner:
                 tracks = tracks[run] if tracks is not None else None
             l1 = lin - width + 1
             if self.fused:
-                self._scan_fused(group, codes, tracks, key, n_pos, thresholds, want_tracks, out)
-                yield self._finish(out)
+                pending.append(self._scan_fused(group, codes, tracks, key, n_pos, thresholds,
+                                                want_tracks, out))
                 continue
+            while pending:
+                yield pending.pop(0)()
             # usable window starts: no N in [j, j + W)
             cs = np.concatenate([np.zeros((len(group), 1), np.int32), np.cumsum(isn, axis=1, dtype=np.int32)], axis=1)
             ok_np = (cs[:, width:] - cs[:, :l1]) == 0  # (B, L1)
@@ -662,10 +671,13 @@ class Scanner:
                         n = t.own_end - t.own_start
                         out["tracks"].append((t.own_start, tv[i, :, :n]))
             yield self._finish(out)
+        while pending:
+            yield pending.pop(0)()
         bar.close()
 
-    def _scan_fused(self, group, codes, tracks, key, n_pos, thresholds, want_tracks, out) -> None:
-        """One batch through :func:`_fused_kernel`; fills ``out`` like the PyTorch path."""
+    def _scan_fused(self, group, codes, tracks, key, n_pos, thresholds, want_tracks, out):
+        """Start one batch through :func:`_fused_kernel` in the worker threads; returns a
+        function that waits for it and gives ``out`` filled like the PyTorch path."""
         lin, off, n_own = key
         b = len(group)
         width, nf = self.width, self.n_filters
@@ -699,19 +711,26 @@ class Scanner:
                    tests[i0:i1])
 
         # tiles side by side in threads (the kernel releases the GIL)
-        n_workers = min(b, self._n_workers)
-        if n_workers <= 1:
-            part(0, b)
-        else:
-            bounds = np.linspace(0, b, n_workers + 1).astype(int)
-            futures = [self._pool().submit(part, int(bounds[i]), int(bounds[i + 1]))
-                       for i in range(n_workers)]
+        n_workers = max(1, min(b, self._n_workers))
+        bounds = np.linspace(0, b, n_workers + 1).astype(int)
+        futures = [self._pool().submit(part, int(bounds[i]), int(bounds[i + 1]))
+                   for i in range(n_workers)]
+
+        def finish() -> dict:
             for fut in futures:
                 fut.result()
+            return self._collect_fused(group, starts, tests, n_c, c_pos, c_det, c_val, c_str,
+                                       trk, want_tracks, out)
+
+        return finish
+
+    def _collect_fused(self, group, starts, tests, n_c, c_pos, c_det, c_val, c_str, trk,
+                       want_tracks, out) -> dict:
+        nf = self.n_filters
         out["n_tests"] += tests.sum(0)
         if not self.config.cam:
             out["n_tests"][nf] = 0
-        for i in range(b):
+        for i in range(len(group)):
             m = int(n_c[i, 0])
             if not m:
                 continue
@@ -723,6 +742,7 @@ class Scanner:
         if want_tracks:
             for i, t in enumerate(group):
                 out["tracks"].append((t.own_start, trk[i, :, : t.own_end - t.own_start]))
+        return self._finish(out)
 
     @staticmethod
     def _finish(out: dict) -> dict:

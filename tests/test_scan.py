@@ -130,7 +130,7 @@ def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks):
     src = scan.ArraySource("s", codes, tracks)
     runs = []
     for tile, batch in ((100_000, 1), (64, 3), (97, 2)):
-        sc = scan.Scanner(model, {"policy": "uniform"}, scan.ScanConfig(tile=tile, batch_size=batch,
+        sc = scan.Scanner(model, {"policy": "uniform"}, scan.ScanConfig(tile=tile, batch_size=batch, bin=1,
                                                                         engine=engine, tracks=["filter_2"]))
         runs.append(_all_candidates(sc, src))
     (whole, t_whole, trk_whole) = runs[0]
@@ -196,7 +196,7 @@ def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
     codes = plant(background(600, seed=2), 300)
     codes[500:540] = DNA.unknown_code
     sizes = {"chrA": 600, "chrB": 1000}
-    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=128, engine=engine, tracks=["filter_0"]))
+    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=128, engine=engine, tracks=["filter_0"], bin=1))
     scan.scan_sources(sc, [scan.ArraySource("chrA", codes)], hand_null(2), tmp_path, sizes)
     bw = pyBigWig.open(str(tmp_path / "cam.bw"))
     assert bw.chroms() == sizes
@@ -283,8 +283,11 @@ def test_cli_shards_and_merge(tmp_path):
     assert list(bed["start"]) == sorted(bed["start"]) or bed["chrom"].is_monotonic_increasing
     bw = pyBigWig.open(str(merged / "cam.bw"))
     assert set(bw.chroms()) == {"chr1", "chr2", "chrN"}
-    assert bw.values("chr2", 2500 + WIDTH // 2, 2501 + WIDTH // 2)[0] == pytest.approx(1.0)
-    assert bw.values("chr1", 5003 + WIDTH // 2, 5004 + WIDTH // 2)[0] == pytest.approx(1.0)
+    # default resolution: 10-base bins holding the mean (one base of CAM 1 -> 0.1)
+    for chrom, site in (("chr2", 2500), ("chr1", 5003)):
+        centre = site + WIDTH // 2
+        (a, b, v), = bw.intervals(chrom, centre, centre + 1)
+        assert (a, b) == (centre // 10 * 10, centre // 10 * 10 + 10) and v == pytest.approx(0.1)
     assert (merged / "filter_0.bw").is_file()
     summary = json.loads((merged / "summary.json").read_text())
     assert summary["bases"] == 19000

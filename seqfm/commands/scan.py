@@ -74,7 +74,8 @@ def add_arguments(p) -> None:
                         "--filters-tsv), of all filters, or none, keep only the best")
     s.add_argument("--tracks", default="", metavar="FILTERS",
                    help="also write these filters' activations as bigWigs, e.g. filter_3,filter_7")
-    s.add_argument("--bin", type=int, default=1, help="bigWig resolution in bases (mean per bin)")
+    s.add_argument("--bin", type=int, default=10,
+                   help="bigWig resolution in bases (mean per bin; default: 10)")
     s.add_argument("--zooms", type=int, default=10,
                    help="bigWig zoom levels; libBigWig builds them in memory at the end (about 14 "
                         "bytes per base), so shards to be merged are best written with 0")
