@@ -52,7 +52,6 @@ with genome-wide q-values (``seqfm scan --merge``).
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import logging
@@ -875,25 +874,60 @@ def merge_overlapping(starts: np.ndarray, ends: np.ndarray, group: np.ndarray, o
                       ) -> np.ndarray:
     """Greedy non-overlapping selection per group in the priority ``order`` (best first).
 
-    Returns a bool mask of the kept rows. ``O(n log n)``: the kept intervals of a group are
-    disjoint, so one neighbour on each side in start order decides an overlap.
+    Returns a bool mask of the kept rows: a row is kept when no kept row of its group overlaps
+    it. Rows are visited in start order within their group, and an overlapping row starts
+    less than the longest interval before this one ends, so each test looks at its
+    neighbours only.
     """
-    keep = np.zeros(len(starts), dtype=bool)
-    kept: dict = {}
-    for i in order:
-        g = group[i]
-        lst = kept.setdefault(g, ([], []))
-        ks, ke = lst
-        a, b = starts[i], ends[i]
-        k = bisect.bisect_left(ks, a)
-        if k > 0 and ke[k - 1] > a:
-            continue
-        if k < len(ks) and ks[k] < b:
-            continue
-        ks.insert(k, a)
-        ke.insert(k, b)
-        keep[i] = True
-    return keep
+    n = len(starts)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    gcode = pd.factorize(pd.Series(group, dtype=object))[0]
+    starts = np.asarray(starts, np.int64)
+    ends = np.asarray(ends, np.int64)
+    by_start = np.lexsort((starts, gcode))
+    rank = np.empty(n, np.int64)
+    rank[by_start] = np.arange(n)
+    longest = int((ends - starts).max())
+    return _merge_kernel()(starts, ends, gcode.astype(np.int64), np.asarray(order, np.int64),
+                           by_start, rank, longest)
+
+
+_MERGE: list = []
+
+
+def _merge_kernel():
+    """Compiled (disk-cached) loop of :func:`merge_overlapping`."""
+    if _MERGE:
+        return _MERGE[0]
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def merge(starts, ends, g, order, by_start, rank, longest):  # pragma: no cover - compiled
+        n = starts.shape[0]
+        keep = np.zeros(n, np.bool_)
+        for i in order:
+            a, b, gi = starts[i], ends[i], g[i]
+            ok = True
+            r = rank[i] - 1
+            while ok and r >= 0:
+                j = by_start[r]
+                if g[j] != gi or starts[j] <= a - longest:
+                    break
+                ok = not (keep[j] and ends[j] > a and starts[j] < b)
+                r -= 1
+            r = rank[i] + 1
+            while ok and r < n:
+                j = by_start[r]
+                if g[j] != gi or starts[j] >= b:
+                    break
+                ok = not keep[j]
+                r += 1
+            keep[i] = ok
+        return keep
+
+    _MERGE.append(merge)
+    return merge
 
 
 def candidates_frame(chrom: str, res: dict, scanner: Scanner, null: ScanNull, stranded: bool

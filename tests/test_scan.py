@@ -319,6 +319,22 @@ def test_merge_overlapping_keeps_best_per_group():
     assert keep.tolist() == [False, True, True, True, True]
 
 
+def test_merge_overlapping_matches_the_greedy_definition():
+    rng = np.random.default_rng(8)
+    n = 400
+    starts = rng.integers(0, 2000, n)
+    ends = starts + rng.integers(1, 25, n)
+    group = rng.choice(np.array(["x", "y", "z"], dtype=object), n)
+    order = rng.permutation(n)
+    kept: list[int] = []
+    for i in order:  # the definition: best first, skip what overlaps a kept row of its group
+        if not any(group[j] == group[i] and starts[j] < ends[i] and ends[j] > starts[i] for j in kept):
+            kept.append(i)
+    want = np.zeros(n, dtype=bool)
+    want[kept] = True
+    assert np.array_equal(scan.merge_overlapping(starts, ends, group, order), want)
+
+
 MEMORY_SCRIPT = textwrap.dedent("""
     import json, resource, sys, tracemalloc
     import numpy as np
