@@ -2,9 +2,15 @@
 
 Throughput, in bases per second over the same sequence (the example genome's chr1, or a
 seeded random sequence when the example has not been built):
-  - seqfm scan: one shard from the FASTA to its files: tiles read with pyfaidx, both strands,
-    calls with p- and q-values (BED, GFF3, candidates) and the CAM bigWig at base resolution;
-    the null is built once per genome beforehand (its time is reported on its own line);
+  - seqfm scan of one chromosome, three ways (the null is built once per genome beforehand;
+    its time is reported on its own line):
+      file to file: `seqfm scan --chrom chr1` from the FASTA to sites.bed, sites.gff3,
+        candidates.npz and the CAM bigWig with zoom levels (tiles read with pyfaidx, both
+        strands, p- and q-values, merged calls);
+      a workflow shard (`--shard`): candidates and the bigWig without zoom levels, the calls'
+        text being written once by the gather job;
+      calls in memory: the shard's work up to the merged calls with q-values, in memory like
+        FIMO's data frames (its bigWig included);
   - seqfm scan without the conservation channel (the same letter weights), like for like with
     FIMO, which reads sequence only;
   - memelite FIMO with as many PWMs as the model has filters, of the filter width (the model's
@@ -93,13 +99,12 @@ def _pwms(model) -> dict:
     return {f"filter_{i}": e[i] / e[i].sum(axis=0, keepdims=True) for i in range(len(w))}
 
 
-def _scan_once(pt, js, genome, chrom, tracks, null, out, threads) -> dict:
+def _scan_once(pt, js, genome, chrom, tracks, null, out, threads, shard: bool) -> dict:
     from seqfm import scan
 
     t0 = time.perf_counter()
-    # a shard as the workflow runs it: zoom levels are added when the shards are merged
     res = scan.run(pt, js, genome, out, chroms=[chrom], conservation=tracks, null_path=null,
-                   threads=threads, config=scan.ScanConfig(zooms=0))
+                   threads=threads, config=scan.ScanConfig(zooms=0 if shard else 10), shard=shard)
     return {"seconds": time.perf_counter() - t0, "n_calls": res["n_calls"], "bases": res["bases"],
             "in_memory": res["timing"]["calls_in_memory"]}
 
@@ -169,18 +174,19 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
     pwms = _pwms(model)
     fimo(pwms, x[:, :, :5000], threshold=fimo_p)  # compile
     for key, p, j, tr in variants:
-        _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_warm", threads)
-    times = {k: [] for k, *_ in variants}
-    times.update({f"{k}_in_memory": [] for k, *_ in variants})
+        _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_warm", threads, False)
+    times = {f"{k}{suffix}": [] for k, *_ in variants for suffix in ("", "_shard", "_in_memory")}
     times["fimo"] = []
     times["fimo_fasta"] = []
     calls = {}
     for r in range(repeat):
         for key, p, j, tr in variants:
-            out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_{r}", threads)
+            out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_{r}", threads, False)
             times[key].append(out["seconds"])
+            out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_s{r}", threads, True)
+            times[f"{key}_shard"].append(out["seconds"])
             times[f"{key}_in_memory"].append(out["in_memory"])
-            calls[key] = calls[f"{key}_in_memory"] = out["n_calls"]
+            calls[key] = calls[f"{key}_shard"] = calls[f"{key}_in_memory"] = out["n_calls"]
         t0 = time.perf_counter()
         hits = fimo(pwms, x, threshold=fimo_p)
         times["fimo"].append(time.perf_counter() - t0)
@@ -195,7 +201,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         res[key] = {"bases_per_s": length / med, "seconds": med, "spread_s": spread,
                     "calls": calls[key]}
     for key, *_ in variants:
-        for k in (key, f"{key}_in_memory"):
+        for k in (key, f"{key}_shard", f"{key}_in_memory"):
             res[f"ratio_{k}_vs_fimo"] = res[k]["bases_per_s"] / res["fimo"]["bases_per_s"]
         res[f"ratio_{key}_vs_fimo_fasta"] = res[key]["bases_per_s"] / res["fimo_fasta"]["bases_per_s"]
 
@@ -212,7 +218,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         cmd = [sys.executable, "-m", "seqfm", "scan", "--model", str(pt0), "--model-json", str(js0),
                "--genome", str(fa), "--chrom", "chr1", "--null", str(null_small),
                "--out", str(tmp / f"mem_out_{n}"), "--threads", str(n_threads), "--no-progress", "-q",
-               "--zooms", "0"]  # as the workflow's shards (zoom levels: in the merged file)
+               "--shard"]  # as the workflow's shards (zoom levels: in the merged file)
         rss, secs = _peak_rss_mb(cmd)
         mem[str(n)] = {"peak_rss_mb": rss, "seconds": secs}
     res["memory"] = mem
@@ -229,8 +235,10 @@ def report(res: dict) -> str:
              f"(spread max - min)",
              f"  model: {s['model']}"]
     for key, label in (("seqfm", "seqfm scan, seq + conservation"),
+                       ("seqfm_shard", "  the same, a workflow shard"),
                        ("seqfm_in_memory", "  the same, calls in memory"),
                        ("seqfm_seq_only", "seqfm scan, sequence only"),
+                       ("seqfm_seq_only_shard", "  the same, a workflow shard"),
                        ("seqfm_seq_only_in_memory", "  the same, calls in memory"),
                        ("fimo", f"memelite FIMO, {s['filters']} PWMs"),
                        ("fimo_fasta", "  the same, FASTA to TSV")):
@@ -240,14 +248,15 @@ def report(res: dict) -> str:
                          f"(±{r['spread_s']:.2f})  {r['calls']} calls")
     for key, label in (("seqfm", "seq + conservation"), ("seqfm_seq_only", "sequence only")):
         if f"ratio_{key}_vs_fimo" in res:
-            lines.append(f"  seqfm ({label}) / FIMO bases per s: {res[f'ratio_{key}_vs_fimo']:.2f}x with "
-                         f"the shard's files, {res[f'ratio_{key}_in_memory_vs_fimo']:.2f}x with calls in "
-                         f"memory like FIMO's (target >= 1x); {res[f'ratio_{key}_vs_fimo_fasta']:.2f}x "
-                         f"file to file against FIMO from the FASTA to its TSV; null built once in "
-                         f"{res[f'{key}_null_seconds']:.1f} s")
-    lines.append("  (shard files: candidates, BED and GFF3 of every call, CAM bigWig; 'calls in memory': "
-                 "tiles, both strands, peaks, p- and q-values, merged calls and the CAM bigWig, "
-                 "without the text files)")
+            lines.append(f"  seqfm ({label}) / FIMO bases per s (target >= 1x): file to file "
+                         f"{res[f'ratio_{key}_vs_fimo_fasta']:.2f}x against FIMO from the FASTA to its "
+                         f"TSV, {res[f'ratio_{key}_vs_fimo']:.2f}x against FIMO in memory; a shard "
+                         f"{res[f'ratio_{key}_shard_vs_fimo']:.2f}x, calls in memory "
+                         f"{res[f'ratio_{key}_in_memory_vs_fimo']:.2f}x (both against FIMO in memory); "
+                         f"null built once in {res[f'{key}_null_seconds']:.1f} s")
+    lines.append("  (file to file: BED, GFF3, candidates and the CAM bigWig with zoom levels; a shard: "
+                 "candidates and the bigWig without zoom levels; calls in memory: tiles, both strands, "
+                 "peaks, p- and q-values, merged calls and the CAM bigWig)")
     lines.append("  peak memory of `seqfm scan` on one chromosome (RSS of the process):")
     for n, m in res["memory"].items():
         lines.append(f"    {int(n) / 1e6:6.1f} Mb: {m['peak_rss_mb']:7.0f} MiB  ({m['seconds']:.0f} s)")

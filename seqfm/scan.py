@@ -1045,9 +1045,11 @@ class ShardResult:
 
 
 def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str | os.PathLike,
-                 sizes: dict, labels=None, progress: bool = False, protein: bool = False
-                 ) -> ShardResult:
-    """Scan ``sources`` (chromosomes of one shard) and write the shard's files to ``out``."""
+                 sizes: dict, labels=None, progress: bool = False, protein: bool = False,
+                 text: bool = True) -> ShardResult:
+    """Scan ``sources`` (chromosomes of one shard) and write the shard's files to ``out``:
+    ``candidates.npz``, the bigWigs and ``scan.json``, and with ``text`` the calls as
+    ``sites.bed`` and ``sites.gff3`` (a workflow shard leaves those to the merge)."""
     from . import sites
 
     cfg = scanner.config
@@ -1107,11 +1109,12 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
     cand_path = out / "candidates.npz"
     _write_candidates(cands, cand_path)
-    sites.write_bed(table, out / "sites.bed")
-    sites.write_gff3(table, out / "sites.gff3", protein=protein)
+    files = {"candidates": str(cand_path), "tracks": [str(p) for p in bw_paths]}
+    if text:
+        sites.write_bed(table, out / "sites.bed")
+        sites.write_gff3(table, out / "sites.gff3", protein=protein)
+        files.update(sites_bed=str(out / "sites.bed"), sites_gff3=str(out / "sites.gff3"))
     seconds = time.perf_counter() - t0
-    files = {"candidates": str(cand_path), "sites_bed": str(out / "sites.bed"),
-             "sites_gff3": str(out / "sites.gff3"), "tracks": [str(p) for p in bw_paths]}
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
                "n_tests": n_tests, "n_candidates": int(len(cands)), "p_dropped": p_dropped,
@@ -1274,12 +1277,13 @@ def check_tracks(model, tracks: Sequence, model_json) -> None:
 def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = None,
         conservation: Sequence[str] = (), fill: float = 0.0, config: ScanConfig | None = None,
         null_path=None, make_null: bool = False, filters_tsv=None, threads: int = 0,
-        progress: bool = False) -> dict:
+        progress: bool = False, shard: bool = False) -> dict:
     """``seqfm scan``: scan ``chroms`` (default: every sequence of the FASTA) into ``out``.
 
     With ``make_null`` only the null is built and written to ``null_path`` (default
     ``out/null.npz``). Otherwise the null is read from ``null_path`` when given, else built in
-    process (seeded, from the whole genome, so every shard gets the same one).
+    process (seeded, from the whole genome, so every shard gets the same one). A ``shard``
+    writes only what :func:`merge_shards` reads (no BED or GFF3).
     """
     import torch
 
@@ -1322,7 +1326,7 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
     labels = sites.read_filter_labels(filters_tsv, scanner.n_filters) if filters_tsv else None
     log.info("scanning %s (%s) with %s on %s", genome_path, ",".join(chroms), model_pt, scanner.device)
     res = scan_sources(scanner, sources, null, out, dict(genome.sizes), labels, progress,
-                       protein=scanner.alphabet.complement is None)
+                       protein=scanner.alphabet.complement is None, text=not shard)
     return {"out": str(res.out), "n_calls": res.n_calls, "n_candidates": res.n_candidates,
             "bases": res.bases, "seconds": res.seconds, **res.files}
 

@@ -266,9 +266,13 @@ def test_cli_shards_and_merge(tmp_path):
     shards = []
     for chrom in ("chr1", "chr2", "chrN"):
         out = tmp_path / "shards" / chrom
-        r = run_cli("scan", *common, "--chrom", chrom, "--null", null, "--out", out)
+        shard = [] if chrom == "chr1" else ["--shard"]  # only what the merge reads
+        r = run_cli("scan", *common, "--chrom", chrom, "--null", null, "--out", out, *shard)
         assert r.returncode == 0, r.stderr
         shards.append(out)
+    assert (shards[0] / "sites.bed").is_file() and (shards[0] / "sites.gff3").is_file()
+    assert not (shards[1] / "sites.bed").exists() and (shards[1] / "candidates.npz").is_file()
+    assert pyBigWig.open(str(shards[1] / "cam.bw")).header()["nLevels"] == 0
     n_info = json.loads((tmp_path / "shards" / "chrN" / "scan.json").read_text())
     assert n_info["n_calls"] == 0 and n_info["bases"] == 3000
     merged = tmp_path / "merged"
@@ -283,6 +287,7 @@ def test_cli_shards_and_merge(tmp_path):
     assert list(bed["start"]) == sorted(bed["start"]) or bed["chrom"].is_monotonic_increasing
     bw = pyBigWig.open(str(merged / "cam.bw"))
     assert set(bw.chroms()) == {"chr1", "chr2", "chrN"}
+    assert bw.header()["nLevels"] > 0  # zoom levels for the browser, built at the merge
     # default resolution: 10-base bins holding the mean (one base of CAM 1 -> 0.1)
     for chrom, site in (("chr2", 2500), ("chr1", 5003)):
         centre = site + WIDTH // 2

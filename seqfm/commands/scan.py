@@ -79,6 +79,9 @@ def add_arguments(p) -> None:
     s.add_argument("--zooms", type=int, default=10,
                    help="bigWig zoom levels; libBigWig builds them in memory at the end (about 14 "
                         "bytes per base), so shards to be merged are best written with 0")
+    s.add_argument("--shard", action="store_true",
+                   help="a shard to be merged: write only what --merge reads (candidates.npz, "
+                        "bigWigs without zoom levels, scan.json); the merge writes the BED and GFF3")
     s.add_argument("--max-candidates", type=int, default=250_000,
                    help="candidates kept per shard and family (smallest p-values)")
 
@@ -107,7 +110,7 @@ def run(args) -> None:
         nms_width=args.nms_width, core_fraction=args.core_fraction, cam=args.cam,
         merge=args.merge_calls, tracks=[t.strip() for t in args.tracks.split(",") if t.strip()],
         bin=args.bin, max_candidates=args.max_candidates, device=args.device, engine=args.engine,
-        zooms=args.zooms)
+        zooms=0 if args.shard else args.zooms)
     if args.merge:
         labels = _labels_for_merge(args.filters_tsv, args.merge[0]) if args.filters_tsv else None
         res = scan.merge_shards(args.merge, args.out, q=args.q, merge=args.merge_calls, labels=labels)
@@ -121,7 +124,8 @@ def run(args) -> None:
                    chroms=[c.strip() for c in args.chrom.split(",") if c.strip()],
                    conservation=[c for c in args.conservation.split(",") if c],
                    fill=args.fill, config=config, null_path=args.null, make_null=args.make_null,
-                   filters_tsv=args.filters_tsv, threads=args.threads, progress=progress)
+                   filters_tsv=args.filters_tsv, threads=args.threads, progress=progress,
+                   shard=args.shard)
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}))
 
 

@@ -1,6 +1,6 @@
 # Genome-wide scan: `seqfm scan` over a sample's genome, one job per chromosome (shard), then a
-# gather job with genome-wide q-values. Shard bigWigs have no zoom levels (flat memory per
-# chromosome); the merged bigWig gets them. Settings: config.yaml's `scan:` section (config/README.md).
+# gather job with genome-wide q-values. Shards write candidates and bigWigs without zoom levels
+# (flat memory per chromosome); the gather job writes the calls and the merged bigWig's zooms. Settings: config.yaml's `scan:` section (config/README.md).
 #
 #   scan_chroms (checkpoint)  genome -> results/{sample}/scan_shards/chroms.txt
 #   scan_null                 model + genome -> results/{sample}/scan_shards/null.npz (once)
@@ -132,8 +132,6 @@ rule scan_shard:
     output:
         json="results/{sample}/scan_shards/{chrom}/scan.json",
         candidates="results/{sample}/scan_shards/{chrom}/candidates.npz",
-        bed="results/{sample}/scan_shards/{chrom}/sites.bed",
-        gff="results/{sample}/scan_shards/{chrom}/sites.gff3",
         cam="results/{sample}/scan_shards/{chrom}/cam.bw",
     params:
         out=lambda w, output: Path(output.json).parent,
@@ -147,7 +145,7 @@ rule scan_shard:
         runtime=scan_shard_runtime,
     shell:
         "seqfm scan --model {input.model} --model-json {input.json} --genome {input.genome} "
-        "--chrom '{wildcards.chrom}' --null {input.null} --out {params.out} {params.opts} --zooms 0 "
+        "--chrom '{wildcards.chrom}' --null {input.null} --out {params.out} {params.opts} --shard "
         "--threads {threads} --no-progress --log {log} > /dev/null"
 
 
