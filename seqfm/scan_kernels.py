@@ -241,3 +241,26 @@ def merge_overlapping_kernel(starts, ends, g, order, by_start, rank, longest):  
             r += 1
         keep[i] = ok
     return keep
+
+
+@numba.njit(cache=True, nogil=True)
+def empirical_pvalues(flat, offsets, counts, floors, det, x):  # pragma: no cover - compiled
+    """``(1 + #null >= x) / (1 + n_null)`` of detector ``det[i]``, whose sorted null values are
+    ``flat[offsets[d]:offsets[d + 1]]`` (1 at or below its floor): a binary search each."""
+    n = x.shape[0]
+    p = np.ones(n)
+    for i in range(n):
+        d = det[i]
+        v = x[i]
+        if v <= floors[d]:
+            continue
+        lo, hi = offsets[d], offsets[d + 1]
+        a, b = lo, hi
+        while a < b:  # first index with flat >= v
+            m = (a + b) // 2
+            if flat[m] < v:
+                a = m + 1
+            else:
+                b = m
+        p[i] = (1.0 + (hi - a)) / (1.0 + counts[d])
+    return p

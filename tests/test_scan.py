@@ -315,6 +315,23 @@ def test_null_tail_and_thresholds():
         assert null.pvalues(np.zeros(1, np.int64), np.array([t * 0.99 - 1e-3]))[0] > q or t <= 0
 
 
+def test_null_pvalues_below_the_tail_are_the_empirical_ones():
+    """Up to each detector's tail, p = (1 + #null >= x) / (1 + n), ties counted, as in the
+    sites step; values at or below a detector's floor get 1."""
+    rng = np.random.default_rng(1)
+    vals = [np.sort(rng.normal(size=n).astype(np.float32)) for n in (300, 0, 50, 1000)]
+    model = NullModel(vals, np.array([len(v) + 20 for v in vals]), np.array([0.0, 0.0, 0.0, -np.inf]))
+    null = scan.ScanNull.fit(model, tail_fraction=0.01)
+    det = rng.integers(0, 4, 5000)
+    x = rng.normal(size=5000)
+    x[:40] = vals[0][:40]  # exact ties with null values
+    det[:40] = 0
+    below = x <= null.tail_u[det]
+    assert np.array_equal(null.pvalues(det, x)[below], model.pvalues(det, x)[below])
+    # detector 1: no null value above its floor among 20 peaks
+    assert null.pvalues(np.ones(3, np.int64), np.array([-1.0, 0.0, 9.0])).tolist() == [1.0, 1.0, 1 / 21]
+
+
 def test_merge_overlapping_keeps_best_per_group():
     starts = np.array([0, 5, 20, 3, 40])
     ends = np.array([10, 15, 30, 13, 50])
