@@ -6,13 +6,14 @@ then starts scanning at once instead of compiling for seconds).
 ``kernel`` scans a batch of tiles in one pass per tile.
 
 For models without dilated layers the whole scan of a tile is one loop over chunks of
-:data:`seqfm.scan.FUSED_CHUNK` positions: every filter on both strands from per-column look-up tables
-(the one-hot column of each code times the filter's weights, so ambiguity codes are exact),
-the ReLU and strand maximum, the CAM (head weights times the strand maximum),
-non-maximum suppression with the leftmost-tie rule of :func:`seqfm.featuremaps.nms_mask`
-(window maxima by the van Herk / Gil-Werman algorithm over the chunk and a halo of half
-the window on each side), the test counts and the candidates above the null thresholds,
-and the owned track values. Nothing of size (filters x tile length) is made.
+:data:`seqfm.scan.FUSED_CHUNK` positions: every filter on both strands from per-column
+look-up tables (the one-hot column of each code times the filter's weights, so ambiguity
+codes are exact), the ReLU and strand maximum, the CAM (head weights times the strand
+maximum), non-maximum suppression with the leftmost-tie rule of
+:func:`seqfm.featuremaps.nms_mask` (window maxima over the chunk and a halo of the whole
+window before it and half the window after it, recomputed), the test counts and the
+candidates above the null thresholds, and the owned track values. Nothing of size
+(filters x tile length) is made.
 """
 
 from __future__ import annotations
@@ -22,64 +23,83 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def window_max(v, n, half, g, s, out):  # pragma: no cover - compiled
+def window_max(v, n, half, t1, t2, out):  # pragma: no cover - compiled
     """out[j] = max of v[max(0, j - half) .. min(n - 1, j + half)] for each column, rows
-    0 .. n - 1 (van Herk / Gil-Werman: prefix maxima g and suffix maxima s in blocks)."""
+    0 .. n - 1: maxima over spans of 1, 2, 4, ... rows (each pass the maximum of two rows, so
+    every loop is over whole rows and vectorises), then two overlapping spans per window."""
     nf = v.shape[1]
     k = 2 * half + 1
     for j in range(n):
-        if j % k == 0:
+        for f in range(nf):
+            t1[j, f] = v[j, f]
+    s = 1
+    src, dst = t1, t2
+    while 2 * s <= k:  # src[j] = max v[j .. min(n - 1, j + s - 1)]
+        for j in range(n):
+            jj = min(n - 1, j + s)
             for f in range(nf):
-                g[j, f] = v[j, f]
-        else:
-            for f in range(nf):
-                g[j, f] = max(g[j - 1, f], v[j, f])
-    for j in range(n - 1, -1, -1):
-        if (j + 1) % k == 0 or j == n - 1:
-            for f in range(nf):
-                s[j, f] = v[j, f]
-        else:
-            for f in range(nf):
-                s[j, f] = max(s[j + 1, f], v[j, f])
+                dst[j, f] = max(src[j, f], src[jj, f])
+        src, dst = dst, src
+        s *= 2
     for j in range(n):
         a = max(0, j - half)
         b = min(n - 1, j + half)
-        if a // k != b // k:
+        if b - a + 1 >= s:
+            c = b - s + 1
             for f in range(nf):
-                out[j, f] = max(s[a, f], g[b, f])
-        elif b == n - 1 or (b + 1) % k == 0:
+                out[j, f] = max(src[a, f], src[c, f])
+        else:  # a window cut short by the sequence's ends
             for f in range(nf):
-                out[j, f] = s[a, f]
-        else:
-            for f in range(nf):
-                out[j, f] = g[b, f]
+                out[j, f] = v[a, f]
+            for i in range(a + 1, b + 1):
+                for f in range(nf):
+                    out[j, f] = max(out[j, f], v[i, f])
+
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def peaks(v, wmax, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive, last0,
-          flag, c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
-    """Decide positions d0 .. d1 - 1 (rows d - a0 of v, window maxima in wmax): a local
-    maximum with no local maximum within half to its left (``last0``: each column's last
-    one, carried from chunk to chunk) is a test at usable owned positions, and a candidate
-    when >= thr (and > 0 when ``positive``)."""
+def peaks(v, wm, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive,
+          k0, cnt, kp, tc, cf, c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover
+    """Decide positions d0 .. d1 - 1 (rows d - a0 of v; window maxima in wm, right for rows
+    from d0 - half on). A local maximum (v == its window maximum) with no local maximum within
+    half to its left is a test at usable owned positions, and a candidate when >= thr (and
+    > 0 when ``positive``). k0, cnt, kp, tc and cf are scratch; each loop touches few arrays,
+    so it vectorises over the columns."""
     nf = v.shape[1]
     notpos = not positive
+    r0 = max(0, d0 - half - a0)
+    r1 = d1 - a0
+    for r in range(r0, r1):
+        for f in range(nf):
+            k0[r, f] = np.uint8(v[r, f] == wm[r, f])
+    for f in range(nf):
+        cnt[f] = 0
+        tc[f] = 0
+    for r in range(r0, d0 - a0):  # local maxima among the half rows before d0
+        for f in range(nf):
+            cnt[f] += k0[r, f]
+    th = thr[det0:det0 + nf]
     for j in range(d0, d1):
         r = j - a0
-        owned = (j >= lo) & (j < hi) & okw[j]
-        anyc = False
-        # bitwise operators only: no branches, so the loop over filters vectorizes
+        own = np.uint8((j >= lo) & (j < hi) & okw[j])
+        for f in range(nf):
+            kp[f] = k0[r, f] & np.uint8(cnt[f] == 0) & own
+        if r - half >= r0:
+            for f in range(nf):
+                cnt[f] += k0[r, f] - k0[r - half, f]
+        else:
+            for f in range(nf):
+                cnt[f] += k0[r, f]
+        for f in range(nf):
+            tc[f] += kp[f]
+        anyc = np.uint8(0)
         for f in range(nf):
             x = v[r, f]
-            k0 = x == wmax[r, f]
-            kept = k0 & ((j - last0[f]) > half) & owned
-            last0[f] = j if k0 else last0[f]
-            tests[det0 + f] += kept
-            c = kept & (x >= thr[det0 + f]) & ((x > 0.0) | notpos)
-            flag[f] = c
+            c = kp[f] & np.uint8(x >= th[f]) & np.uint8((x > 0.0) | notpos)
+            cf[f] = c
             anyc |= c
         if anyc:
             for f in range(nf):
-                if flag[f]:
+                if cf[f]:
                     m = n_c[0]
                     if m < c_pos.shape[0]:
                         c_pos[m] = j
@@ -87,6 +107,9 @@ def peaks(v, wmax, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive, l
                         c_val[m] = v[r, f]
                         c_str[m] = strand[r, f]
                     n_c[0] = m + 1
+    for f in range(nf):
+        tests[det0 + f] += tc[f]
+
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, bias, head, width, a0, a1, acc,
@@ -147,24 +170,26 @@ def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, o
     nf = f2 // 2
     l1 = lin - width + 1
     n3 = T3.shape[0]
-    rows = min(l1, chunk + 2 * half)
+    rows = min(l1, chunk + 3 * half)
     acc = np.empty((32, f2), np.float32)
     v = np.empty((rows, nf), np.float32)
     st = np.empty((rows, nf), np.int8)
     wm = np.empty((rows, nf), np.float32)
-    g = np.empty((rows, nf), np.float32)
-    s = np.empty((rows, nf), np.float32)
+    t1 = np.empty((rows, nf), np.float32)
+    t2 = np.empty((rows, nf), np.float32)
+    k0 = np.empty((rows, nf), np.uint8)
     cam = np.empty((rows, 1), np.float32)
     cst = np.empty((rows, 1), np.int8)
     wmc = np.empty((rows, 1), np.float32)
-    gc = np.empty((rows, 1), np.float32)
-    sc = np.empty((rows, 1), np.float32)
+    t1c = np.empty((rows, 1), np.float32)
+    t2c = np.empty((rows, 1), np.float32)
+    k0c = np.empty((rows, 1), np.uint8)
     okw = np.empty(l1, np.bool_)
     idx = np.zeros(lin + 3 * n3, np.int16)
-    last0 = np.empty(nf, np.int64)
-    lastc = np.empty(1, np.int64)
-    flag = np.zeros(nf, np.bool_)
-    flagc = np.zeros(1, np.bool_)
+    cnt = np.empty(nf, np.int32)
+    tc = np.empty(nf, np.int32)
+    kp = np.empty(nf, np.uint8)
+    cf = np.empty(nf, np.uint8)
     for b in range(nb):
         # usable window starts (no N in the window)
         nN = 0
@@ -186,27 +211,25 @@ def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, o
                 c1 = codes[b, p + 1] if p + 1 < lin else 0
                 c2 = codes[b, p + 2] if p + 2 < lin else 0
                 idx[p] = c0 * 25 + c1 * 5 + c2
-        for f in range(nf):
-            last0[f] = -(1 << 40)
-        lastc[0] = -(1 << 40)
         for i in range(n_own):
             for kk in range(trk_sel.shape[0]):
                 trk_out[b, kk, i] = np.nan
         for d0 in range(0, l1, chunk):
             d1 = min(l1, d0 + chunk)
-            a0 = max(0, d0 - half)
+            # rows from d0 - 2 half: the window maxima of the half rows before d0 are whole
+            a0 = max(0, d0 - 2 * half)
             a1 = min(l1, d1 + half)
             n = a1 - a0
             conv(codes[b], tracks[b], idx, plain, E, T3, Wt, bias, head, width, a0, a1, acc,
                  v, st, cam, cst)
-            window_max(v, n, half, g, s, wm)
+            window_max(v, n, half, t1, t2, wm)
             peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
-                  last0, flag, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
+                  k0, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
             if want_cam:
-                window_max(cam, n, half, gc, sc, wmc)
+                window_max(cam, n, half, t1c, t2c, wmc)
                 peaks(cam, wmc, cst, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, nf,
-                      False, lastc, flagc, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b],
-                      tests[b])
+                      False, k0c, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b],
+                      n_c[b], tests[b])
             # owned track values: base i of the tile <- window start trk_j0 + i
             for jj in range(max(d0, trk_j0), min(d1, trk_j0 + n_own)):
                 if okw[jj]:
