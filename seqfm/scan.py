@@ -878,36 +878,6 @@ class CandidateBuffer:
         return self.columns()
 
 
-def merge_overlapping(starts: np.ndarray, ends: np.ndarray, group: np.ndarray, order: np.ndarray
-                      ) -> np.ndarray:
-    """Greedy non-overlapping selection per group in the priority ``order`` (best first).
-
-    Returns a bool mask of the kept rows: a row is kept when no kept row of its group overlaps
-    it. Rows are visited in start order within their group, and an overlapping row starts
-    less than the longest interval before this one ends, so each test looks at its
-    neighbours only.
-    """
-    n = len(starts)
-    if not n:
-        return np.zeros(0, dtype=bool)
-    gcode = pd.factorize(pd.Series(group, dtype=object))[0]
-    starts = np.asarray(starts, np.int64)
-    ends = np.asarray(ends, np.int64)
-    by_start = np.lexsort((starts, gcode))
-    rank = np.empty(n, np.int64)
-    rank[by_start] = np.arange(n)
-    longest = int((ends - starts).max())
-    return _merge_kernel()(starts, ends, gcode.astype(np.int64), np.asarray(order, np.int64),
-                           by_start, rank, longest)
-
-
-def _merge_kernel():
-    """Compiled loop of :func:`merge_overlapping` (:mod:`seqfm.scan_kernels`)."""
-    from .scan_kernels import merge_overlapping_kernel
-
-    return merge_overlapping_kernel
-
-
 def candidates_frame(chrom: str, res: dict, scanner: Scanner, null: ScanNull, stranded: bool
                      ) -> pd.DataFrame:
     """Candidates (dict of arrays) to the candidate table of :data:`CANDIDATE_COLUMNS`."""
@@ -928,7 +898,7 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
     """BH over the candidates of each family (filters, CAM) with the full number of tests,
     keep ``q <= q``, merge overlapping calls, and return the BED table of
     :data:`seqfm.sites.BED_HEADER` (sorted by chrom, start, end, name)."""
-    from .sites import BED_HEADER, bh, filter_name, score_of
+    from .sites import BED_HEADER, bh, filter_name, merge_overlapping, score_of
 
     if cands.empty:
         return pd.DataFrame(columns=BED_HEADER)

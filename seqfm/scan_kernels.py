@@ -1,4 +1,5 @@
-"""Compiled (numba, disk-cached) loops of :mod:`seqfm.scan`.
+"""Compiled (numba, disk-cached) loops of :mod:`seqfm.scan` (and the merging of overlapping
+calls that :mod:`seqfm.sites` shares).
 
 Module-level functions, so that numba's cache finds them again in a new process (a shard job
 then starts scanning at once instead of compiling for seconds).

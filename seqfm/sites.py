@@ -609,25 +609,35 @@ def merge_calls(calls: pd.DataFrame, labels: FilterLabels, mode: str = "cluster"
         cl = np.asarray(labels.cluster, dtype=object)
         group = np.array([("cam" if d < 0 else (cl[d] if cl[d] != "." else filter_name(d)))
                           for d in det], dtype=object)
-    df = calls.assign(_g=group, _i=np.arange(len(calls)))
-    df = df.sort_values(["row", "_g", "p", "rel", "pos"], ascending=[True, True, True, False, True],
-                        kind="mergesort")
-    keep = np.zeros(len(calls), dtype=bool)
-    rows, groups = df["row"].to_numpy(), df["_g"].to_numpy()
-    starts, ends, idx = df["seq_start"].to_numpy(), df["seq_end"].to_numpy(), df["_i"].to_numpy()
-    i, n = 0, len(df)
-    while i < n:
-        j = i
-        while j < n and rows[j] == rows[i] and groups[j] == groups[i]:
-            j += 1
-        taken: list[tuple[int, int]] = []
-        for k in range(i, j):
-            a, b = starts[k], ends[k]
-            if all(b <= ta or a >= tb for ta, tb in taken):
-                taken.append((a, b))
-                keep[idx[k]] = True
-        i = j
+    group = calls["row"].astype(str).to_numpy().astype(object) + "\t" + group.astype(object)
+    order = np.lexsort((calls["pos"].to_numpy(), -calls["rel"].to_numpy(), calls["p"].to_numpy()))
+    keep = merge_overlapping(calls["seq_start"].to_numpy(), calls["seq_end"].to_numpy(), group, order)
     return calls[keep]
+
+
+def merge_overlapping(starts: np.ndarray, ends: np.ndarray, group: np.ndarray, order: np.ndarray
+                      ) -> np.ndarray:
+    """Greedy non-overlapping selection per group in the priority ``order`` (best first).
+
+    Returns a bool mask of the kept rows: a row is kept when no kept row of its group overlaps
+    it. Rows are visited in start order within their group, and an overlapping row starts
+    less than the longest interval before this one ends, so each test looks at its
+    neighbours only (a compiled loop, :func:`seqfm.scan_kernels.merge_overlapping_kernel`).
+    """
+    from .scan_kernels import merge_overlapping_kernel
+
+    n = len(starts)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    gcode = pd.factorize(pd.Series(group, dtype=object))[0]
+    starts = np.asarray(starts, np.int64)
+    ends = np.asarray(ends, np.int64)
+    by_start = np.lexsort((starts, gcode))
+    rank = np.empty(n, np.int64)
+    rank[by_start] = np.arange(n)
+    longest = int((ends - starts).max())
+    return merge_overlapping_kernel(starts, ends, gcode.astype(np.int64),
+                                    np.asarray(order, np.int64), by_start, rank, longest)
 
 
 # ---------------------------------------------------------------------- output tables

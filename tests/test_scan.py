@@ -332,31 +332,6 @@ def test_null_pvalues_below_the_tail_are_the_empirical_ones():
     assert null.pvalues(np.ones(3, np.int64), np.array([-1.0, 0.0, 9.0])).tolist() == [1.0, 1.0, 1 / 21]
 
 
-def test_merge_overlapping_keeps_best_per_group():
-    starts = np.array([0, 5, 20, 3, 40])
-    ends = np.array([10, 15, 30, 13, 50])
-    group = np.array(["a", "a", "a", "b", "a"], dtype=object)
-    order = np.array([1, 0, 2, 3, 4])  # row 1 is the best
-    keep = scan.merge_overlapping(starts, ends, group, order)
-    assert keep.tolist() == [False, True, True, True, True]
-
-
-def test_merge_overlapping_matches_the_greedy_definition():
-    rng = np.random.default_rng(8)
-    n = 400
-    starts = rng.integers(0, 2000, n)
-    ends = starts + rng.integers(1, 25, n)
-    group = rng.choice(np.array(["x", "y", "z"], dtype=object), n)
-    order = rng.permutation(n)
-    kept: list[int] = []
-    for i in order:  # the definition: best first, skip what overlaps a kept row of its group
-        if not any(group[j] == group[i] and starts[j] < ends[i] and ends[j] > starts[i] for j in kept):
-            kept.append(i)
-    want = np.zeros(n, dtype=bool)
-    want[kept] = True
-    assert np.array_equal(scan.merge_overlapping(starts, ends, group, order), want)
-
-
 MEMORY_SCRIPT = textwrap.dedent("""
     import json, resource, sys, tracemalloc
     import numpy as np

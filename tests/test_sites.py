@@ -329,3 +329,28 @@ def test_a_reverse_strand_match_flips_the_strand_of_the_calls(planted):
         ("chr1", 1030, "-"), ("chr1", 5042, "-"), ("seq2", 70, "-")]
     cam = bed[bed["detector"] == "cam"]
     assert set(cam["strand"]) == {"+"}  # the CAM keeps its stream's strand
+
+
+def test_merge_overlapping_keeps_best_per_group():
+    starts = np.array([0, 5, 20, 3, 40])
+    ends = np.array([10, 15, 30, 13, 50])
+    group = np.array(["a", "a", "a", "b", "a"], dtype=object)
+    order = np.array([1, 0, 2, 3, 4])  # row 1 is the best
+    keep = sites.merge_overlapping(starts, ends, group, order)
+    assert keep.tolist() == [False, True, True, True, True]
+
+
+def test_merge_overlapping_matches_the_greedy_definition():
+    rng = np.random.default_rng(8)
+    n = 400
+    starts = rng.integers(0, 2000, n)
+    ends = starts + rng.integers(1, 25, n)
+    group = rng.choice(np.array(["x", "y", "z"], dtype=object), n)
+    order = rng.permutation(n)
+    kept: list[int] = []
+    for i in order:  # the definition: best first, skip what overlaps a kept row of its group
+        if not any(group[j] == group[i] and starts[j] < ends[i] and ends[j] > starts[i] for j in kept):
+            kept.append(i)
+    want = np.zeros(n, dtype=bool)
+    want[kept] = True
+    assert np.array_equal(sites.merge_overlapping(starts, ends, group, order), want)
