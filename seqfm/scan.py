@@ -466,7 +466,20 @@ class Scanner:
         c = np.arange(125)
         T3 = (Ep[0::3][:, c // 25] + Ep[1::3][:, (c // 5) % 5] + Ep[2::3][:, c % 5])
         self._T3 = np.ascontiguousarray(T3, dtype=np.float32)
-        self._Wt = np.ascontiguousarray(np.transpose(wcat[:, a:], (1, 2, 0)), dtype=np.float32)
+        wt = np.transpose(wcat[:, a:], (1, 2, 0))  # (tracks, W, 2F)
+        nf = wt.shape[2] // 2
+        fwd, rev = wt[:, :, :nf], wt[:, :, nf:]
+        # tracks are reversed, not complemented, on the reverse strand: fold the weights into
+        # their symmetric and antisymmetric parts (see seqfm.scan_kernels.conv)
+        self._fold = bool(np.array_equal(rev, fwd[:, ::-1]))
+        if self._fold:
+            mirror = fwd[:, ::-1]
+            h = (self.width + 1) // 2
+            sym, anti = (fwd + mirror)[:, :h] / 2, (fwd - mirror)[:, :h] / 2
+            if self.width % 2:
+                sym[:, h - 1] /= 2  # the middle column pairs with itself: u = 2x, d = 0
+            wt = np.concatenate([sym, anti], axis=2)
+        self._Wt = np.ascontiguousarray(wt, dtype=np.float32)
         self._bias2 = np.concatenate([bias, bias]).astype(np.float32)
         self._head = self._w_head.float().cpu().numpy().astype(np.float32)
 
@@ -711,8 +724,8 @@ class Scanner:
         kernel = _fused_kernel()
 
         def part(i0: int, i1: int) -> None:
-            kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._bias2, self._head,
-                   np.uint8(self.unknown), width, half, own_lo[i0:i1], own_hi[i0:i1], thr,
+            kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._fold, self._bias2,
+                   self._head, np.uint8(self.unknown), width, half, own_lo[i0:i1], own_hi[i0:i1], thr,
                    bool(self.config.cam), sel, off - self.half, n_own, trk[i0:i1], FUSED_CHUNK,
                    c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],
                    tests[i0:i1])

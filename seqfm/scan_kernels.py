@@ -113,10 +113,16 @@ def peaks(v, wm, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive,
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, bias, head, width, a0, a1, acc,
+def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, bias, head, width, a0, a1, acc, pq,
          v, st, cam, cst):  # pragma: no cover - compiled
     """Filter values (strand maximum after ReLU), their strand, the CAM and its strand for
-    window starts a0 .. a1 - 1, into rows 0 .. a1 - a0."""
+    window starts a0 .. a1 - 1, into rows 0 .. a1 - a0.
+
+    With ``fold`` the track weights come folded (:meth:`seqfm.scan.Scanner._fused_tables`):
+    a reverse filter's track weights are its forward weights reversed, so with the symmetric
+    part S and antisymmetric part A of the forward weights, forward = S.u + A.d and reverse =
+    S.u - A.d over the sums u and differences d of mirrored track values: half the
+    multiply-adds."""
     n_tr = tracks_b.shape[0]
     f2 = E.shape[2]
     nf = f2 // 2
@@ -139,12 +145,32 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, bias, head, width, a0, a1, ac
                     r = codes_b[j + k]
                     for f in range(f2):
                         acc[j - j0, f] += E[k, r, f]
-        for t in range(n_tr):
-            for k in range(width):
-                for j in range(j0, j1):
-                    x = tracks_b[t, j + k]
-                    for f in range(f2):
-                        acc[j - j0, f] += x * Wt[t, k, f]
+        if fold and n_tr:
+            for j in range(j0, j1):
+                for f in range(f2):
+                    pq[j - j0, f] = 0.0
+            for t in range(n_tr):
+                for k in range(Wt.shape[1]):
+                    for j in range(j0, j1):
+                        xa = tracks_b[t, j + k]
+                        xb = tracks_b[t, j + width - 1 - k]
+                        u = xa + xb
+                        d = xa - xb
+                        for f in range(nf):
+                            pq[j - j0, f] += u * Wt[t, k, f]
+                        for f in range(nf):
+                            pq[j - j0, nf + f] += d * Wt[t, k, nf + f]
+            for j in range(j0, j1):
+                for f in range(nf):
+                    acc[j - j0, f] += pq[j - j0, f] + pq[j - j0, nf + f]
+                    acc[j - j0, nf + f] += pq[j - j0, f] - pq[j - j0, nf + f]
+        else:
+            for t in range(n_tr):
+                for k in range(width):
+                    for j in range(j0, j1):
+                        x = tracks_b[t, j + k]
+                        for f in range(f2):
+                            acc[j - j0, f] += x * Wt[t, k, f]
         for j in range(j0, j1):
             r = j - a0
             cs = np.float32(0.0)
@@ -163,7 +189,7 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, bias, head, width, a0, a1, ac
             cst[r, 0] = 1 if cr > cf else 0
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, own_hi, thr,
+def kernel(codes, tracks, E, T3, Wt, fold, bias, head, unknown, width, half, own_lo, own_hi, thr,
            want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
            c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
     nb, lin = codes.shape
@@ -173,6 +199,7 @@ def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, o
     n3 = T3.shape[0]
     rows = min(l1, chunk + 3 * half)
     acc = np.empty((32, f2), np.float32)
+    pq = np.empty((32, f2), np.float32)
     v = np.empty((rows, nf), np.float32)
     st = np.empty((rows, nf), np.int8)
     wm = np.empty((rows, nf), np.float32)
@@ -221,8 +248,8 @@ def kernel(codes, tracks, E, T3, Wt, bias, head, unknown, width, half, own_lo, o
             a0 = max(0, d0 - 2 * half)
             a1 = min(l1, d1 + half)
             n = a1 - a0
-            conv(codes[b], tracks[b], idx, plain, E, T3, Wt, bias, head, width, a0, a1, acc,
-                 v, st, cam, cst)
+            conv(codes[b], tracks[b], idx, plain, E, T3, Wt, fold, bias, head, width, a0, a1, acc,
+                 pq, v, st, cam, cst)
             window_max(v, n, half, t1, t2, wm)
             peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
                   k0, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])

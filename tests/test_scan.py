@@ -149,13 +149,15 @@ def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks):
     assert np.isnan(trk_whole[:, 1200:1350]).all()
 
 
-def test_fused_kernel_matches_torch():
+@pytest.mark.parametrize("width,n_tracks", [(7, 1), (8, 2)])  # the folded track weights: odd, even
+def test_fused_kernel_matches_torch(width, n_tracks):
     torch.manual_seed(1)
-    model = SeqCNN({"n_filters": 5, "filter_width": 7, "n_tracks": 1, "dropout": 0.0}).eval()
+    model = SeqCNN({"n_filters": 5, "filter_width": width, "n_tracks": n_tracks,
+                    "dropout": 0.0}).eval()
     codes = background(2500, seed=9)
     codes[100:160] = DNA.unknown_code
     codes[700] = DNA.symbols.index("Y")
-    tr = np.random.default_rng(2).normal(size=(1, len(codes))).astype(np.float32)
+    tr = np.random.default_rng(2).normal(size=(n_tracks, len(codes))).astype(np.float32)
     src = scan.ArraySource("s", codes, tr)
     got = [_all_candidates(scan.Scanner(model, {}, scan.ScanConfig(tile=300, engine=e)), src)
            for e in ENGINES]
