@@ -17,10 +17,12 @@ a scan of the whole chromosome in one piece gives, and tiled and whole scans cal
 
 Streaming
 ---------
-Tiles are read from the FASTA with pyfaidx a batch at a time, turned into uint8 codes, and
-one-hot encoded into a reused buffer (on the CPU with the fused kernel of
-:func:`seqfm.alphabet.one_hot`; on a GPU from the codes, on the device). Conservation tracks are
-read per tile with :class:`seqfm.io.Track`. Only candidate peaks (a few numbers each) and the
+Tiles are read from the FASTA with pyfaidx a batch at a time and turned into uint8 codes;
+conservation tracks are read per tile with :class:`seqfm.io.Track`. On the CPU a strand-aware
+model without dilated layers runs through the compiled kernel of :mod:`seqfm.scan_kernels`
+(look-up tables from the codes, no one-hot; cache-sized chunks; one batch ahead of the track
+writing, in worker threads); otherwise (GPU, dilated layers, protein) the codes are one-hot
+encoded on the device (:func:`seqfm.alphabet.one_hot`) and the model runs in PyTorch. Only candidate peaks (a few numbers each) and the
 owned track values come back to the host; memory does not grow with the chromosome's length.
 Candidates are kept in a bounded buffer (``max_candidates``): beyond it only the smallest
 p-values are kept and the others are counted as tests (see :func:`seqfm.sites.bh`).
@@ -45,9 +47,10 @@ a call passes at ``q <= q``.
 
 Outputs of a shard (``seqfm scan ... --chrom chr1 --out DIR``): ``DIR/candidates.npz`` (every
 candidate with ``p <= q``), ``DIR/scan.json`` (tests per family, chromosome sizes, timings),
-``DIR/sites.bed`` / ``DIR/sites.gff3`` (calls with this shard's q-values) and bigWigs
-``DIR/cam.bw`` (+ ``DIR/filter_K.bw``). :func:`merge_shards` gathers shards into the same files
-with genome-wide q-values (``seqfm scan --merge``).
+``DIR/sites.bed`` / ``DIR/sites.gff3`` (calls with this shard's q-values; not with ``--shard``,
+as the workflow runs it) and bigWigs ``DIR/cam.bw`` (+ ``DIR/filter_K.bw``; means over bins of
+``bin`` bases, 10 by default). :func:`merge_shards` gathers shards into the same files with
+genome-wide q-values (``seqfm scan --merge``).
 """
 
 from __future__ import annotations
