@@ -563,7 +563,8 @@ class Scanner:
         source : ArraySource or GenomeSource
         thresholds : numpy.ndarray ``(F + 1,)``, optional
             Return only candidates at or above these values (filters, then the CAM); all
-            candidates (filter peaks above 0, every CAM peak) when None.
+            candidates (filter peaks above 0, every CAM peak) when None. Read for each batch,
+            so the caller may raise them in place between batches.
         want_tracks : bool
 
         Yields
@@ -586,8 +587,6 @@ class Scanner:
             return
         tl = tiles(length, cfg.tile, self.margin, width)
         thr_dev = None
-        if thresholds is not None:
-            thr_dev = torch.as_tensor(np.asarray(thresholds, np.float32), device=self.device)
         # group consecutive tiles of one geometry into batches
         groups: list[list[Tile]] = []
         for t in tl:
@@ -636,6 +635,8 @@ class Scanner:
             # usable window starts: no N in [j, j + W)
             cs = np.concatenate([np.zeros((len(group), 1), np.int32), np.cumsum(isn, axis=1, dtype=np.int32)], axis=1)
             ok_np = (cs[:, width:] - cs[:, :l1]) == 0  # (B, L1)
+            if thresholds is not None:  # read per batch: the caller may raise them as it goes
+                thr_dev = torch.as_tensor(np.asarray(thresholds, np.float32), device=self.device)
             with torch.no_grad():
                 x = self._inputs(codes, tracks)
                 vals, strand, cam, streams = self._maps(x)
@@ -856,6 +857,16 @@ def build_genome_null(scanner: Scanner, genome, chroms: Sequence[str], config: S
 
 
 # ---------------------------------------------------------------------- candidates -> calls
+def raise_thresholds(thresholds: np.ndarray, null: ScanNull, fbuf, cbuf, n_filters: int) -> None:
+    """Once a full buffer has dropped p-values, a candidate at or above its smallest dropped p
+    would be dropped too: raise the scan's value thresholds (in place) so that the scan stops
+    returning them (the kept candidates and the test counts do not change)."""
+    for buf, sl in ((fbuf, slice(0, n_filters)), (cbuf, slice(n_filters, n_filters + 1))):
+        if buf.p_dropped < buf.p_cut:
+            buf.p_cut = buf.p_dropped
+            thresholds[sl] = np.maximum(thresholds[sl], null.thresholds(buf.p_dropped)[sl])
+
+
 class CandidateBuffer:
     """Candidates with ``p <= p_max`` of one family, at most ``limit`` kept (smallest p)."""
 
@@ -864,6 +875,7 @@ class CandidateBuffer:
         self.parts: list[dict] = []
         self.n = 0
         self.p_dropped = 1.0  # smallest p-value dropped by the limit
+        self.p_cut = 1.0  # the p_dropped the scan's thresholds were last raised to
 
     def add(self, cols: dict) -> None:
         if not len(cols["p"]):
@@ -1050,7 +1062,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    thresholds = null.thresholds(cfg.q)
+    thresholds = null.thresholds(cfg.q).astype(np.float32)
     names = ["cam"] + [f"filter_{k}" for k in scanner.track_filters]
     bw_paths = [out / f"{n}.bw" for n in names]
     writer = TrackWriter(bw_paths, sizes, cfg.bin, cfg.zooms)
@@ -1082,6 +1094,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                 isf = cols["det"] >= 0
                 fbuf.add({k: v[isf] for k, v in cols.items()})
                 cbuf.add({k: v[~isf] for k, v in cols.items()})
+                raise_thresholds(thresholds, null, fbuf, cbuf, scanner.n_filters)
         ok = True
     finally:
         writer.close(ok)

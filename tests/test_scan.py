@@ -192,6 +192,36 @@ def test_fused_chunks_give_the_same_calls(monkeypatch, chunk):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_full_candidate_buffer_raises_the_scan_thresholds(tmp_path, monkeypatch, engine):
+    """Past ``max_candidates`` the scan stops returning what the buffer would drop: the kept
+    candidates, their number of tests and the smallest dropped p are those of a scan that
+    returns everything, and they are the smallest p-values of the full candidate set."""
+    torch.manual_seed(5)
+    model = SeqCNN({"n_filters": 4, "filter_width": 7, "dropout": 0.0}).eval()
+    cfg = scan.ScanConfig(tile=300, batch_size=1, engine=engine, q=0.5, max_candidates=20)
+    sc = scan.Scanner(model, {}, cfg)
+    null = scan.build_null(sc, [scan.ArraySource("n", background(4000, seed=3))], cfg)
+    src = [scan.ArraySource("s", background(6000, seed=4))]
+    runs = {}
+    for name, raise_them in (("raised", True), ("plain", False)):
+        if not raise_them:
+            monkeypatch.setattr(scan, "raise_thresholds", lambda *a: None)
+        res = scan.scan_sources(sc, src, null, tmp_path / name, {"s": 6000})
+        info = json.loads((tmp_path / name / "scan.json").read_text())
+        runs[name] = (scan.read_candidates(tmp_path / name / "candidates.npz"), res.n_tests, info["p_dropped"])
+    (a, ta, pa), (b, tb, pb) = runs["raised"], runs["plain"]
+    assert len(a) == 2 * 20 and ta == tb and pa == pb < 0.5  # 20 per family (filters, CAM)
+    pd.testing.assert_frame_equal(a, b)
+    sc_all = scan.Scanner(model, {}, scan.ScanConfig(tile=300, batch_size=1, engine=engine, q=0.5))
+    scan.scan_sources(sc_all, src, null, tmp_path / "all", {"s": 6000})
+    full = scan.read_candidates(tmp_path / "all" / "candidates.npz")
+    for is_filter in (True, False):
+        best = np.sort(full.loc[(full["detector"] >= 0) == is_filter, "p"].to_numpy())[:20]
+        got = np.sort(a.loc[(a["detector"] >= 0) == is_filter, "p"].to_numpy())
+        assert np.array_equal(got, best)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
     import pyBigWig
 
