@@ -25,7 +25,8 @@ writing, in worker threads); otherwise (GPU, dilated layers, protein) the codes 
 encoded on the device (:func:`seqfm.alphabet.one_hot`) and the model runs in PyTorch. Only candidate peaks (a few numbers each) and the
 owned track values come back to the host; memory does not grow with the chromosome's length.
 Candidates are kept in a bounded buffer (``max_candidates``): beyond it only the smallest
-p-values are kept and the others are counted as tests (see :func:`seqfm.sites.bh`).
+p-values are kept and the others are counted as tests (see :func:`seqfm.sites.bh`); the scan's
+value thresholds then rise so that it stops returning what would be dropped.
 
 N
 -
