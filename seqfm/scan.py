@@ -275,17 +275,9 @@ class ScanNull:
         """p-values: empirical (:meth:`seqfm.sites.NullModel.pvalues`) up to the tail threshold,
         ``tail_p * exp(-(x - tail_u) / tail_scale)`` beyond it. ``detector``: index ``0..F``
         (``F`` = the CAM)."""
-        from .scan_kernels import empirical_pvalues
-
         detector = np.asarray(detector, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
-        if not hasattr(self, "_flat"):
-            vals = [np.asarray(v, np.float64) for v in self.null.values]
-            self._flat = (np.concatenate(vals) if vals else np.zeros(0),
-                          np.concatenate([[0], np.cumsum([len(v) for v in vals])]).astype(np.int64),
-                          np.asarray(self.null.counts, np.float64),
-                          np.asarray(self.null.floors, np.float64))
-        p = empirical_pvalues(*self._flat, detector, x)
+        p = self.null.pvalues(detector, x)
         u = self.tail_u[detector]
         beyond = x > u
         if beyond.any():

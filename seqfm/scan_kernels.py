@@ -1,5 +1,5 @@
 """Compiled (numba, disk-cached) loops of :mod:`seqfm.scan` (and the merging of overlapping
-calls that :mod:`seqfm.sites` shares).
+calls and the empirical p-values that :mod:`seqfm.sites` shares).
 
 Module-level functions, so that numba's cache finds them again in a new process (a shard job
 then starts scanning at once instead of compiling for seconds).

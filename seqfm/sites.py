@@ -52,6 +52,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -188,19 +189,24 @@ class NullModel:
     counts: np.ndarray
     floors: np.ndarray
 
+    @cached_property
+    def _flat(self) -> tuple:
+        """Every detector's values in one array, with offsets (for the compiled search)."""
+        lengths = [len(v) for v in self.values]
+        flat = (np.concatenate([np.asarray(v, np.float64) for v in self.values]) if sum(lengths)
+                else np.zeros(0))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return (flat, offsets, np.asarray(self.counts, np.float64),
+                np.asarray(self.floors, np.float64))
+
     def pvalues(self, detector: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Empirical p-values ``(1 + #null >= x) / (1 + n_null)`` (detector index, value)."""
-        detector = np.asarray(detector)
+        """Empirical p-values ``(1 + #null >= x) / (1 + n_null)`` (detector index, value); 1 at
+        or below a detector's floor. One compiled binary search per value."""
+        from .scan_kernels import empirical_pvalues
+
+        detector = np.asarray(detector, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
-        p = np.ones(len(x))
-        for d in np.unique(detector):
-            sel = np.flatnonzero(detector == d)
-            vals = self.values[d]
-            ge = len(vals) - np.searchsorted(vals, x[sel], side="left")
-            pd_ = (1.0 + ge) / (1.0 + self.counts[d])
-            pd_[x[sel] <= self.floors[d]] = 1.0
-            p[sel] = pd_
-        return p
+        return empirical_pvalues(*self._flat, detector, x)
 
     def maxima(self) -> np.ndarray:
         """Largest null value of each detector (1 where a detector never fired)."""

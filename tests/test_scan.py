@@ -360,6 +360,10 @@ def test_null_pvalues_below_the_tail_are_the_empirical_ones():
     det[:40] = 0
     below = x <= null.tail_u[det]
     assert np.array_equal(null.pvalues(det, x)[below], model.pvalues(det, x)[below])
+    want = np.array([1.0 if xi <= model.floors[d] else
+                     (1.0 + np.count_nonzero(vals[d] >= xi)) / (1.0 + model.counts[d])
+                     for d, xi in zip(det, x)])
+    assert np.array_equal(model.pvalues(det, x), want)
     # detector 1: no null value above its floor among 20 peaks
     assert null.pvalues(np.ones(3, np.int64), np.array([-1.0, 0.0, 9.0])).tolist() == [1.0, 1.0, 1 / 21]
 
