@@ -104,7 +104,7 @@ def _scan_once(pt, js, genome, chrom, tracks, null, out, threads, shard: bool) -
 
     t0 = time.perf_counter()
     res = scan.run(pt, js, genome, out, chroms=[chrom], conservation=tracks, null_path=null,
-                   threads=threads, config=scan.ScanConfig(zooms=0 if shard else 10), shard=shard)
+                   threads=threads, shard=shard)
     return {"seconds": time.perf_counter() - t0, "n_calls": res["n_calls"], "bases": res["bases"],
             "in_memory": res["timing"]["calls_in_memory"]}
 

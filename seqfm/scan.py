@@ -22,8 +22,9 @@ conservation tracks are read per tile with :class:`seqfm.io.Track`. On the CPU a
 model without dilated layers runs through the compiled kernel of :mod:`seqfm.scan_kernels`
 (look-up tables from the codes, no one-hot; cache-sized chunks; one batch ahead of the track
 writing, in worker threads); otherwise (GPU, dilated layers, protein) the codes are one-hot
-encoded on the device (:func:`seqfm.alphabet.one_hot`) and the model runs in PyTorch. Only candidate peaks (a few numbers each) and the
-owned track values come back to the host; memory does not grow with the chromosome's length.
+encoded on the device (:func:`seqfm.alphabet.one_hot`) and the model runs in PyTorch. Only
+candidate peaks (a few numbers each) and the owned track values come back to the host; memory
+does not grow with the chromosome's length.
 Candidates are kept in a bounded buffer (``max_candidates``): beyond it only the smallest
 p-values are kept and the others are counted as tests (see :func:`seqfm.sites.bh`); the scan's
 value thresholds then rise so that it stops returning what would be dropped.
@@ -62,7 +63,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -693,8 +694,8 @@ class Scanner:
         bar.close()
 
     def _scan_fused(self, group, codes, tracks, key, n_pos, thresholds, want_tracks, out):
-        """Start one batch through :func:`_fused_kernel` in the worker threads; returns a
-        function that waits for it and gives ``out`` filled like the PyTorch path."""
+        """Start one batch through :func:`seqfm.scan_kernels.kernel` in the worker threads;
+        returns a function that waits for it and gives ``out`` filled like the PyTorch path."""
         lin, off, n_own = key
         b = len(group)
         width, nf = self.width, self.n_filters
@@ -718,7 +719,7 @@ class Scanner:
         tr = (np.ascontiguousarray(tracks, np.float32) if tracks is not None
               else np.zeros((b, 0, lin), np.float32))
         codes = np.ascontiguousarray(codes)
-        kernel = _fused_kernel()
+        from .scan_kernels import kernel
 
         def part(i0: int, i1: int) -> None:
             kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._fold, self._bias2,
@@ -1283,7 +1284,7 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
     With ``make_null`` only the null is built and written to ``null_path`` (default
     ``out/null.npz``). Otherwise the null is read from ``null_path`` when given, else built in
     process (seeded, from the whole genome, so every shard gets the same one). A ``shard``
-    writes only what :func:`merge_shards` reads (no BED or GFF3).
+    writes only what :func:`merge_shards` reads (no BED or GFF3, bigWigs without zoom levels).
     """
     import torch
 
@@ -1292,6 +1293,8 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
     from .train import set_threads
 
     config = config or ScanConfig()
+    if shard:  # zoom levels are built by the merge, in one file
+        config = replace(config, zooms=0)
     set_threads(threads)
     torch.manual_seed(config.seed)
     model, info = load_model(model_pt, model_json, config.device)
@@ -1336,10 +1339,3 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
 # the core's cache (about 0.25 MiB per array for 64 filters), and the halo recomputed around
 # it (one and a half NMS windows) costs about 3 %
 FUSED_CHUNK = 1024
-
-
-def _fused_kernel():
-    """The compiled kernel of the fused CPU engine (:func:`seqfm.scan_kernels.kernel`)."""
-    from .scan_kernels import kernel
-
-    return kernel

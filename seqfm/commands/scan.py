@@ -110,7 +110,7 @@ def run(args) -> None:
         nms_width=args.nms_width, core_fraction=args.core_fraction, cam=args.cam,
         merge=args.merge_calls, tracks=[t.strip() for t in args.tracks.split(",") if t.strip()],
         bin=args.bin, max_candidates=args.max_candidates, device=args.device, engine=args.engine,
-        zooms=0 if args.shard else args.zooms)
+        zooms=args.zooms)
     if args.merge:
         labels = _labels_for_merge(args.filters_tsv, args.merge[0]) if args.filters_tsv else None
         res = scan.merge_shards(args.merge, args.out, q=args.q, merge=args.merge_calls, labels=labels)

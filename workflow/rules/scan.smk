@@ -1,6 +1,7 @@
 # Genome-wide scan: `seqfm scan` over a sample's genome, one job per chromosome (shard), then a
 # gather job with genome-wide q-values. Shards write candidates and bigWigs without zoom levels
-# (flat memory per chromosome); the gather job writes the calls and the merged bigWig's zooms. Settings: config.yaml's `scan:` section (config/README.md).
+# (flat memory per chromosome); the gather job writes the calls and the merged bigWig's zooms.
+# Settings: config.yaml's `scan:` section (config/README.md).
 #
 #   scan_chroms (checkpoint)  genome -> results/{sample}/scan_shards/chroms.txt
 #   scan_null                 model + genome -> results/{sample}/scan_shards/null.npz (once)
