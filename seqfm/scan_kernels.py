@@ -188,6 +188,7 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, bias, head, width, a0, 
             cam[r, 0] = cs
             cst[r, 0] = 1 if cr > cf else 0
 
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def kernel(codes, tracks, E, T3, Wt, fold, bias, head, unknown, width, half, own_lo, own_hi, thr,
            want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,

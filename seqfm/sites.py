@@ -677,10 +677,6 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
     return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
 def _fmt_column(values) -> np.ndarray:
     """``%.4g`` of every value (object array of str)."""
     return np.array([f"{x:.4g}" for x in np.asarray(values, np.float64).tolist()], dtype=object)
