@@ -42,4 +42,6 @@ else
 fi
 
 $pip install -q -e ".[$extras]"
+# compile the numba kernels once (about a minute), not in the first run of each command
+$venv/bin/seqfm warm-up --quiet
 $venv/bin/python -c 'import torch, seqfm; print(f"seqfm {seqfm.__version__} with torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")'

@@ -58,6 +58,9 @@ def _setup_logging(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args)
+    from .motifs import use_numba_cache
+
+    use_numba_cache()  # every command's compiled kernels in one persistent place
     try:
         args._run(args)
     except InputError as err:

@@ -46,11 +46,12 @@ JASPAR_RELEASE = "JASPAR2026"
 
 # ---------------------------------------------------------------------- numba cache
 def numba_cache_dir() -> str:
-    """Where compiled numba kernels (memelite's TomTom, seqfm's one-hot) are kept between runs.
+    """Where compiled numba kernels (memelite's TomTom, seqfm's) are kept between runs.
 
     ``NUMBA_CACHE_DIR`` when set, otherwise ``$XDG_CACHE_HOME/seqfm/numba``
     (``~/.cache/seqfm/numba``). memelite's kernels are ``cache=True``: with a persistent
-    directory TomTom compiles once per machine (about 90 s) and loads in about a second after.
+    directory TomTom compiles once per machine (about a minute; ``seqfm warm-up``) and loads in
+    about a second after. Every ``seqfm`` command points numba here.
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]

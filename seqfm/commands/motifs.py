@@ -9,8 +9,9 @@ merged PWM and the influence of zeroing all its filters together. Clusters and f
 matched against JASPAR with TomTom (memelite) and a calibrated rule (information floor, E-value,
 column-shuffled null). Writes OUT/filters.meme, OUT/motifs.tsv, OUT/logos/ (motif_K.png/.svg,
 filters/filter_N.png/.svg), OUT/interpret/filters.tsv and OUT/interpret/motifs.meme.
-The first TomTom run on a machine compiles memelite's kernels (about 2 minutes); they are kept
-in a numba cache (NUMBA_CACHE_DIR, default ~/.cache/seqfm/numba) for every later run.
+The first TomTom run on a machine compiles memelite's kernels (about a minute) unless
+`seqfm warm-up` did; they are kept in a numba cache (NUMBA_CACHE_DIR, default
+~/.cache/seqfm/numba) for every later run.
 """
 
 HELP = "trained CNN -> filter PWMs (MEME), motif clusters ranked by influence, JASPAR matches, logos"
