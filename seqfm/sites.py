@@ -677,41 +677,54 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
     return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
 
 
-def _fmt_column(values) -> np.ndarray:
-    """``%.4g`` of every value (object array of str)."""
-    return np.array([f"{x:.4g}" for x in np.asarray(values, np.float64).tolist()], dtype=object)
+def _fmt_column(values, prefix: str = "", suffix: str = "") -> np.ndarray:
+    """``prefix + %.4g + suffix`` of every value (object array of str), formatted once per
+    distinct value (p- and q-values repeat; -0.0 prints as 0)."""
+    x = np.asarray(values, np.float64) + 0.0
+    uniq, inverse = np.unique(x, return_inverse=True)
+    text = np.array([f"{prefix}{v:.4g}{suffix}" for v in uniq.tolist()], dtype=object)
+    return text[inverse.reshape(-1)] if len(x) else np.zeros(0, dtype=object)
 
 
-def _str_column(values, escape=None) -> np.ndarray:
-    """Every value as str, escaped once per distinct value (object array)."""
+def _int_column(values, suffix: str = "") -> list[str]:
+    """Every integer as str (+ ``suffix``)."""
+    return [f"{v}{suffix}" for v in np.asarray(values, np.int64).tolist()]
+
+
+def _str_column(values, escape=None, prefix: str = "", suffix: str = "") -> np.ndarray:
+    """``prefix + value + suffix`` for every value as str, escaped once per distinct value
+    (object array)."""
     codes, uniq = pd.factorize(pd.Series(values).astype(str), sort=False)
     if escape is not None:
         uniq = [escape(u) for u in uniq]
-    return np.asarray(uniq, dtype=object)[codes]
+    return np.asarray([f"{prefix}{u}{suffix}" for u in uniq], dtype=object)[codes]
 
 
-def _write_lines(handle, columns: Sequence[np.ndarray], sep: str = "\t") -> None:
-    """Write rows made of the columns' str values, a megabyte-sized block at a time."""
+def _write_rows(handle, columns: Sequence) -> None:
+    """Write rows made of the columns' str values, which carry their separators (the last
+    column its newline), a megabyte-sized block at a time."""
+    from itertools import chain
+
     n = len(columns[0]) if columns else 0
     step = 20_000
     for i in range(0, n, step):
-        rows = zip(*(c[i:i + step] for c in columns))
-        handle.write("".join(sep.join(r) + "\n" for r in rows))
+        handle.write("".join(chain.from_iterable(zip(*(c[i:i + step] for c in columns)))))
 
 
 def write_bed(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the calls as BED6+ with the header line ``#chrom start end name score strand ...``."""
     from .io import atomic_write
 
-    t = table
-    cols = [_str_column(t["chrom"]), _str_column(t["start"].astype(np.int64)),
-            _str_column(t["end"].astype(np.int64)), _str_column(t["name"]),
-            _str_column(t["score"]), _str_column(t["strand"]), _str_column(t["detector"]),
-            _str_column(t["cluster"]), _fmt_column(t["activation"]), _fmt_column(t["p"]),
-            _fmt_column(t["q"]), _str_column(t["match_name"])]
+    t, tab = table, "\t"
+    cols = [_str_column(t["chrom"], suffix=tab), _int_column(t["start"], tab),
+            _int_column(t["end"], tab), _str_column(t["name"], suffix=tab),
+            _int_column(t["score"], tab), _str_column(t["strand"], suffix=tab),
+            _str_column(t["detector"], suffix=tab), _str_column(t["cluster"], suffix=tab),
+            _fmt_column(t["activation"], suffix=tab), _fmt_column(t["p"], suffix=tab),
+            _fmt_column(t["q"], suffix=tab), _str_column(t["match_name"], suffix="\n")]
     with atomic_write(path) as handle:
         handle.write("#" + "\t".join(BED_HEADER) + "\n")
-        _write_lines(handle, cols)
+        _write_rows(handle, cols)
 
 
 _SEQID_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:^*$@!+_?-|")
@@ -742,32 +755,24 @@ def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = Fal
     """
     from .io import atomic_write
 
-    t = table
+    t, tab = table, "\t"
     n = len(t)
     so_type = "binding_site" if protein else "TF_binding_site"
-    act = _fmt_column(t["activation"])
-    attrs = [("ID", np.array([f"site_{i:07d}" for i in range(1, n + 1)], dtype=object)),
-             ("Name", _str_column(t["name"], gff3_escape)),
-             ("detector", _str_column(t["detector"], gff3_escape)),
-             ("cluster", _str_column(t["cluster"], gff3_escape)),
-             ("activation", act), ("p", _fmt_column(t["p"])), ("q", _fmt_column(t["q"])),
-             ("match", _str_column(t["match_name"], gff3_escape))]
-    col9 = _join_attributes(attrs, n)
-    cols = [_str_column(t["chrom"], lambda v: gff3_escape(v, seqid=True)),
-            np.full(n, "seqfm", dtype=object), np.full(n, so_type, dtype=object),
-            _str_column(t["start"].astype(np.int64) + 1), _str_column(t["end"].astype(np.int64)),
-            act, _str_column(t["strand"]), np.full(n, ".", dtype=object), col9]
+    # column 9: key=value pairs, each value column carrying its key and the separator after it
+    attrs = [np.array([f"ID=site_{i:07d};" for i in range(1, n + 1)], dtype=object),
+             _str_column(t["name"], gff3_escape, "Name=", ";"),
+             _str_column(t["detector"], gff3_escape, "detector=", ";"),
+             _str_column(t["cluster"], gff3_escape, "cluster=", ";"),
+             _fmt_column(t["activation"], "activation=", ";"), _fmt_column(t["p"], "p=", ";"),
+             _fmt_column(t["q"], "q=", ";"), _str_column(t["match_name"], gff3_escape, "match=", "\n")]
+    cols = [_str_column(t["chrom"], lambda v: gff3_escape(v, seqid=True), suffix=tab),
+            np.full(n, f"seqfm{tab}{so_type}{tab}", dtype=object),
+            _int_column(t["start"].astype(np.int64) + 1, tab), _int_column(t["end"], tab),
+            _fmt_column(t["activation"], suffix=tab), _str_column(t["strand"], suffix=tab),
+            np.full(n, f".{tab}", dtype=object), *attrs]
     with atomic_write(path) as handle:
         handle.write("##gff-version 3\n")
-        _write_lines(handle, cols)
-
-
-def _join_attributes(attrs: Sequence[tuple[str, np.ndarray]], n: int) -> np.ndarray:
-    """Column 9 (``key=value;...``) from escaped value columns."""
-    keys = [f"{k}=" for k, _ in attrs]
-    vals = [v for _, v in attrs]
-    return np.array([";".join(k + x for k, x in zip(keys, row)) for row in zip(*vals)],
-                    dtype=object) if n else np.zeros(0, dtype=object)
+        _write_rows(handle, cols)
 
 
 # ---------------------------------------------------------------------- evaluation
