@@ -936,34 +936,42 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
         return pd.DataFrame(columns=BED_HEADER)
     det = c["detector"].to_numpy()
     n_filters = int(max(det.max() + 1, len(labels.cluster) if labels is not None else 0))
-    clusters = list(labels.cluster) if labels is not None else ["."] * n_filters
-    matches = list(labels.match_name) if labels is not None else ["."] * n_filters
-    detector = np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=object)
-    cluster = np.array(["." if d < 0 else clusters[d] for d in det], dtype=object)
-    match = np.array(["." if d < 0 else matches[d] for d in det], dtype=object)
+    # per-detector names (index n_filters: the CAM), looked up per call
+    clusters = np.array((list(labels.cluster) if labels is not None else ["."] * n_filters)
+                        + ["."], dtype=object)
+    matches = np.array((list(labels.match_name) if labels is not None else ["."] * n_filters)
+                       + ["."], dtype=object)
+    names = np.array([filter_name(k) for k in range(n_filters)] + ["cam"], dtype=object)
+    labels_of = np.where(clusters != ".", clusters, names)
+    d = np.where(det < 0, n_filters, det)
+    chrom_code, chrom_names = pd.factorize(c["chrom"].astype(str))
     if merge != "none":
         if merge == "all":
-            group = np.where(det < 0, "cam", "filters").astype(object)
-        else:
-            group = np.where(det < 0, "cam", np.where(cluster != ".", cluster, detector)).astype(object)
-        group = c["chrom"].to_numpy().astype(object) + "\t" + group
-        order = np.lexsort((c["pos"].to_numpy(), -c["rel"].to_numpy(), c["p"].to_numpy()))
-        keep = merge_overlapping(c["start"].to_numpy(), c["end"].to_numpy(), group, order)
-        c, detector, cluster, match = c[keep], detector[keep], cluster[keep], match[keep]
+            g = (det >= 0).astype(np.int64)
+        else:  # one group per cluster label (a filter without a cluster: its own), the CAM
+            g = pd.factorize(labels_of)[0][d]
+        keep = merge_overlapping(c["start"].to_numpy(), c["end"].to_numpy(),
+                                 chrom_code * (n_filters + 2) + g,
+                                 np.lexsort((c["pos"].to_numpy(), -c["rel"].to_numpy(),
+                                             c["p"].to_numpy())))
+        c, d, chrom_code = c[keep], d[keep], chrom_code[keep]
     strand = c["strand"].to_numpy().astype(object)
     if labels is not None and hasattr(labels, "flipped"):
         # as in seqfm.sites: a filter whose JASPAR match lies on its reverse strand reports
         # the matched motif's orientation
         fl = labels.flipped(c["detector"].to_numpy())
         strand = np.where(fl & (strand == "+"), "-", np.where(fl & (strand == "-"), "+", strand))
-    label = np.where(cluster != ".", cluster, detector)
-    chrom = c["chrom"].astype(str).to_numpy()
-    name = np.array([f"{a}:{b}" for a, b in zip(label, chrom)], dtype=object)
+    # name "label:chrom", made once per distinct pair
+    pair, inverse = np.unique(d * len(chrom_names) + chrom_code, return_inverse=True)
+    pair_names = np.array([f"{labels_of[p // len(chrom_names)]}:{chrom_names[p % len(chrom_names)]}"
+                           for p in pair.tolist()], dtype=object)
     table = pd.DataFrame({
-        "chrom": chrom, "start": c["start"].to_numpy(np.int64), "end": c["end"].to_numpy(np.int64),
-        "name": name, "score": score_of(c["q"].to_numpy()), "strand": strand,
-        "detector": detector, "cluster": cluster, "activation": c["activation"].to_numpy(),
-        "p": c["p"].to_numpy(), "q": c["q"].to_numpy(), "match_name": match})
+        "chrom": np.asarray(chrom_names, dtype=object)[chrom_code],
+        "start": c["start"].to_numpy(np.int64), "end": c["end"].to_numpy(np.int64),
+        "name": pair_names[inverse.reshape(-1)], "score": score_of(c["q"].to_numpy()),
+        "strand": strand, "detector": names[d], "cluster": clusters[d],
+        "activation": c["activation"].to_numpy(), "p": c["p"].to_numpy(), "q": c["q"].to_numpy(),
+        "match_name": matches[d]})
     return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
 
 
@@ -1104,7 +1112,9 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                                            scanner, null, stranded))
     cands = (pd.concat(frames, ignore_index=True) if frames
              else pd.DataFrame(columns=CANDIDATE_COLUMNS))
-    cands = cands.sort_values(["chrom", "pos", "detector"], kind="mergesort").reset_index(drop=True)
+    chrom_code = pd.factorize(cands["chrom"], sort=True)[0]  # codes in the names' order
+    order = np.lexsort((cands["detector"].to_numpy(), cands["pos"].to_numpy(), chrom_code))
+    cands = cands.take(order).reset_index(drop=True)  # by chrom, pos, detector
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     table = call_table(cands, n_tests, cfg.q, cfg.merge, labels)
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
@@ -1134,13 +1144,16 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
 
 
 def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
-    """The candidate table as ``.npz`` (columns of :data:`CANDIDATE_COLUMNS`; strings as
-    fixed-width text, no pickles)."""
+    """The candidate table as ``.npz`` (columns of :data:`CANDIDATE_COLUMNS`; chromosomes as
+    codes into ``chrom_names``, strands as one letter; no pickles)."""
     from .io import atomic_write
 
-    types = {"chrom": str, "strand": str, "pos": np.int64, "start": np.int64, "end": np.int64,
-             "detector": np.int64, "activation": np.float64, "p": np.float64, "rel": np.float64}
-    arrays = {col: cands[col].to_numpy().astype(types[col]) for col in CANDIDATE_COLUMNS}
+    types = {"pos": np.int64, "start": np.int64, "end": np.int64, "detector": np.int64,
+             "activation": np.float64, "p": np.float64, "rel": np.float64}
+    arrays = {col: cands[col].to_numpy().astype(t) for col, t in types.items()}
+    codes, names = pd.factorize(cands["chrom"].astype(str))
+    arrays.update(chrom=codes.astype(np.int32), chrom_names=np.asarray(names, dtype=str),
+                  strand=np.asarray(cands["strand"].to_numpy(), dtype="U1"))
     with atomic_write(path, "wb") as handle:
         np.savez(handle, **arrays)
 
@@ -1152,8 +1165,11 @@ def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(f"{path}: no candidate table (is this a `seqfm scan` shard folder?)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            return pd.DataFrame({c: z[c] for c in CANDIDATE_COLUMNS})
-    except (OSError, KeyError, ValueError) as err:
+            cols = {c: z[c] for c in CANDIDATE_COLUMNS}
+            names = z["chrom_names"].astype(object)
+        cols["chrom"] = names[cols["chrom"]] if len(names) else cols["chrom"].astype(object)
+        return pd.DataFrame(cols)
+    except (OSError, KeyError, ValueError, IndexError) as err:
         raise InputError(f"{path}: not a scan candidate table ({err})") from None
 
 
