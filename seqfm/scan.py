@@ -462,6 +462,7 @@ class Scanner:
         Ep[: self.width] = E[:, :5]
         c = np.arange(125)
         T3 = (Ep[0::3][:, c // 25] + Ep[1::3][:, (c // 5) % 5] + Ep[2::3][:, c % 5])
+        T3[0] += np.concatenate([bias, bias])  # the bias comes with the first triple
         self._T3 = np.ascontiguousarray(T3, dtype=np.float32)
         wt = np.transpose(wcat[:, a:], (1, 2, 0))  # (tracks, W, 2F)
         nf = wt.shape[2] // 2

@@ -132,16 +132,27 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
     blk = acc.shape[0]
     for j0 in range(a0, a1, blk):
         j1 = min(a1, j0 + blk)
-        for j in range(j0, j1):
-            for f in range(f2):
-                acc[j - j0, f] = bias[f]
-        if plain:
+        if plain and n3 == 7:  # widths 19 to 21: the seven rows summed in registers
+            for j in range(j0, j1):
+                t0, t1, t2 = T3[0, idx[j]], T3[1, idx[j + 3]], T3[2, idx[j + 6]]
+                t3, t4, t5 = T3[3, idx[j + 9]], T3[4, idx[j + 12]], T3[5, idx[j + 15]]
+                t6 = T3[6, idx[j + 18]]
+                a = acc[j - j0]
+                for f in range(f2):
+                    a[f] = t0[f] + t1[f] + t2[f] + t3[f] + t4[f] + t5[f] + t6[f]
+        elif plain:
+            for j in range(j0, j1):
+                for f in range(f2):
+                    acc[j - j0, f] = 0.0
             for m in range(n3):
                 for j in range(j0, j1):
                     r = idx[j + 3 * m]
                     for f in range(f2):
                         acc[j - j0, f] += T3[m, r, f]
         else:
+            for j in range(j0, j1):
+                for f in range(f2):
+                    acc[j - j0, f] = bias[f]
             for k in range(width):
                 for j in range(j0, j1):
                     r = codes_b[j + k]
