@@ -456,8 +456,9 @@ class Scanner:
         E = np.einsum("ca,fak->kcf", oh, wcat[:, :a])  # (W, n_codes, 2F)
         self._E = np.ascontiguousarray(E, dtype=np.float32)
         # letter triples of codes 0..4 (A, C, G, T, N): T3[m, 25 c0 + 5 c1 + c2] sums columns
-        # 3m .. 3m + 2 (columns past W weigh nothing)
-        n3 = -(-self.width // 3)
+        # 3m .. 3m + 2 (columns past W weigh nothing); at least seven tables, which the kernel
+        # sums at once for widths up to 21 (the extra ones are zero)
+        n3 = max(7, -(-self.width // 3))
         Ep = np.zeros((3 * n3, 5, E.shape[2]))
         Ep[: self.width] = E[:, :5]
         c = np.arange(125)

@@ -132,7 +132,7 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
     blk = acc.shape[0]
     for j0 in range(a0, a1, blk):
         j1 = min(a1, j0 + blk)
-        if plain and n3 == 7:  # widths 19 to 21: the seven rows summed in registers
+        if plain and n3 == 7:  # widths up to 21: seven rows summed in registers
             for j in range(j0, j1):
                 t0, t1, t2 = T3[0, idx[j]], T3[1, idx[j + 3]], T3[2, idx[j + 6]]
                 t3, t4, t5 = T3[3, idx[j + 9]], T3[4, idx[j + 12]], T3[5, idx[j + 15]]

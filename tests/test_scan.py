@@ -149,8 +149,8 @@ def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks):
     assert np.isnan(trk_whole[:, 1200:1350]).all()
 
 
-@pytest.mark.parametrize("width,n_tracks", [(7, 1), (8, 2), (19, 1), (21, 0)])  # folded track
-# weights of odd and even widths; seven letter triples summed at once (widths 19 to 21)
+@pytest.mark.parametrize("width,n_tracks", [(7, 1), (8, 2), (19, 1), (25, 0)])  # folded track
+# weights of odd and even widths; letter triples summed at once (up to 21) and one at a time
 def test_fused_kernel_matches_torch(width, n_tracks):
     torch.manual_seed(1)
     model = SeqCNN({"n_filters": 5, "filter_width": width, "n_tracks": n_tracks,
