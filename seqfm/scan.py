@@ -1154,7 +1154,7 @@ def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
 
     types = {"pos": np.int64, "start": np.int64, "end": np.int64, "detector": np.int64,
              "activation": np.float64, "p": np.float64, "rel": np.float64}
-    arrays = {col: cands[col].to_numpy().astype(t) for col, t in types.items()}
+    arrays = {col: cands[col].to_numpy().astype(t, copy=False) for col, t in types.items()}
     codes, names = pd.factorize(cands["chrom"].astype(str))
     arrays.update(chrom=codes.astype(np.int32), chrom_names=np.asarray(names, dtype=str),
                   strand=np.asarray(cands["strand"].to_numpy(), dtype="U1"))

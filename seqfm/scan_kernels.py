@@ -24,37 +24,60 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def window_max(v, n, half, t1, t2, out):  # pragma: no cover - compiled
+def window_max(v, n, half, g, h, out):  # pragma: no cover - compiled
     """out[j] = max of v[max(0, j - half) .. min(n - 1, j + half)] for each column, rows
-    0 .. n - 1: maxima over spans of 1, 2, 4, ... rows (each pass the maximum of two rows, so
-    every loop is over whole rows and vectorises), then two overlapping spans per window."""
+    0 .. n - 1, by van Herk and Gil-Werman: in blocks of the window's length, maxima from each
+    block's start (g) and to its end (h); a whole window spans two blocks at most, so its
+    maximum is max(h[j - half], g[j + half]). Three passes over whole rows (they vectorise),
+    whatever the window's length."""
     nf = v.shape[1]
     k = 2 * half + 1
-    for j in range(n):
+    for b0 in range(0, n, k):
+        b1 = min(n, b0 + k)
         for f in range(nf):
-            t1[j, f] = v[j, f]
-    s = 1
-    src, dst = t1, t2
-    while 2 * s <= k:  # src[j] = max v[j .. min(n - 1, j + s - 1)]
-        for j in range(n):
-            jj = min(n - 1, j + s)
+            g[b0, f] = v[b0, f]
+        for j in range(b0 + 1, b1):
             for f in range(nf):
-                dst[j, f] = max(src[j, f], src[jj, f])
-        src, dst = dst, src
-        s *= 2
-    for j in range(n):
-        a = max(0, j - half)
-        b = min(n - 1, j + half)
-        if b - a + 1 >= s:
-            c = b - s + 1
+                g[j, f] = max(g[j - 1, f], v[j, f])
+        for f in range(nf):
+            h[b1 - 1, f] = v[b1 - 1, f]
+        for j in range(b1 - 2, b0 - 1, -1):
             for f in range(nf):
-                out[j, f] = max(src[a, f], src[c, f])
-        else:  # a window cut short by the sequence's ends
+                h[j, f] = max(h[j + 1, f], v[j, f])
+    for j in range(half, n - half):
+        for f in range(nf):
+            out[j, f] = max(h[j - half, f], g[j + half, f])
+    for j in range(0, min(half, n)):
+        _cut_window_max(v, n, half, g, h, out, j)
+    for j in range(max(half, n - half), n):
+        _cut_window_max(v, n, half, g, h, out, j)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _cut_window_max(v, n, half, g, h, out, j):  # pragma: no cover - compiled
+    """:func:`window_max` of a window cut short by row 0 or row n - 1."""
+    nf = v.shape[1]
+    k = 2 * half + 1
+    last = (n - 1) // k
+    a = j - half
+    b = j + half
+    if a < 0 and b < n:  # b < k: block 0 holds rows 0 .. b
+        for f in range(nf):
+            out[j, f] = g[b, f]
+    elif a >= 0 and a // k == last:  # a in the last block, which ends at n - 1
+        for f in range(nf):
+            out[j, f] = h[a, f]
+    elif a >= 0 and a // k == last - 1:
+        for f in range(nf):
+            out[j, f] = max(h[a, f], g[n - 1, f])
+    else:  # cut at both ends
+        a = max(0, a)
+        b = min(n - 1, b)
+        for f in range(nf):
+            out[j, f] = v[a, f]
+        for i in range(a + 1, b + 1):
             for f in range(nf):
-                out[j, f] = v[a, f]
-            for i in range(a + 1, b + 1):
-                for f in range(nf):
-                    out[j, f] = max(out[j, f], v[i, f])
+                out[j, f] = max(out[j, f], v[i, f])
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

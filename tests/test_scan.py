@@ -411,3 +411,18 @@ def test_memory_does_not_grow_with_length(tmp_path):
         peaks[length] = res["peak"]
     # 10x the length, about the same traced peak (coarse: candidates grow a little)
     assert peaks[500_000] < 1.5 * peaks[50_000] + 8 * 2**20, peaks
+
+
+def test_window_max_is_the_maximum_over_each_window():
+    """The fused kernel's window maxima (van Herk / Gil-Werman blocks) equal the maximum over
+    rows max(0, j - half) .. min(n - 1, j + half), windows cut by either end included."""
+    from seqfm.scan_kernels import window_max
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n, half, nf = int(rng.integers(1, 80)), int(rng.integers(0, 12)), int(rng.integers(1, 5))
+        v = rng.integers(0, 4, (n + 5, nf)).astype(np.float32)  # ties everywhere
+        out, g, h = np.full_like(v, -1), np.empty_like(v), np.empty_like(v)
+        window_max(v, n, half, g, h, out)
+        want = [v[max(0, j - half):min(n - 1, j + half) + 1].max(0) for j in range(n)]
+        assert np.array_equal(out[:n], np.array(want)), (n, half)
