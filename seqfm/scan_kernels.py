@@ -7,12 +7,13 @@ then starts scanning at once instead of compiling for seconds).
 ``kernel`` scans a batch of tiles in one pass per tile.
 
 For models without dilated layers the whole scan of a tile is one loop over chunks of
-:data:`seqfm.scan.FUSED_CHUNK` positions: every filter on both strands from per-column
-look-up tables (the one-hot column of each code times the filter's weights, so ambiguity
-codes are exact), the ReLU and strand maximum, the CAM (head weights times the strand
-maximum), non-maximum suppression with the leftmost-tie rule of
-:func:`seqfm.featuremaps.nms_mask` (window maxima over the chunk and a halo of the whole
-window before it and half the window after it, recomputed), the test counts and the
+:data:`seqfm.scan.FUSED_CHUNK` positions: every filter on both strands from look-up
+tables (the one-hot columns of each letter triple, or of each code, times the filter's
+weights, so ambiguity codes are exact), the conservation tracks' folded weights, the ReLU and
+strand maximum, the CAM (head weights times the strand maximum), non-maximum suppression
+with the leftmost-tie rule of :func:`seqfm.featuremaps.nms_mask` (van Herk / Gil-Werman
+window maxima over the chunk and a halo of the whole window before it and half the window
+after it, recomputed), the test counts and the
 candidates above the null thresholds, and the owned track values. Nothing of size
 (filters x tile length) is made.
 """
@@ -140,6 +141,10 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
          ud, v, st, cam, cst):  # pragma: no cover - compiled
     """Filter values (strand maximum after ReLU), their strand, the CAM and its strand for
     window starts a0 .. a1 - 1, into rows 0 .. a1 - a0.
+
+    A tile of letters A, C, G, T and N (``plain``) sums one row of ``T3`` per letter triple
+    (the first table carries the bias); widths up to 21 have seven tables, summed at once in
+    registers. Other codes (IUPAC) take one row of ``E`` per column, after the bias.
 
     With ``fold`` the track weights come folded (:meth:`seqfm.scan.Scanner._fused_tables`):
     a reverse filter's track weights are its forward weights reversed, so with the symmetric
