@@ -11,6 +11,9 @@ seeded random sequence when the example has not been built):
         text being written once by the gather job;
       calls in memory: the shard's work up to the merged calls with q-values, in memory like
         FIMO's data frames (its bigWig included);
+  - the same scan's compiled kernel alone on the sequence in memory (every filter on both
+    strands, the CAM, window maxima and test counts; nothing returned), to show what the
+    outputs around it cost;
   - seqfm scan without the conservation channel (the same letter weights), like for like with
     FIMO, which reads sequence only;
   - memelite FIMO with as many PWMs as the model has filters, of the filter width (the model's
@@ -196,12 +199,27 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         pd.concat(hits).to_csv(tmp / "fimo.tsv", sep="\t", index=False)
         times["fimo_fasta"].append(time.perf_counter() - t0)
         calls["fimo_fasta"] = int(sum(len(h) for h in hits))
+    # the compiled kernel alone, on the sequence in memory: every filter on both strands, the
+    # CAM, window maxima and test counts, nothing returned (thresholds +inf, no tracks)
+    for key, p, j, tr in variants:
+        m, info = scan.load_model(p, j)
+        sc = scan.Scanner(m, info, scan.ScanConfig())
+        gsrc = scan.GenomeSource(g, chrom, sc.alphabet, scan.open_tracks(tr))
+        arr = scan.ArraySource(chrom, gsrc.read(0, length), gsrc.tracks(0, length))
+        never = np.full(sc.n_filters + 1, np.inf, np.float32)
+        for r in range(repeat + 1):
+            t0 = time.perf_counter()
+            for _ in sc.scan(arr, never, want_tracks=False):
+                pass
+            if r:  # the first run warms up
+                times.setdefault(f"{key}_kernel", []).append(time.perf_counter() - t0)
+        calls[f"{key}_kernel"] = 0
     for key, ts in times.items():
         med, spread = _median(ts)
         res[key] = {"bases_per_s": length / med, "seconds": med, "spread_s": spread,
                     "calls": calls[key]}
     for key, *_ in variants:
-        for k in (key, f"{key}_shard", f"{key}_in_memory"):
+        for k in (key, f"{key}_shard", f"{key}_in_memory", f"{key}_kernel"):
             res[f"ratio_{k}_vs_fimo"] = res[k]["bases_per_s"] / res["fimo"]["bases_per_s"]
         res[f"ratio_{key}_vs_fimo_fasta"] = res[key]["bases_per_s"] / res["fimo_fasta"]["bases_per_s"]
 
@@ -237,26 +255,32 @@ def report(res: dict) -> str:
     for key, label in (("seqfm", "seqfm scan, seq + conservation"),
                        ("seqfm_shard", "  the same, a workflow shard"),
                        ("seqfm_in_memory", "  the same, calls in memory"),
+                       ("seqfm_kernel", "  its compiled kernel alone"),
                        ("seqfm_seq_only", "seqfm scan, sequence only"),
                        ("seqfm_seq_only_shard", "  the same, a workflow shard"),
                        ("seqfm_seq_only_in_memory", "  the same, calls in memory"),
+                       ("seqfm_seq_only_kernel", "  its compiled kernel alone"),
                        ("fimo", f"memelite FIMO, {s['filters']} PWMs"),
                        ("fimo_fasta", "  the same, FASTA to TSV")):
         r = res.get(key)
         if r:
+            what = "nothing returned" if key.endswith("_kernel") else f"{r['calls']} calls"
             lines.append(f"  {label:34s} {r['bases_per_s'] / 1e6:7.3f} Mb/s  {r['seconds']:6.2f} s "
-                         f"(±{r['spread_s']:.2f})  {r['calls']} calls")
+                         f"(±{r['spread_s']:.2f})  {what}")
     for key, label in (("seqfm", "seq + conservation"), ("seqfm_seq_only", "sequence only")):
         if f"ratio_{key}_vs_fimo" in res:
             lines.append(f"  seqfm ({label}) / FIMO bases per s (target >= 1x): file to file "
                          f"{res[f'ratio_{key}_vs_fimo_fasta']:.2f}x against FIMO from the FASTA to its "
                          f"TSV, {res[f'ratio_{key}_vs_fimo']:.2f}x against FIMO in memory; a shard "
                          f"{res[f'ratio_{key}_shard_vs_fimo']:.2f}x, calls in memory "
-                         f"{res[f'ratio_{key}_in_memory_vs_fimo']:.2f}x (both against FIMO in memory); "
+                         f"{res[f'ratio_{key}_in_memory_vs_fimo']:.2f}x, the kernel alone "
+                         f"{res[f'ratio_{key}_kernel_vs_fimo']:.2f}x (all three against FIMO in memory); "
                          f"null built once in {res[f'{key}_null_seconds']:.1f} s")
     lines.append("  (file to file: BED, GFF3, candidates and the CAM bigWig with zoom levels; a shard: "
                  "candidates and the bigWig without zoom levels; calls in memory: tiles, both strands, "
-                 "peaks, p- and q-values, merged calls and the CAM bigWig)")
+                 "peaks, p- and q-values, merged calls and the CAM bigWig; the kernel alone: every "
+                 "filter on both strands, the CAM, window maxima and test counts of the sequence in "
+                 "memory, nothing returned)")
     lines.append("  peak memory of `seqfm scan` on one chromosome (RSS of the process):")
     for n, m in res["memory"].items():
         lines.append(f"    {int(n) / 1e6:6.1f} Mb: {m['peak_rss_mb']:7.0f} MiB  ({m['seconds']:.0f} s)")
