@@ -272,13 +272,14 @@ class ScanNull:
             pu[k] = (1.0 + len(excess)) / (1.0 + null.counts[k])
         return cls(null, u, pu, sc, fingerprint, dict(info or {}))
 
-    def pvalues(self, detector: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """p-values: empirical (:meth:`seqfm.sites.NullModel.pvalues`) up to the tail threshold,
-        ``tail_p * exp(-(x - tail_u) / tail_scale)`` beyond it. ``detector``: index ``0..F``
-        (``F`` = the CAM)."""
+    def pvalues(self, detector: np.ndarray, x: np.ndarray, above: np.ndarray | None = None
+                ) -> np.ndarray:
+        """p-values: empirical (:meth:`seqfm.sites.NullModel.pvalues`, ``above`` as there) up
+        to the tail threshold, ``tail_p * exp(-(x - tail_u) / tail_scale)`` beyond it.
+        ``detector``: index ``0..F`` (``F`` = the CAM)."""
         detector = np.asarray(detector, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
-        p = self.null.pvalues(detector, x)
+        p = self.null.pvalues(detector, x, above)
         u = self.tail_u[detector]
         beyond = x > u
         if beyond.any():
@@ -1069,6 +1070,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     thresholds = null.thresholds(cfg.q).astype(np.float32)
+    floor = thresholds.copy()  # every candidate is at least this (the scan only raises them)
     names = ["cam"] + [f"filter_{k}" for k in scanner.track_filters]
     bw_paths = [out / f"{n}.bw" for n in names]
     writer = TrackWriter(bw_paths, sizes, cfg.bin, cfg.zooms)
@@ -1089,7 +1091,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                 if not len(res["value"]):
                     continue
                 det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
-                p = null.pvalues(det_idx, res["value"])
+                p = null.pvalues(det_idx, res["value"], floor)
                 keep = p <= cfg.q
                 if not keep.any():
                     continue

@@ -336,9 +336,11 @@ def merge_overlapping_kernel(starts, ends, g, order, by_start, rank, longest):  
 
 
 @numba.njit(cache=True, nogil=True)
-def empirical_pvalues(flat, offsets, counts, floors, det, x):  # pragma: no cover - compiled
+def empirical_pvalues(flat, offsets, counts, floors, det, x, starts):  # pragma: no cover
     """``(1 + #null >= x) / (1 + n_null)`` of detector ``det[i]``, whose sorted null values are
-    ``flat[offsets[d]:offsets[d + 1]]`` (1 at or below its floor): a binary search each."""
+    ``flat[offsets[d]:offsets[d + 1]]`` (1 at or below its floor): a binary search each, from
+    ``starts[d]`` (every value before it is below each ``x`` of ``d``; ``offsets[d]`` when
+    nothing is known)."""
     n = x.shape[0]
     p = np.ones(n)
     for i in range(n):
@@ -346,8 +348,8 @@ def empirical_pvalues(flat, offsets, counts, floors, det, x):  # pragma: no cove
         v = x[i]
         if v <= floors[d]:
             continue
-        lo, hi = offsets[d], offsets[d + 1]
-        a, b = lo, hi
+        hi = offsets[d + 1]
+        a, b = starts[d], hi
         while a < b:  # first index with flat >= v
             m = (a + b) // 2
             if flat[m] < v:

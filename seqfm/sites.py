@@ -199,14 +199,34 @@ class NullModel:
         return (flat, offsets, np.asarray(self.counts, np.float64),
                 np.asarray(self.floors, np.float64))
 
-    def pvalues(self, detector: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def pvalues(self, detector: np.ndarray, x: np.ndarray, above: np.ndarray | None = None
+                ) -> np.ndarray:
         """Empirical p-values ``(1 + #null >= x) / (1 + n_null)`` (detector index, value); 1 at
-        or below a detector's floor. One compiled binary search per value."""
+        or below a detector's floor. One compiled binary search per value; ``above`` (one value
+        per detector, at most every ``x`` of that detector, e.g. the thresholds a scan returned
+        candidates above) narrows each search to the null values from there on."""
         from .scan_kernels import empirical_pvalues
 
         detector = np.asarray(detector, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
-        return empirical_pvalues(*self._flat, detector, x)
+        flat, offsets, counts, floors = self._flat
+        return empirical_pvalues(flat, offsets, counts, floors, detector, x,
+                                 self._search_starts(above))
+
+    def _search_starts(self, above: np.ndarray | None) -> np.ndarray:
+        """Where each detector's search may start in the flat values (the last ``above`` is
+        remembered: a scan asks with the same thresholds batch after batch)."""
+        flat, offsets = self._flat[:2]
+        if above is None:
+            return offsets[:-1]
+        above = np.asarray(above, np.float64)
+        key = above.tobytes()
+        if getattr(self, "_starts", (None,))[0] != key:
+            starts = np.array([offsets[d] + np.searchsorted(flat[offsets[d]:offsets[d + 1]],
+                                                            above[d], side="left")
+                               for d in range(len(offsets) - 1)], dtype=np.int64)
+            self._starts = (key, starts)
+        return self._starts[1]
 
     def maxima(self) -> np.ndarray:
         """Largest null value of each detector (1 where a detector never fired)."""

@@ -365,6 +365,16 @@ def test_null_pvalues_below_the_tail_are_the_empirical_ones():
                      (1.0 + np.count_nonzero(vals[d] >= xi)) / (1.0 + model.counts[d])
                      for d, xi in zip(det, x)])
     assert np.array_equal(model.pvalues(det, x), want)
+    # searches that start at a lower bound of each detector's values (the scan's thresholds,
+    # ties with null values included) give the same p-values
+    above = np.array([vals[0][200], -np.inf, 0.3, np.float32(0.1)])
+    at = x >= above[det]
+    d2, x2 = np.append(det[at], 0), np.append(x[at], vals[0][200])  # a value at its bound
+    want2 = np.append(want[at], (1.0 + np.count_nonzero(vals[0] >= vals[0][200]))
+                      / (1.0 + model.counts[0]))
+    assert at.sum() > 1000
+    assert np.array_equal(model.pvalues(d2, x2, above), want2)
+    assert np.array_equal(null.pvalues(d2, x2, above), null.pvalues(d2, x2))
     # detector 1: no null value above its floor among 20 peaks
     assert null.pvalues(np.ones(3, np.int64), np.array([-1.0, 0.0, 9.0])).tolist() == [1.0, 1.0, 1 / 21]
 
