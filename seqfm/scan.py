@@ -905,9 +905,10 @@ class CandidateBuffer:
         return self.columns()
 
 
-def candidates_frame(chrom: str, res: dict, scanner: Scanner, null: ScanNull, stranded: bool
+def candidates_frame(chrom, res: dict, scanner: Scanner, null: ScanNull, stranded: bool
                      ) -> pd.DataFrame:
-    """Candidates (dict of arrays) to the candidate table of :data:`CANDIDATE_COLUMNS`."""
+    """Candidates (dict of arrays) to the candidate table of :data:`CANDIDATE_COLUMNS`
+    (``chrom``: one name, or one per candidate)."""
     from .featuremaps import site_intervals
 
     s, e = site_intervals(res["pos"], res["strand"], res["det"], scanner.cores, scanner.width)
@@ -949,7 +950,7 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
     names = np.array([filter_name(k) for k in range(n_filters)] + ["cam"], dtype=object)
     labels_of = np.where(clusters != ".", clusters, names)
     d = np.where(det < 0, n_filters, det)
-    chrom_code, chrom_names = pd.factorize(c["chrom"].astype(str))
+    chrom_code, chrom_names = pd.factorize(c["chrom"])
     if merge != "none":
         if merge == "all":
             g = (det >= 0).astype(np.int64)
@@ -1107,20 +1108,17 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     finally:
         writer.close(ok)
     t_scan = time.perf_counter() - t0  # tiles, model, peaks, p-values, bigWigs written
-    frames = []
-    for buf in (fbuf, cbuf):
-        cols = buf.finish()
-        if not cols:
-            continue
-        for si in np.unique(cols["src"]):
-            sel = cols["src"] == si
-            frames.append(candidates_frame(sources[int(si)].name, {k: v[sel] for k, v in cols.items()},
-                                           scanner, null, stranded))
-    cands = (pd.concat(frames, ignore_index=True) if frames
-             else pd.DataFrame(columns=CANDIDATE_COLUMNS))
-    chrom_code = pd.factorize(cands["chrom"], sort=True)[0]  # codes in the names' order
-    order = np.lexsort((cands["detector"].to_numpy(), cands["pos"].to_numpy(), chrom_code))
-    cands = cands.take(order).reset_index(drop=True)  # by chrom, pos, detector
+    parts = [cols for cols in (fbuf.finish(), cbuf.finish()) if cols]
+    if parts:  # one table sorted by chrom, pos, detector; chromosomes as categories
+        cols = {k: np.concatenate([c[k] for c in parts]) for k in parts[0]}
+        chroms = sorted({s.name for s in sources})
+        rank = np.array([chroms.index(s.name) for s in sources], np.int64)[cols["src"]]
+        order = np.lexsort((cols["det"], cols["pos"], rank))
+        cols = {k: v[order] for k, v in cols.items()}
+        cands = candidates_frame(pd.Categorical.from_codes(rank[order], chroms), cols, scanner,
+                                 null, stranded)
+    else:
+        cands = pd.DataFrame(columns=CANDIDATE_COLUMNS)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     table = call_table(cands, n_tests, cfg.q, cfg.merge, labels)
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
@@ -1157,7 +1155,7 @@ def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
     types = {"pos": np.int64, "start": np.int64, "end": np.int64, "detector": np.int64,
              "activation": np.float64, "p": np.float64, "rel": np.float64}
     arrays = {col: cands[col].to_numpy().astype(t, copy=False) for col, t in types.items()}
-    codes, names = pd.factorize(cands["chrom"].astype(str))
+    codes, names = pd.factorize(cands["chrom"])
     arrays.update(chrom=codes.astype(np.int32), chrom_names=np.asarray(names, dtype=str),
                   strand=np.asarray(cands["strand"].to_numpy(), dtype="U1"))
     with atomic_write(path, "wb") as handle:
