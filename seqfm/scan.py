@@ -1010,17 +1010,11 @@ class TrackWriter:
 
     def add(self, chrom: str, start: int, values: np.ndarray) -> None:
         """Values ``(K, n)`` for bases ``[start, start + n)`` (NaN: no data)."""
+        from .scan_kernels import bin_means
+
         for bw, v in zip(self.handles, values):
-            s, v = start, np.asarray(v, np.float64)
-            if self.bin > 1:
-                pad = (-len(v)) % self.bin
-                if pad:
-                    v = np.concatenate([v, np.full(pad, np.nan)])
-                blocks = v.reshape(-1, self.bin)
-                n_ok = np.isfinite(blocks).sum(1)
-                sums = np.where(np.isfinite(blocks), blocks, 0.0).sum(1)
-                v = np.where(n_ok > 0, sums / np.maximum(n_ok, 1), np.nan)
-            write_runs(bw, chrom, s, v, self.bin)
+            v = bin_means(np.ascontiguousarray(v, np.float32), self.bin)
+            write_runs(bw, chrom, start, v, self.bin)
 
     def close(self, ok: bool = True) -> None:
         for bw, t, p in zip(self.handles, self.tmp, self.paths):

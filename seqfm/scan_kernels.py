@@ -311,6 +311,24 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
 
 
 @numba.njit(cache=True, nogil=True)
+def bin_means(v, step):  # pragma: no cover - compiled
+    """Mean of the finite values in each bin of ``step`` consecutive values (the last bin may be
+    shorter), NaN where a bin has none; float64 ``(ceil(len(v) / step),)``."""
+    n = v.shape[0]
+    out = np.empty((n + step - 1) // step)
+    for b in range(out.shape[0]):
+        s = 0.0
+        k = 0
+        for i in range(b * step, min(n, (b + 1) * step)):
+            x = v[i]
+            if np.isfinite(x):
+                s += x
+                k += 1
+        out[b] = s / k if k else np.nan
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def merge_overlapping_kernel(starts, ends, g, order, by_start, rank, longest):  # pragma: no cover
     n = starts.shape[0]
     keep = np.zeros(n, np.bool_)
