@@ -54,6 +54,30 @@ def window_max(v, n, half, g, h, out):  # pragma: no cover - compiled
         _cut_window_max(v, n, half, g, h, out, j)
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def window_max_1(v, n, half, g, h, out):  # pragma: no cover - compiled
+    """:func:`window_max` of one column (the CAM), in scalar loops."""
+    k = 2 * half + 1
+    for b0 in range(0, n, k):
+        b1 = min(n, b0 + k)
+        m = v[b0, 0]
+        g[b0, 0] = m
+        for j in range(b0 + 1, b1):
+            m = max(m, v[j, 0])
+            g[j, 0] = m
+        m = v[b1 - 1, 0]
+        h[b1 - 1, 0] = m
+        for j in range(b1 - 2, b0 - 1, -1):
+            m = max(m, v[j, 0])
+            h[j, 0] = m
+    for j in range(half, n - half):
+        out[j, 0] = max(h[j - half, 0], g[j + half, 0])
+    for j in range(0, min(half, n)):
+        _cut_window_max(v, n, half, g, h, out, j)
+    for j in range(max(half, n - half), n):
+        _cut_window_max(v, n, half, g, h, out, j)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _cut_window_max(v, n, half, g, h, out, j):  # pragma: no cover - compiled
     """:func:`window_max` of a window cut short by row 0 or row n - 1."""
@@ -134,6 +158,36 @@ def peaks(v, wm, strand, a0, d0, d1, half, okw, lo, hi, thr, det0, positive,
                     n_c[0] = m + 1
     for f in range(nf):
         tests[det0 + f] += tc[f]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def cam_peaks(cam, wm, strand, a0, d0, d1, half, okw, lo, hi, th, det, c_pos, c_det, c_val,
+              c_str, n_c, tests):  # pragma: no cover - compiled
+    """:func:`peaks` of the one CAM column (every value may be a candidate, not only positive
+    ones), in scalars: the running count of local maxima among the half rows before each."""
+    r0 = max(0, d0 - half - a0)
+    cnt = 0
+    for r in range(r0, d0 - a0):
+        cnt += cam[r, 0] == wm[r, 0]
+    tc = 0
+    for j in range(d0, d1):
+        r = j - a0
+        x = cam[r, 0]
+        k = x == wm[r, 0]
+        if k and cnt == 0 and j >= lo and j < hi and okw[j]:
+            tc += 1
+            if x >= th:
+                m = n_c[0]
+                if m < c_pos.shape[0]:
+                    c_pos[m] = j
+                    c_det[m] = det
+                    c_val[m] = x
+                    c_str[m] = strand[r, 0]
+                n_c[0] = m + 1
+        cnt += k
+        if r - half >= r0:
+            cnt -= cam[r - half, 0] == wm[r - half, 0]
+    tests[det] += tc
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -252,7 +306,6 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
     wmc = np.empty((rows, 1), np.float32)
     t1c = np.empty((rows, 1), np.float32)
     t2c = np.empty((rows, 1), np.float32)
-    k0c = np.empty((rows, 1), np.uint8)
     okw = np.empty(l1, np.bool_)
     idx = np.zeros(lin + 3 * n3, np.int16)
     cnt = np.empty(nf, np.int32)
@@ -295,10 +348,9 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
             peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
                   k0, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
             if want_cam:
-                window_max(cam, n, half, t1c, t2c, wmc)
-                peaks(cam, wmc, cst, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, nf,
-                      False, k0c, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b],
-                      n_c[b], tests[b])
+                window_max_1(cam, n, half, t1c, t2c, wmc)
+                cam_peaks(cam, wmc, cst, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr[nf],
+                          nf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])
             # owned track values: base i of the tile <- window start trk_j0 + i
             for jj in range(max(d0, trk_j0), min(d1, trk_j0 + n_own)):
                 if okw[jj]:
