@@ -727,9 +727,9 @@ class Scanner:
 
         def part(i0: int, i1: int) -> None:
             kernel(codes[i0:i1], tr[i0:i1], self._E, self._T3, self._Wt, self._fold, self._taps,
-                   self._bias2,
-                   self._head, np.uint8(self.unknown), width, half, own_lo[i0:i1], own_hi[i0:i1], thr,
-                   bool(self.config.cam), sel, off - self.half, n_own, trk[i0:i1], FUSED_CHUNK,
+                   self._bias2, self._head, np.uint8(self.unknown), width, half, own_lo[i0:i1],
+                   own_hi[i0:i1], thr, bool(self.config.cam), sel, off - self.half, n_own,
+                   trk[i0:i1], FUSED_CHUNK,
                    c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],
                    tests[i0:i1])
 
