@@ -284,8 +284,7 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, half, own_lo, own_hi,
-           thr,
-           want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
+           thr, want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
            c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
     nb, lin = codes.shape
     f2 = E.shape[2]

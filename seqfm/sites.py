@@ -214,19 +214,13 @@ class NullModel:
                                  self._search_starts(above))
 
     def _search_starts(self, above: np.ndarray | None) -> np.ndarray:
-        """Where each detector's search may start in the flat values (the last ``above`` is
-        remembered: a scan asks with the same thresholds batch after batch)."""
+        """Where each detector's search may start in the flat values."""
         flat, offsets = self._flat[:2]
         if above is None:
             return offsets[:-1]
         above = np.asarray(above, np.float64)
-        key = above.tobytes()
-        if getattr(self, "_starts", (None,))[0] != key:
-            starts = np.array([offsets[d] + np.searchsorted(flat[offsets[d]:offsets[d + 1]],
-                                                            above[d], side="left")
-                               for d in range(len(offsets) - 1)], dtype=np.int64)
-            self._starts = (key, starts)
-        return self._starts[1]
+        return np.array([offsets[d] + np.searchsorted(flat[offsets[d]:offsets[d + 1]], above[d])
+                         for d in range(len(offsets) - 1)], dtype=np.int64)
 
     def maxima(self) -> np.ndarray:
         """Largest null value of each detector (1 where a detector never fired)."""
