@@ -7,10 +7,10 @@ seeded random sequence when the example has not been built):
       file to file: `seqfm scan --chrom chr1` from the FASTA to sites.bed, sites.gff3,
         candidates.npz and the CAM bigWig with zoom levels (tiles read with pyfaidx, both
         strands, p- and q-values, merged calls);
-      a workflow shard (`--shard`): candidates and the bigWig without zoom levels, the calls'
-        text being written once by the gather job;
-      calls in memory: the shard's work up to the merged calls with q-values, in memory like
-        FIMO's data frames (its bigWig included);
+      a workflow shard (`--shard`): candidates with p-values and the bigWig without zoom
+        levels (the gather job makes the calls, genome-wide, and writes their text once);
+      calls in memory: the file-to-file scan's work up to the merged calls with q-values, in
+        memory like FIMO's data frames (its bigWig included);
   - the same scan's compiled kernel alone on the sequence in memory (every filter on both
     strands, the CAM, window maxima and test counts; nothing returned), to show what the
     outputs around it cost;
@@ -186,10 +186,11 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         for key, p, j, tr in variants:
             out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_{r}", threads, False)
             times[key].append(out["seconds"])
+            times[f"{key}_in_memory"].append(out["in_memory"])
+            calls[key] = calls[f"{key}_in_memory"] = out["n_calls"]
             out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_s{r}", threads, True)
             times[f"{key}_shard"].append(out["seconds"])
-            times[f"{key}_in_memory"].append(out["in_memory"])
-            calls[key] = calls[f"{key}_shard"] = calls[f"{key}_in_memory"] = out["n_calls"]
+            calls[f"{key}_shard"] = None  # a shard leaves the calls to the merge
         t0 = time.perf_counter()
         hits = fimo(pwms, x, threshold=fimo_p)
         times["fimo"].append(time.perf_counter() - t0)
@@ -264,7 +265,8 @@ def report(res: dict) -> str:
                        ("fimo_fasta", "  the same, FASTA to TSV")):
         r = res.get(key)
         if r:
-            what = "nothing returned" if key.endswith("_kernel") else f"{r['calls']} calls"
+            what = ("nothing returned" if key.endswith("_kernel") else "candidates, calls left to "
+                    "the merge" if r["calls"] is None else f"{r['calls']} calls")
             lines.append(f"  {label:34s} {r['bases_per_s'] / 1e6:7.3f} Mb/s  {r['seconds']:6.2f} s "
                          f"(±{r['spread_s']:.2f})  {what}")
     for key, label in (("seqfm", "seq + conservation"), ("seqfm_seq_only", "sequence only")):
@@ -277,7 +279,7 @@ def report(res: dict) -> str:
                          f"{res[f'ratio_{key}_kernel_vs_fimo']:.2f}x (all three against FIMO in memory); "
                          f"null built once in {res[f'{key}_null_seconds']:.1f} s")
     lines.append("  (file to file: BED, GFF3, candidates and the CAM bigWig with zoom levels; a shard: "
-                 "candidates and the bigWig without zoom levels; calls in memory: tiles, both strands, "
+                 "candidates with p-values and the bigWig without zoom levels; calls in memory: tiles, both strands, "
                  "peaks, p- and q-values, merged calls and the CAM bigWig; the kernel alone: every "
                  "filter on both strands, the CAM, window maxima and test counts of the sequence in "
                  "memory, nothing returned)")

@@ -277,16 +277,7 @@ class ScanNull:
         """p-values: empirical (:meth:`seqfm.sites.NullModel.pvalues`, ``above`` as there) up
         to the tail threshold, ``tail_p * exp(-(x - tail_u) / tail_scale)`` beyond it.
         ``detector``: index ``0..F`` (``F`` = the CAM)."""
-        detector = np.asarray(detector, dtype=np.int64)
-        x = np.asarray(x, dtype=np.float64)
-        p = self.null.pvalues(detector, x, above)
-        u = self.tail_u[detector]
-        beyond = x > u
-        if beyond.any():
-            d = detector[beyond]
-            p[beyond] = np.maximum(self.tail_p[d] * np.exp(-(x[beyond] - u[beyond]) / self.tail_scale[d]),
-                                   1e-300)
-        return p
+        return self.null.pvalues(detector, x, above, (self.tail_u, self.tail_p, self.tail_scale))
 
     def thresholds(self, p: float) -> np.ndarray:
         """Smallest value of each detector whose p-value is at most ``p`` (``(D,)``, float32;
@@ -1044,7 +1035,7 @@ class ShardResult:
     """What one shard wrote."""
 
     out: Path
-    n_calls: int
+    n_calls: int | None  # None: a workflow shard (the merge makes the calls)
     n_candidates: int
     n_tests: dict
     bases: int
@@ -1114,8 +1105,10 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     else:
         cands = pd.DataFrame(columns=CANDIDATE_COLUMNS)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
-    table = call_table(cands, n_tests, cfg.q, cfg.merge, labels)
+    # a workflow shard's calls would be thrown away: the merge makes them genome-wide
+    table = call_table(cands, n_tests, cfg.q, cfg.merge, labels) if text else None
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
+    n_calls = None if table is None else int(len(table))
     cand_path = out / "candidates.npz"
     _write_candidates(cands, cand_path)
     files = {"candidates": str(cand_path), "tracks": [str(p) for p in bw_paths]}
@@ -1127,18 +1120,20 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
                "n_tests": n_tests, "n_candidates": int(len(cands)), "p_dropped": p_dropped,
-               "n_calls": int(len(table)), "q": cfg.q, "seconds": seconds,
-               "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls,
+               "n_calls": n_calls, "q": cfg.q, "seconds": seconds,
+               "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
                "config": asdict(cfg), "files": files}
     from .model import save_json
 
     save_json(summary, out / "scan.json")
-    log.info("scanned %s: %d bases in %.1f s (%.2f Mb/s), %d candidates, %d calls at q <= %g",
+    calls = f"{n_calls} calls at q <= {cfg.q:g}" if text else "calls left to the merge"
+    log.info("scanned %s: %d bases in %.1f s (%.2f Mb/s), %d candidates, %s",
              ",".join(s.name for s in sources), bases, seconds, bases / max(seconds, 1e-9) / 1e6,
-             len(cands), len(table), cfg.q)
-    files["timing"] = {"scan_tracks": t_scan, "calls_in_memory": t_calls, "total": seconds}
-    return ShardResult(out, len(table), len(cands), n_tests, bases, seconds, files)
+             len(cands), calls)
+    files["timing"] = {"scan_tracks": t_scan, "calls_in_memory": t_calls if text else None,
+                       "total": seconds}
+    return ShardResult(out, n_calls, len(cands), n_tests, bases, seconds, files)
 
 
 def _write_candidates(cands: pd.DataFrame, path: Path) -> None:

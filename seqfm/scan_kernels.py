@@ -20,6 +20,8 @@ candidates above the null thresholds, and the owned track values. Nothing of siz
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -405,11 +407,14 @@ def merge_overlapping_kernel(starts, ends, g, order, by_start, rank, longest):  
 
 
 @numba.njit(cache=True, nogil=True)
-def empirical_pvalues(flat, offsets, counts, floors, det, x, starts):  # pragma: no cover
+def empirical_pvalues(flat, offsets, counts, floors, det, x, starts, tail_u, tail_p,
+                      tail_scale):  # pragma: no cover - compiled
     """``(1 + #null >= x) / (1 + n_null)`` of detector ``det[i]``, whose sorted null values are
-    ``flat[offsets[d]:offsets[d + 1]]`` (1 at or below its floor): a binary search each, from
-    ``starts[d]`` (every value before it is below each ``x`` of ``d``; ``offsets[d]`` when
-    nothing is known)."""
+    ``flat[offsets[d]:offsets[d + 1]]`` (1 at or below its floor), or beyond ``tail_u[d]``
+    the exponential tail ``tail_p[d] * exp(-(x - tail_u[d]) / tail_scale[d])`` (+inf: none).
+    One binary search each, from ``starts[d]`` (every value before it is below each ``x`` of
+    ``d``; ``offsets[d]`` when nothing is known), without branches on the comparisons (their
+    outcome is a coin toss)."""
     n = x.shape[0]
     p = np.ones(n)
     for i in range(n):
@@ -417,13 +422,16 @@ def empirical_pvalues(flat, offsets, counts, floors, det, x, starts):  # pragma:
         v = x[i]
         if v <= floors[d]:
             continue
+        if v > tail_u[d]:
+            p[i] = max(tail_p[d] * math.exp(-(v - tail_u[d]) / tail_scale[d]), 1e-300)
+            continue
         hi = offsets[d + 1]
-        a, b = starts[d], hi
-        while a < b:  # first index with flat >= v
-            m = (a + b) // 2
-            if flat[m] < v:
-                a = m + 1
-            else:
-                b = m
+        base = starts[d]
+        m = hi - base
+        while m > 1:  # the first index >= v lies in [base, base + m]
+            h = m >> 1
+            base = base + h if flat[base + h] < v else base
+            m -= h
+        a = base + (1 if m == 1 and flat[base] < v else 0)
         p[i] = (1.0 + (hi - a)) / (1.0 + counts[d])
     return p

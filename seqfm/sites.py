@@ -199,19 +199,25 @@ class NullModel:
         return (flat, offsets, np.asarray(self.counts, np.float64),
                 np.asarray(self.floors, np.float64))
 
-    def pvalues(self, detector: np.ndarray, x: np.ndarray, above: np.ndarray | None = None
-                ) -> np.ndarray:
+    def pvalues(self, detector: np.ndarray, x: np.ndarray, above: np.ndarray | None = None,
+                tails: tuple | None = None) -> np.ndarray:
         """Empirical p-values ``(1 + #null >= x) / (1 + n_null)`` (detector index, value); 1 at
         or below a detector's floor. One compiled binary search per value; ``above`` (one value
         per detector, at most every ``x`` of that detector, e.g. the thresholds a scan returned
-        candidates above) narrows each search to the null values from there on."""
+        candidates above) narrows each search to the null values from there on. ``tails``:
+        exponential upper tails ``(u, p_u, scale)`` per detector (see
+        :class:`seqfm.scan.ScanNull`)."""
         from .scan_kernels import empirical_pvalues
 
         detector = np.asarray(detector, dtype=np.int64)
         x = np.asarray(x, dtype=np.float64)
         flat, offsets, counts, floors = self._flat
+        if tails is None:
+            none = np.full(len(counts), np.inf)
+            tails = (none, none, none)
+        u, pu, scale = (np.asarray(t, np.float64) for t in tails)
         return empirical_pvalues(flat, offsets, counts, floors, detector, x,
-                                 self._search_starts(above))
+                                 self._search_starts(above), u, pu, scale)
 
     def _search_starts(self, above: np.ndarray | None) -> np.ndarray:
         """Where each detector's search may start in the flat values."""
