@@ -1113,8 +1113,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     _write_candidates(cands, cand_path)
     files = {"candidates": str(cand_path), "tracks": [str(p) for p in bw_paths]}
     if text:
-        sites.write_bed(table, out / "sites.bed")
-        sites.write_gff3(table, out / "sites.gff3", protein=protein)
+        sites.write_calls(table, out / "sites.bed", out / "sites.gff3", protein=protein)
         files.update(sites_bed=str(out / "sites.bed"), sites_gff3=str(out / "sites.gff3"))
     seconds = time.perf_counter() - t0
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
@@ -1237,8 +1236,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
         log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut are "
                     "upper bounds (raise scan max_candidates)", p_dropped)
     out.mkdir(parents=True, exist_ok=True)
-    sites.write_bed(table, out / "sites.bed")
-    sites.write_gff3(table, out / "sites.gff3", protein=protein)
+    sites.write_calls(table, out / "sites.bed", out / "sites.gff3", protein=protein)
     names = infos[0].get("tracks", ["cam"])
     bin_ = int(infos[0]["config"].get("bin", 1))
     for name in names:

@@ -381,6 +381,60 @@ def bin_means(v, step):  # pragma: no cover - compiled
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _n_digits(v, pad):  # pragma: no cover - compiled
+    """Characters of integer ``v`` in decimal, zero-padded to ``pad`` digits."""
+    n = 1
+    a = -v if v < 0 else v
+    while a >= 10:
+        a //= 10
+        n += 1
+    return max(n, pad) + (1 if v < 0 else 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def join_rows(flat, offsets, vals, kind, pad, pre, suf):  # pragma: no cover - compiled
+    """The bytes of every row, column after column: text ``vals[i, c]`` (text ``t`` is
+    ``flat[offsets[t]:offsets[t + 1]]``) where ``kind[c]`` is 0, else the integer
+    ``vals[i, c]`` in decimal (zero-padded to ``pad[c]`` digits) between texts ``pre[c]``
+    and ``suf[c]``."""
+    n, k = vals.shape
+    size = 0
+    for i in range(n):
+        for c in range(k):
+            v = vals[i, c]
+            if kind[c] == 0:
+                size += offsets[v + 1] - offsets[v]
+            else:
+                size += (offsets[pre[c] + 1] - offsets[pre[c]] + _n_digits(v, pad[c])
+                         + offsets[suf[c] + 1] - offsets[suf[c]])
+    out = np.empty(size, np.uint8)
+    o = 0
+    for i in range(n):
+        for c in range(k):
+            v = vals[i, c]
+            t = v if kind[c] == 0 else pre[c]
+            for b in range(offsets[t], offsets[t + 1]):
+                out[o] = flat[b]
+                o += 1
+            if kind[c] == 0:
+                continue
+            if v < 0:
+                out[o] = 45  # -
+                o += 1
+                v = -v
+            nd = _n_digits(v, pad[c])
+            for d in range(nd - 1, -1, -1):
+                out[o + d] = 48 + v % 10
+                v //= 10
+            o += nd
+            t = suf[c]
+            for b in range(offsets[t], offsets[t + 1]):
+                out[o] = flat[b]
+                o += 1
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
 def merge_overlapping_kernel(starts, ends, g, order, by_start, rank, longest):  # pragma: no cover
     n = starts.shape[0]
@@ -406,15 +460,30 @@ def merge_overlapping_kernel(starts, ends, g, order, by_start, rank, longest):  
     return keep
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_at_least(flat, base, m, v):  # pragma: no cover - compiled
+    """The first index of ``flat[base:base + m]`` (sorted) holding ``v`` or more
+    (``base + m`` when none), without branches on the comparisons (a coin toss each)."""
+    while m > 1:  # the answer lies in [base, base + m]
+        h = m >> 1
+        base = base + h if flat[base + h] < v else base
+        m -= h
+    return base + (1 if m == 1 and flat[base] < v else 0)
+
+
 @numba.njit(cache=True, nogil=True)
-def empirical_pvalues(flat, offsets, counts, floors, det, x, starts, tail_u, tail_p,
+def empirical_pvalues(flat, offsets, counts, floors, det, x, above, tail_u, tail_p,
                       tail_scale):  # pragma: no cover - compiled
     """``(1 + #null >= x) / (1 + n_null)`` of detector ``det[i]``, whose sorted null values are
     ``flat[offsets[d]:offsets[d + 1]]`` (1 at or below its floor), or beyond ``tail_u[d]``
     the exponential tail ``tail_p[d] * exp(-(x - tail_u[d]) / tail_scale[d])`` (+inf: none).
-    One binary search each, from ``starts[d]`` (every value before it is below each ``x`` of
-    ``d``; ``offsets[d]`` when nothing is known), without branches on the comparisons (their
-    outcome is a coin toss)."""
+    One binary search each, from the first null value at or above ``above[d]`` (at most every
+    ``x`` of ``d``, e.g. the scan's threshold: the top of the null stays in cache; -inf when
+    nothing is known)."""
+    n_det = offsets.shape[0] - 1
+    starts = np.empty(n_det, np.int64)
+    for d in range(n_det):
+        starts[d] = _first_at_least(flat, offsets[d], offsets[d + 1] - offsets[d], above[d])
     n = x.shape[0]
     p = np.ones(n)
     for i in range(n):
@@ -426,12 +495,6 @@ def empirical_pvalues(flat, offsets, counts, floors, det, x, starts, tail_u, tai
             p[i] = max(tail_p[d] * math.exp(-(v - tail_u[d]) / tail_scale[d]), 1e-300)
             continue
         hi = offsets[d + 1]
-        base = starts[d]
-        m = hi - base
-        while m > 1:  # the first index >= v lies in [base, base + m]
-            h = m >> 1
-            base = base + h if flat[base + h] < v else base
-            m -= h
-        a = base + (1 if m == 1 and flat[base] < v else 0)
+        a = _first_at_least(flat, starts[d], hi - starts[d], v)
         p[i] = (1.0 + (hi - a)) / (1.0 + counts[d])
     return p

@@ -216,17 +216,9 @@ class NullModel:
             none = np.full(len(counts), np.inf)
             tails = (none, none, none)
         u, pu, scale = (np.asarray(t, np.float64) for t in tails)
-        return empirical_pvalues(flat, offsets, counts, floors, detector, x,
-                                 self._search_starts(above), u, pu, scale)
-
-    def _search_starts(self, above: np.ndarray | None) -> np.ndarray:
-        """Where each detector's search may start in the flat values."""
-        flat, offsets = self._flat[:2]
-        if above is None:
-            return offsets[:-1]
-        above = np.asarray(above, np.float64)
-        return np.array([offsets[d] + np.searchsorted(flat[offsets[d]:offsets[d + 1]], above[d])
-                         for d in range(len(offsets) - 1)], dtype=np.int64)
+        above = (np.full(len(counts), -np.inf) if above is None
+                 else np.asarray(above, np.float64))
+        return empirical_pvalues(flat, offsets, counts, floors, detector, x, above, u, pu, scale)
 
     def maxima(self) -> np.ndarray:
         """Largest null value of each detector (1 where a detector never fired)."""
@@ -697,53 +689,101 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
     return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
 
 
-def _fmt_column(values, prefix: str = "", suffix: str = "") -> np.ndarray:
-    """``prefix + %.4g + suffix`` of every value (object array of str), formatted once per
-    distinct value (p- and q-values repeat; -0.0 prints as 0)."""
-    x = np.asarray(values, np.float64) + 0.0
-    uniq, inverse = np.unique(x, return_inverse=True)
-    text = np.array([f"{prefix}{v:.4g}{suffix}" for v in uniq.tolist()], dtype=object)
-    return text[inverse.reshape(-1)] if len(x) else np.zeros(0, dtype=object)
+class _Columns:
+    """Text of a call table's columns, each distinct value formatted once and shared by the
+    BED and GFF3 writers (floats as ``%.4g``, -0.0 as 0; the rest as str, escaped per
+    distinct value). A writer's column is ``(texts, codes)``: the distinct texts with its
+    prefix and suffix, and each row's index into them."""
 
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self._parts: dict = {}
 
-def _int_column(values, suffix: str = "") -> list[str]:
-    """Every integer as str (+ ``suffix``)."""
-    return [f"{v}{suffix}" for v in np.asarray(values, np.int64).tolist()]
+    def _distinct(self, col: str, floats: bool, escape=None):
+        key = (col, floats, escape)
+        if key not in self._parts:
+            if floats:
+                x = np.asarray(self.table[col], np.float64) + 0.0
+                uniq, codes = np.unique(x, return_inverse=True)
+                text = [f"{v:.4g}" for v in uniq.tolist()]
+            else:
+                codes, uniq = pd.factorize(pd.Series(self.table[col]).astype(str), sort=False)
+                text = [escape(u) if escape is not None else u for u in uniq]
+            self._parts[key] = (text, np.asarray(codes, np.int64).reshape(-1))
+        return self._parts[key]
 
+    def floats(self, col: str, prefix: str = "", suffix: str = "") -> tuple:
+        """``prefix + %.4g + suffix`` of every value."""
+        text, codes = self._distinct(col, True)
+        return [f"{prefix}{t}{suffix}" for t in text], codes
 
-def _str_column(values, escape=None, prefix: str = "", suffix: str = "") -> np.ndarray:
-    """``prefix + value + suffix`` for every value as str, escaped once per distinct value
-    (object array)."""
-    codes, uniq = pd.factorize(pd.Series(values).astype(str), sort=False)
-    if escape is not None:
-        uniq = [escape(u) for u in uniq]
-    return np.asarray([f"{prefix}{u}{suffix}" for u in uniq], dtype=object)[codes]
+    def strs(self, col: str, escape=None, prefix: str = "", suffix: str = "") -> tuple:
+        """``prefix + value + suffix`` for every value as str."""
+        text, codes = self._distinct(col, False, escape)
+        return [f"{prefix}{t}{suffix}" for t in text], codes
+
+    def ints(self, col: str, suffix: str = "", add: int = 0, prefix: str = "", pad: int = 0
+             ) -> tuple:
+        """Every integer (+ ``add``) in decimal (zero-padded to ``pad`` digits), between
+        ``prefix`` and ``suffix``."""
+        return (prefix, suffix, pad), np.asarray(self.table[col], np.int64) + add
+
+    def const(self, text: str) -> tuple:
+        return [text], np.zeros(len(self.table), np.int64)
 
 
 def _write_rows(handle, columns: Sequence) -> None:
-    """Write rows made of the columns' str values, which carry their separators (the last
-    column its newline), a megabyte-sized block at a time."""
-    from itertools import chain
+    """Write the rows of ``columns`` to a binary handle: ``(texts, codes)`` (each row's index
+    into the column's distinct texts) or ``((prefix, suffix, pad), integers)``; the texts carry
+    their separators, the last column its newline. Every text is encoded once and the rows
+    are assembled in compiled code."""
+    from .scan_kernels import join_rows
 
-    n = len(columns[0]) if columns else 0
-    step = 20_000
-    for i in range(0, n, step):
-        handle.write("".join(chain.from_iterable(zip(*(c[i:i + step] for c in columns)))))
+    texts, kind, pad, pre, suf, vals = [], [], [], [], [], []
+    for spec, v in columns:
+        if isinstance(spec, tuple):  # integers between a prefix and a suffix
+            pre.append(len(texts))
+            suf.append(len(texts) + 1)
+            texts += [spec[0], spec[1]]
+            kind.append(1)
+            pad.append(spec[2])
+            vals.append(v)
+        else:
+            kind.append(0)
+            pad.append(0)
+            pre.append(0)
+            suf.append(0)
+            vals.append(v + len(texts))
+            texts += spec
+    raw = [t.encode() for t in texts]
+    offsets = np.zeros(len(raw) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(b) for b in raw])
+    flat = np.frombuffer(b"".join(raw), np.uint8)
+    rows = np.ascontiguousarray(np.stack(vals, axis=1), np.int64)
+    handle.write(join_rows(flat, offsets, rows, np.array(kind, np.int64), np.array(pad, np.int64),
+                           np.array(pre, np.int64), np.array(suf, np.int64)).tobytes())
 
 
-def write_bed(table: pd.DataFrame, path: str | os.PathLike) -> None:
+def write_calls(table: pd.DataFrame, bed: str | os.PathLike, gff3: str | os.PathLike,
+                protein: bool = False) -> None:
+    """:func:`write_bed` and :func:`write_gff3` of one table (its values formatted once)."""
+    cols = _Columns(table)
+    write_bed(table, bed, cols)
+    write_gff3(table, gff3, protein, cols)
+
+
+def write_bed(table: pd.DataFrame, path: str | os.PathLike, _cols: _Columns | None = None) -> None:
     """Write the calls as BED6+ with the header line ``#chrom start end name score strand ...``."""
     from .io import atomic_write
 
-    t, tab = table, "\t"
-    cols = [_str_column(t["chrom"], suffix=tab), _int_column(t["start"], tab),
-            _int_column(t["end"], tab), _str_column(t["name"], suffix=tab),
-            _int_column(t["score"], tab), _str_column(t["strand"], suffix=tab),
-            _str_column(t["detector"], suffix=tab), _str_column(t["cluster"], suffix=tab),
-            _fmt_column(t["activation"], suffix=tab), _fmt_column(t["p"], suffix=tab),
-            _fmt_column(t["q"], suffix=tab), _str_column(t["match_name"], suffix="\n")]
-    with atomic_write(path) as handle:
-        handle.write("#" + "\t".join(BED_HEADER) + "\n")
+    c, tab = _cols or _Columns(table), "\t"
+    cols = [c.strs("chrom", suffix=tab), c.ints("start", tab), c.ints("end", tab),
+            c.strs("name", suffix=tab), c.ints("score", tab), c.strs("strand", suffix=tab),
+            c.strs("detector", suffix=tab), c.strs("cluster", suffix=tab),
+            c.floats("activation", suffix=tab), c.floats("p", suffix=tab),
+            c.floats("q", suffix=tab), c.strs("match_name", suffix="\n")]
+    with atomic_write(path, "wb") as handle:
+        handle.write(("#" + "\t".join(BED_HEADER) + "\n").encode())
         _write_rows(handle, cols)
 
 
@@ -766,7 +806,8 @@ def gff3_escape(text: str, seqid: bool = False) -> str:
     return "".join(out)
 
 
-def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = False) -> None:
+def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = False,
+               _cols: _Columns | None = None) -> None:
     """Write the calls as GFF3 (1-based, inclusive ends).
 
     Type ``TF_binding_site`` (SO:0000235) for DNA, ``binding_site`` (SO:0000409) for protein;
@@ -775,24 +816,28 @@ def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = Fal
     """
     from .io import atomic_write
 
-    t, tab = table, "\t"
-    n = len(t)
+    c, tab = _cols or _Columns(table), "\t"
+    n = len(table)
     so_type = "binding_site" if protein else "TF_binding_site"
     # column 9: key=value pairs, each value column carrying its key and the separator after it
-    attrs = [np.array([f"ID=site_{i:07d};" for i in range(1, n + 1)], dtype=object),
-             _str_column(t["name"], gff3_escape, "Name=", ";"),
-             _str_column(t["detector"], gff3_escape, "detector=", ";"),
-             _str_column(t["cluster"], gff3_escape, "cluster=", ";"),
-             _fmt_column(t["activation"], "activation=", ";"), _fmt_column(t["p"], "p=", ";"),
-             _fmt_column(t["q"], "q=", ";"), _str_column(t["match_name"], gff3_escape, "match=", "\n")]
-    cols = [_str_column(t["chrom"], lambda v: gff3_escape(v, seqid=True), suffix=tab),
-            np.full(n, f"seqfm{tab}{so_type}{tab}", dtype=object),
-            _int_column(t["start"].astype(np.int64) + 1, tab), _int_column(t["end"], tab),
-            _fmt_column(t["activation"], suffix=tab), _str_column(t["strand"], suffix=tab),
-            np.full(n, f".{tab}", dtype=object), *attrs]
-    with atomic_write(path) as handle:
-        handle.write("##gff-version 3\n")
+    attrs = [(("ID=site_", ";", 7), np.arange(1, n + 1, dtype=np.int64)),
+             c.strs("name", gff3_escape, "Name=", ";"),
+             c.strs("detector", gff3_escape, "detector=", ";"),
+             c.strs("cluster", gff3_escape, "cluster=", ";"),
+             c.floats("activation", "activation=", ";"), c.floats("p", "p=", ";"),
+             c.floats("q", "q=", ";"), c.strs("match_name", gff3_escape, "match=", "\n")]
+    cols = [c.strs("chrom", _seqid_escape, suffix=tab),
+            c.const(f"seqfm{tab}{so_type}{tab}"),
+            c.ints("start", tab, add=1), c.ints("end", tab),
+            c.floats("activation", suffix=tab), c.strs("strand", suffix=tab),
+            c.const(f".{tab}"), *attrs]
+    with atomic_write(path, "wb") as handle:
+        handle.write(b"##gff-version 3\n")
         _write_rows(handle, cols)
+
+
+def _seqid_escape(text: str) -> str:
+    return gff3_escape(text, seqid=True)
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -1016,8 +1061,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     out = Path(out)
     bed, gff, npz = out / "sites.bed", out / "sites.gff3", out / "interpret" / "featuremaps.npz"
     arrays = featuremaps_arrays(model, ds, sc, labels, config, truth)
-    write_bed(table, bed)
-    write_gff3(table, gff, protein=not stranded)
+    write_calls(table, bed, gff, protein=not stranded)
     write_npz(arrays, npz)
     summary = {"sites_bed": str(bed), "sites_gff3": str(gff), "featuremaps": str(npz),
                "n_calls": int(len(table)), "n_filter_calls": int((table["detector"] != "cam").sum()),
