@@ -896,20 +896,28 @@ class CandidateBuffer:
         return self.columns()
 
 
-def candidates_frame(chrom, res: dict, scanner: Scanner, null: ScanNull, stranded: bool
-                     ) -> pd.DataFrame:
-    """Candidates (dict of arrays) to the candidate table of :data:`CANDIDATE_COLUMNS`
-    (``chrom``: one name, or one per candidate)."""
+def candidate_columns(chrom_codes, chrom_names, res: dict, scanner: Scanner, null: ScanNull,
+                      stranded: bool) -> dict:
+    """Candidates (dict of arrays) to the columns of :data:`CANDIDATE_COLUMNS` as arrays
+    (``chrom`` as codes into ``chrom_names``, which is added; strands as one letter)."""
     from .featuremaps import site_intervals
 
     s, e = site_intervals(res["pos"], res["strand"], res["det"], scanner.cores, scanner.width)
     det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
     rel = res["value"] / null.maxima()[det_idx]
     strand = (np.where(res["strand"] == 1, "-", "+") if stranded
-              else np.full(len(s), "."))
-    return pd.DataFrame({"chrom": chrom, "pos": res["pos"], "start": s, "end": e, "strand": strand,
-                         "detector": res["det"], "activation": res["value"].astype(np.float64),
-                         "p": res["p"], "rel": rel})
+              else np.full(len(s), ".")).astype("U1")
+    return {"chrom": np.asarray(chrom_codes, np.int32), "pos": np.asarray(res["pos"], np.int64),
+            "start": s, "end": e, "strand": strand, "detector": res["det"].astype(np.int64),
+            "activation": res["value"].astype(np.float64), "p": np.asarray(res["p"], np.float64),
+            "rel": rel.astype(np.float64), "chrom_names": np.asarray(chrom_names, dtype=str)}
+
+
+def candidates_frame(cols: dict) -> pd.DataFrame:
+    """The candidate table of :data:`CANDIDATE_COLUMNS` from :func:`candidate_columns`."""
+    frame = {k: cols[k] for k in CANDIDATE_COLUMNS}
+    frame["chrom"] = pd.Categorical.from_codes(cols["chrom"], cols["chrom_names"])
+    return pd.DataFrame(frame)
 
 
 def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
@@ -1100,13 +1108,17 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
         rank = np.array([chroms.index(s.name) for s in sources], np.int64)[cols["src"]]
         order = np.lexsort((cols["det"], cols["pos"], rank))
         cols = {k: v[order] for k, v in cols.items()}
-        cands = candidates_frame(pd.Categorical.from_codes(rank[order], chroms), cols, scanner,
-                                 null, stranded)
+        cands = candidate_columns(rank[order], chroms, cols, scanner, null, stranded)
     else:
-        cands = pd.DataFrame(columns=CANDIDATE_COLUMNS)
+        empty = {"pos": np.zeros(0, np.int64), "det": np.zeros(0, np.int64),
+                 "strand": np.zeros(0, np.int8), "value": np.zeros(0, np.float32),
+                 "p": np.zeros(0)}
+        cands = candidate_columns(np.zeros(0, np.int32), [], empty, scanner, null, stranded)
+    n_cands = len(cands["pos"])
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     # a workflow shard's calls would be thrown away: the merge makes them genome-wide
-    table = call_table(cands, n_tests, cfg.q, cfg.merge, labels) if text else None
+    table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels) if text
+             else None)
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
     n_calls = None if table is None else int(len(table))
     cand_path = out / "candidates.npz"
@@ -1118,7 +1130,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     seconds = time.perf_counter() - t0
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
-               "n_tests": n_tests, "n_candidates": int(len(cands)), "p_dropped": p_dropped,
+               "n_tests": n_tests, "n_candidates": n_cands, "p_dropped": p_dropped,
                "n_calls": n_calls, "q": cfg.q, "seconds": seconds,
                "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
@@ -1129,25 +1141,18 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     calls = f"{n_calls} calls at q <= {cfg.q:g}" if text else "calls left to the merge"
     log.info("scanned %s: %d bases in %.1f s (%.2f Mb/s), %d candidates, %s",
              ",".join(s.name for s in sources), bases, seconds, bases / max(seconds, 1e-9) / 1e6,
-             len(cands), calls)
+             n_cands, calls)
     files["timing"] = {"scan_tracks": t_scan, "calls_in_memory": t_calls if text else None,
                        "total": seconds}
-    return ShardResult(out, n_calls, len(cands), n_tests, bases, seconds, files)
+    return ShardResult(out, n_calls, n_cands, n_tests, bases, seconds, files)
 
 
-def _write_candidates(cands: pd.DataFrame, path: Path) -> None:
-    """The candidate table as ``.npz`` (columns of :data:`CANDIDATE_COLUMNS`; chromosomes as
-    codes into ``chrom_names``, strands as one letter; no pickles)."""
+def _write_candidates(cols: dict, path: Path) -> None:
+    """The candidate columns of :func:`candidate_columns` as ``.npz`` (no pickles)."""
     from .io import atomic_write
 
-    types = {"pos": np.int64, "start": np.int64, "end": np.int64, "detector": np.int64,
-             "activation": np.float64, "p": np.float64, "rel": np.float64}
-    arrays = {col: cands[col].to_numpy().astype(t, copy=False) for col, t in types.items()}
-    codes, names = pd.factorize(cands["chrom"])
-    arrays.update(chrom=codes.astype(np.int32), chrom_names=np.asarray(names, dtype=str),
-                  strand=np.asarray(cands["strand"].to_numpy(), dtype="U1"))
     with atomic_write(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **cols)
 
 
 def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
