@@ -331,9 +331,7 @@ class ScanNull:
             raise InputError(f"{path}: no such null file (make it with `seqfm scan --make-null`)")
         try:
             z = np.load(path, allow_pickle=False)
-            lengths = z["lengths"]
-            vals = np.split(z["values"], np.cumsum(lengths)[:-1]) if len(lengths) else []
-            null = NullModel(list(vals), z["counts"], z["floors"])
+            null = NullModel.from_flat(z["values"], z["lengths"], z["counts"], z["floors"])
             return cls(null, z["tail_u"], z["tail_p"], z["tail_scale"], str(z["fingerprint"]),
                        json.loads(str(z["info"])))
         except (OSError, KeyError, ValueError) as err:

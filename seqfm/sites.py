@@ -189,6 +189,17 @@ class NullModel:
     counts: np.ndarray
     floors: np.ndarray
 
+    @classmethod
+    def from_flat(cls, flat: np.ndarray, lengths: np.ndarray, counts: np.ndarray,
+                  floors: np.ndarray) -> "NullModel":
+        """Every detector's sorted values one after the other (``lengths`` each), as saved."""
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        null = cls([flat[offsets[d]:offsets[d + 1]] for d in range(len(lengths))], counts, floors)
+        flat64 = np.asarray(flat, np.float64)
+        null.__dict__["_flat"] = (flat64, offsets, np.asarray(counts, np.float64),
+                                  np.asarray(floors, np.float64))  # the search's layout, primed
+        return null
+
     @cached_property
     def _flat(self) -> tuple:
         """Every detector's values in one array, with offsets (for the compiled search)."""
