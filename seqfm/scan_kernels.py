@@ -192,6 +192,53 @@ def cam_peaks(cam, wm, strand, a0, d0, d1, half, okw, lo, hi, th, det, c_pos, c_
     tests[det] += tc
 
 
+# without reassociation: the four partial sums over the taps below stay four independent
+# chains of multiply-adds (LLVM would fold them back into one, which waits on each add)
+_NO_REASSOC = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_NO_REASSOC)
+def fold_taps(x, Wt, taps, width, j0, j1, ud, acc):  # pragma: no cover - compiled
+    """Add one track's folded weights (see :func:`conv`) to rows 0 .. j1 - j0 of ``acc``:
+    ``x`` the track, ``Wt`` ``(taps, 2F)`` its symmetric then antisymmetric weights, ``ud``
+    scratch ``(2, taps + 3)``. Each sum over the taps is four interleaved partial sums."""
+    nf = Wt.shape[1] // 2
+    nh = len(taps)
+    n4 = nh - nh % 4
+    for j in range(j0, j1):
+        for k in range(nh):
+            xa = x[j + k]
+            xb = x[j + width - 1 - k]
+            ud[0, k] = xa + xb
+            ud[1, k] = xa - xb
+        r = j - j0
+        for f in range(nf):
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            s3 = np.float32(0.0)
+            d0 = np.float32(0.0)
+            d1 = np.float32(0.0)
+            d2 = np.float32(0.0)
+            d3 = np.float32(0.0)
+            for k in range(0, n4, 4):
+                s0 += ud[0, k] * Wt[k, f]
+                s1 += ud[0, k + 1] * Wt[k + 1, f]
+                s2 += ud[0, k + 2] * Wt[k + 2, f]
+                s3 += ud[0, k + 3] * Wt[k + 3, f]
+                d0 += ud[1, k] * Wt[k, nf + f]
+                d1 += ud[1, k + 1] * Wt[k + 1, nf + f]
+                d2 += ud[1, k + 2] * Wt[k + 2, nf + f]
+                d3 += ud[1, k + 3] * Wt[k + 3, nf + f]
+            for k in range(n4, nh):
+                s0 += ud[0, k] * Wt[k, f]
+                d0 += ud[1, k] * Wt[k, nf + f]
+            su = (s0 + s1) + (s2 + s3)
+            sd = (d0 + d1) + (d2 + d3)
+            acc[r, f] += su + sd
+            acc[r, nf + f] += su - sd
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1, acc,
          ud, v, st, cam, cst):  # pragma: no cover - compiled
@@ -243,22 +290,8 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
                     for f in range(f2):
                         acc[j - j0, f] += E[k, r, f]
         if fold and n_tr:
-            nh = len(taps)
-            for j in range(j0, j1):
-                for t in range(n_tr):
-                    for k in range(nh):
-                        xa = tracks_b[t, j + k]
-                        xb = tracks_b[t, j + width - 1 - k]
-                        ud[0, k] = xa + xb
-                        ud[1, k] = xa - xb
-                    for f in range(nf):
-                        su = np.float32(0.0)
-                        sd = np.float32(0.0)
-                        for k in range(nh):
-                            su += ud[0, k] * Wt[t, k, f]
-                            sd += ud[1, k] * Wt[t, k, nf + f]
-                        acc[j - j0, f] += su + sd
-                        acc[j - j0, nf + f] += su - sd
+            for t in range(n_tr):
+                fold_taps(tracks_b[t], Wt[t], taps, width, j0, j1, ud, acc)
         else:
             for t in range(n_tr):
                 for k in range(width):
@@ -295,7 +328,7 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
     n3 = T3.shape[0]
     rows = min(l1, chunk + 3 * half)
     acc = np.empty((32, f2), np.float32)
-    ud = np.empty((2, max(1, len(taps))), np.float32)
+    ud = np.empty((2, len(taps) + 3), np.float32)
     v = np.empty((rows, nf), np.float32)
     st = np.empty((rows, nf), np.int8)
     wm = np.empty((rows, nf), np.float32)
