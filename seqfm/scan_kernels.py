@@ -425,46 +425,50 @@ def _n_digits(v, pad):  # pragma: no cover - compiled
     return max(n, pad) + (1 if v < 0 else 0)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(out, o, flat, offsets, t):  # pragma: no cover - compiled
+    """Copy text ``t`` (``flat[offsets[t]:offsets[t + 1]]``) to ``out[o:]``; the new end."""
+    for b in range(offsets[t], offsets[t + 1]):
+        out[o] = flat[b]
+        o += 1
+    return o
+
+
 @numba.njit(cache=True, nogil=True)
 def join_rows(flat, offsets, vals, kind, pad, pre, suf):  # pragma: no cover - compiled
-    """The bytes of every row, column after column: text ``vals[i, c]`` (text ``t`` is
-    ``flat[offsets[t]:offsets[t + 1]]``) where ``kind[c]`` is 0, else the integer
-    ``vals[i, c]`` in decimal (zero-padded to ``pad[c]`` digits) between texts ``pre[c]``
-    and ``suf[c]``."""
+    """The bytes of every row, column after column: text ``pre[c]``, then text ``vals[i, c]``
+    (text ``t`` is ``flat[offsets[t]:offsets[t + 1]]``) where ``kind[c]`` is 0, else the
+    integer ``vals[i, c]`` in decimal, zero-padded to ``pad[c]`` digits, then text
+    ``suf[c]``."""
     n, k = vals.shape
     size = 0
     for i in range(n):
         for c in range(k):
             v = vals[i, c]
+            size += (offsets[pre[c] + 1] - offsets[pre[c]] + offsets[suf[c] + 1] - offsets[suf[c]])
             if kind[c] == 0:
                 size += offsets[v + 1] - offsets[v]
             else:
-                size += (offsets[pre[c] + 1] - offsets[pre[c]] + _n_digits(v, pad[c])
-                         + offsets[suf[c] + 1] - offsets[suf[c]])
+                size += _n_digits(v, pad[c])
     out = np.empty(size, np.uint8)
     o = 0
     for i in range(n):
         for c in range(k):
             v = vals[i, c]
-            t = v if kind[c] == 0 else pre[c]
-            for b in range(offsets[t], offsets[t + 1]):
-                out[o] = flat[b]
-                o += 1
+            o = _put(out, o, flat, offsets, pre[c])
             if kind[c] == 0:
-                continue
-            if v < 0:
-                out[o] = 45  # -
-                o += 1
-                v = -v
-            nd = _n_digits(v, pad[c])
-            for d in range(nd - 1, -1, -1):
-                out[o + d] = 48 + v % 10
-                v //= 10
-            o += nd
-            t = suf[c]
-            for b in range(offsets[t], offsets[t + 1]):
-                out[o] = flat[b]
-                o += 1
+                o = _put(out, o, flat, offsets, v)
+            else:
+                if v < 0:
+                    out[o] = 45  # -
+                    o += 1
+                    v = -v
+                nd = _n_digits(v, pad[c])
+                for d in range(nd - 1, -1, -1):
+                    out[o + d] = 48 + v % 10
+                    v //= 10
+                o += nd
+            o = _put(out, o, flat, offsets, suf[c])
     return out
 
 

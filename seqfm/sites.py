@@ -701,10 +701,11 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
 
 
 class _Columns:
-    """Text of a call table's columns, each distinct value formatted once and shared by the
-    BED and GFF3 writers (floats as ``%.4g``, -0.0 as 0; the rest as str, escaped per
-    distinct value). A writer's column is ``(texts, codes)``: the distinct texts with its
-    prefix and suffix, and each row's index into them."""
+    """Text of a call table's columns for the BED and GFF3 writers, each distinct value
+    formatted and encoded once and shared by both (floats as ``%.4g``, -0.0 as 0; the rest as
+    str, escaped per distinct value). A writer's column is ``(prefix, suffix, pad, texts,
+    values)``: each row's index into the distinct ``texts`` (UTF-8), or with ``texts`` None
+    integers in decimal zero-padded to ``pad`` digits, between ``prefix`` and ``suffix``."""
 
     def __init__(self, table: pd.DataFrame) -> None:
         self.table = table
@@ -716,60 +717,51 @@ class _Columns:
             if floats:
                 x = np.asarray(self.table[col], np.float64) + 0.0
                 uniq, codes = np.unique(x, return_inverse=True)
-                text = [f"{v:.4g}" for v in uniq.tolist()]
+                text = [f"{v:.4g}".encode() for v in uniq.tolist()]
             else:
                 codes, uniq = pd.factorize(pd.Series(self.table[col]).astype(str), sort=False)
-                text = [escape(u) if escape is not None else u for u in uniq]
+                text = [(escape(u) if escape is not None else u).encode() for u in uniq]
             self._parts[key] = (text, np.asarray(codes, np.int64).reshape(-1))
         return self._parts[key]
 
     def floats(self, col: str, prefix: str = "", suffix: str = "") -> tuple:
         """``prefix + %.4g + suffix`` of every value."""
-        text, codes = self._distinct(col, True)
-        return [f"{prefix}{t}{suffix}" for t in text], codes
+        return (prefix, suffix, 0, *self._distinct(col, True))
 
     def strs(self, col: str, escape=None, prefix: str = "", suffix: str = "") -> tuple:
         """``prefix + value + suffix`` for every value as str."""
-        text, codes = self._distinct(col, False, escape)
-        return [f"{prefix}{t}{suffix}" for t in text], codes
+        return (prefix, suffix, 0, *self._distinct(col, False, escape))
 
     def ints(self, col: str, suffix: str = "", add: int = 0, prefix: str = "", pad: int = 0
              ) -> tuple:
         """Every integer (+ ``add``) in decimal (zero-padded to ``pad`` digits), between
         ``prefix`` and ``suffix``."""
-        return (prefix, suffix, pad), np.asarray(self.table[col], np.int64) + add
+        return (prefix, suffix, pad, None, np.asarray(self.table[col], np.int64) + add)
 
     def const(self, text: str) -> tuple:
-        return [text], np.zeros(len(self.table), np.int64)
+        return (text, "", 0, [b""], np.zeros(len(self.table), np.int64))
 
 
 def _write_rows(handle, columns: Sequence) -> None:
-    """Write the rows of ``columns`` to a binary handle: ``(texts, codes)`` (each row's index
-    into the column's distinct texts) or ``((prefix, suffix, pad), integers)``; the texts carry
-    their separators, the last column its newline. Every text is encoded once and the rows
-    are assembled in compiled code."""
+    """Write the rows of ``columns`` (see :class:`_Columns`; the last suffix ends the line)
+    to a binary handle, the rows assembled in compiled code."""
     from .scan_kernels import join_rows
 
     texts, kind, pad, pre, suf, vals = [], [], [], [], [], []
-    for spec, v in columns:
-        if isinstance(spec, tuple):  # integers between a prefix and a suffix
-            pre.append(len(texts))
-            suf.append(len(texts) + 1)
-            texts += [spec[0], spec[1]]
-            kind.append(1)
-            pad.append(spec[2])
+    for prefix, suffix, digits, distinct, v in columns:
+        pre.append(len(texts))
+        suf.append(len(texts) + 1)
+        texts += [prefix.encode(), suffix.encode()]
+        pad.append(digits)
+        kind.append(distinct is None)
+        if distinct is None:
             vals.append(v)
         else:
-            kind.append(0)
-            pad.append(0)
-            pre.append(0)
-            suf.append(0)
             vals.append(v + len(texts))
-            texts += spec
-    raw = [t.encode() for t in texts]
-    offsets = np.zeros(len(raw) + 1, np.int64)
-    offsets[1:] = np.cumsum([len(b) for b in raw])
-    flat = np.frombuffer(b"".join(raw), np.uint8)
+            texts += distinct
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    offsets[1:] = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+    flat = np.frombuffer(b"".join(texts), np.uint8)
     rows = np.ascontiguousarray(np.stack(vals, axis=1), np.int64)
     handle.write(join_rows(flat, offsets, rows, np.array(kind, np.int64), np.array(pad, np.int64),
                            np.array(pre, np.int64), np.array(suf, np.int64)).tobytes())
@@ -831,7 +823,7 @@ def write_gff3(table: pd.DataFrame, path: str | os.PathLike, protein: bool = Fal
     n = len(table)
     so_type = "binding_site" if protein else "TF_binding_site"
     # column 9: key=value pairs, each value column carrying its key and the separator after it
-    attrs = [(("ID=site_", ";", 7), np.arange(1, n + 1, dtype=np.int64)),
+    attrs = [("ID=site_", ";", 7, None, np.arange(1, n + 1, dtype=np.int64)),
              c.strs("name", gff3_escape, "Name=", ";"),
              c.strs("detector", gff3_escape, "detector=", ";"),
              c.strs("cluster", gff3_escape, "cluster=", ";"),

@@ -228,7 +228,8 @@ def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
     recs = [line.split("\t") for line in lines[1:]]
     assert all(len(r) == 9 for r in recs)
     assert [(int(r[3]), int(r[4])) for r in recs] == [(1, 8), (42, 50)]
-    assert recs[0][2] == "TF_binding_site" and recs[1][6] == "-"
+    assert recs[0][:8] == ["chr1", "seqfm", "TF_binding_site", "1", "8", "4.5", "+", "."]
+    assert recs[1][6] == "-"
     assert urllib.parse.unquote(recs[1][0]) == "my seq;1" and " " not in recs[1][0]
     attrs = [dict(kv.split("=", 1) for kv in r[8].split(";")) for r in recs]
     assert {k: urllib.parse.unquote(v) for k, v in attrs[0].items()} == {
@@ -239,6 +240,13 @@ def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
     assert (tmp_path / "p.gff3").read_text().splitlines()[1].split("\t")[2] == "binding_site"
     bed = read_sites_bed(tmp_path / "s.bed")
     assert bed["start"].tolist() == [0, 41]
+    assert (tmp_path / "s.bed").read_text().splitlines()[1].split("\t") == [
+        "chr1", "0", "8", "c=1;x:chr1", "300", "+", "filter_0", "c=1;x", "4.5", "1e-05", "0.001",
+        "GATA1&2"]
+    # both files at once (each distinct value formatted once): the same bytes
+    sites.write_calls(table, tmp_path / "t.bed", tmp_path / "t.gff3")
+    assert (tmp_path / "t.bed").read_bytes() == (tmp_path / "s.bed").read_bytes()
+    assert (tmp_path / "t.gff3").read_bytes() == (tmp_path / "s.gff3").read_bytes()
 
 
 def test_score_against_truth():
