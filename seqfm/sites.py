@@ -162,7 +162,7 @@ def bh(p: np.ndarray, m: int | None = None) -> np.ndarray:
         return np.zeros(0)
     if m < k:
         raise ValueError(f"m = {m} is smaller than the number of p-values ({k})")
-    order = np.argsort(p, kind="mergesort")
+    order = np.argsort(p)  # any order of ties gives them the same q-value
     ranked = p[order] * m / np.arange(1, k + 1)
     q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
     q = np.empty(k)
