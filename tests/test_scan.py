@@ -13,6 +13,7 @@ import torch
 
 from seqfm import scan
 from seqfm.alphabet import DNA, reverse_complement_codes
+from seqfm.errors import InputError
 from seqfm.model import SeqCNN, save
 from seqfm.sites import NullModel
 
@@ -329,9 +330,44 @@ def test_cli_shards_and_merge(tmp_path):
     assert (merged / "filter_0.bw").is_file()
     summary = json.loads((merged / "summary.json").read_text())
     assert summary["bases"] == 19000
+    # chr2 and chrN packed into one shard (the workflow's plan, read with --chroms-file): the
+    # same merged calls and tracks
+    plan = scan.plan_shards({"chr1": 8000, "chr2": 8000, "chrN": 3000}, ["chr1", "chr2", "chrN"], 11000)
+    assert plan == [("chr1", ["chr1"]), ("chr2+1", ["chr2", "chrN"])]
+    scan.write_shard_plan(plan, {"chr1": 8000, "chr2": 8000, "chrN": 3000}, tmp_path / "plan")
+    pack = tmp_path / "packed" / "chr2+1"
+    r = run_cli("scan", *common, "--chroms-file", tmp_path / "plan" / "chr2+1.txt", "--null", null,
+                "--out", pack, "--shard")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("scan", "--merge", shards[0], pack, "--out", tmp_path / "merged2", "--q", "0.5")
+    assert r.returncode == 0, r.stderr
+    for name in ("sites.bed", "sites.gff3"):
+        assert (tmp_path / "merged2" / name).read_bytes() == (merged / name).read_bytes()
+    bw2 = pyBigWig.open(str(tmp_path / "merged2" / "cam.bw"))
+    for chrom in ("chr1", "chr2"):
+        assert bw2.intervals(chrom) == bw.intervals(chrom)
     # a bad chromosome name is one clear line
     r = run_cli("scan", *common, "--chrom", "chr9", "--null", null, "--out", tmp_path / "bad")
     assert r.returncode == 2 and "chr9" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "none.txt").write_text("# nothing\n\n")
+    r = run_cli("scan", *common, "--chroms-file", tmp_path / "none.txt", "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "none.txt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_shard_plan_packs_small_sequences():
+    """Long sequences make shards of their own, shorter ones are packed in the genome's order
+    up to the shard size; every sequence is in exactly one shard, and names are safe and
+    unique."""
+    sizes = {"chr1": 100, "chr2": 80, "s1": 10, "s2": 20, "s3": 30, "odd/name": 5, "chrM": 16,
+             "big": 50, "a/b": 60, "a_b": 70}
+    plan = scan.plan_shards(sizes, list(sizes), 50)
+    assert plan == [("chr1", ["chr1"]), ("chr2", ["chr2"]), ("s1+1", ["s1", "s2"]),
+                    ("s3+1", ["s3", "odd/name"]), ("chrM", ["chrM"]), ("big", ["big"]),
+                    ("a_b", ["a/b"]), ("a_b_2", ["a_b"])]
+    assert [c for _, cs in plan for c in cs] == list(sizes)
+    assert scan.plan_shards(sizes, ["s1", "s2", "s3"], 1000) == [("s1+2", ["s1", "s2", "s3"])]
+    with pytest.raises(InputError):
+        scan.plan_shards(sizes, ["s1"], 0)
 
 
 def test_null_tail_and_thresholds():

@@ -6,7 +6,8 @@ Three modes:
   seqfm scan --model M.pt --model-json M.json --genome G.fa --make-null --out DIR
       build the empirical null once (dinucleotide-shuffled windows sampled from the genome,
       seeded) and write DIR/null.npz;
-  seqfm scan --model M.pt --model-json M.json --genome G.fa [--chrom chr1] [--null N.npz] --out DIR
+  seqfm scan --model M.pt --model-json M.json --genome G.fa [--chrom chr1 | --chroms-file F]
+             [--null N.npz] --out DIR
       scan one shard (the chromosomes given, default all) and write DIR/candidates.npz,
       DIR/sites.bed, DIR/sites.gff3 (q-values of this shard), DIR/cam.bw (+ DIR/filter_K.bw
       for --tracks) and DIR/scan.json; without --null the null is built in process;
@@ -41,6 +42,9 @@ def add_arguments(p) -> None:
                      help="a FASTA of long sequences (each record scanned like a chromosome)")
     p.add_argument("--chrom", default="", metavar="NAMES",
                    help="comma-separated chromosomes (records) of this shard; default: all")
+    p.add_argument("--chroms-file", metavar="FILE",
+                   help="the chromosomes of this shard, one name per line (e.g. the workflow's "
+                        "packs of small scaffolds, too many for a command line)")
     p.add_argument("--conservation", default="", metavar="TRACKS",
                    help="comma-separated bigWig/bedGraph tracks, as the model was trained with")
     p.add_argument("--fill", type=float, default=0.0, help="track value where a track has no data")
@@ -120,8 +124,12 @@ def run(args) -> None:
     if not (args.model and args.model_json and fasta):
         raise InputError("scan needs --model, --model-json and --genome (or --fasta), "
                          "or --merge SHARD_DIR ...")
-    res = scan.run(args.model, args.model_json, fasta, args.out,
-                   chroms=[c.strip() for c in args.chrom.split(",") if c.strip()],
+    chroms = [c.strip() for c in args.chrom.split(",") if c.strip()]
+    if args.chroms_file:
+        if chroms:
+            raise InputError("scan takes --chrom or --chroms-file, not both")
+        chroms = scan.read_chroms_file(args.chroms_file)
+    res = scan.run(args.model, args.model_json, fasta, args.out, chroms=chroms,
                    conservation=[c for c in args.conservation.split(",") if c],
                    fill=args.fill, config=config, null_path=args.null, make_null=args.make_null,
                    filters_tsv=args.filters_tsv, threads=args.threads, progress=progress,

@@ -1,11 +1,12 @@
-# Genome-wide scan: `seqfm scan` over a sample's genome, one job per chromosome (shard), then a
-# gather job with genome-wide q-values. Shards write candidates and bigWigs without zoom levels
-# (flat memory per chromosome); the gather job writes the calls and the merged bigWig's zooms.
+# Genome-wide scan: `seqfm scan` over a sample's genome, one job per shard (a chromosome of at
+# least scan.shard_bases, or a pack of smaller sequences up to that size), then a gather job
+# with genome-wide q-values. Shards write candidates and bigWigs without zoom levels (flat
+# memory per chromosome); the gather job writes the calls and the merged bigWig's zooms.
 # Settings: config.yaml's `scan:` section (config/README.md).
 #
-#   scan_chroms (checkpoint)  genome -> results/{sample}/scan_shards/chroms.txt
+#   scan_plan (checkpoint)    genome -> results/{sample}/scan_plan/{shards.tsv,<shard>.txt}
 #   scan_null                 model + genome -> results/{sample}/scan_shards/null.npz (once)
-#   scan_shard                one chromosome -> results/{sample}/scan_shards/{chrom}/...
+#   scan_shard                one shard -> results/{sample}/scan_shards/{shard}/...
 #   scan (gather)             shards -> results/{sample}/scan/{sites.bed,sites.gff3,cam.bw,summary.json}
 #
 # Only samples with a DNA genome are scanned.
@@ -15,7 +16,7 @@ SCAN_SAMPLES = [s for s in SAMPLE_NAMES
 
 
 wildcard_constraints:
-    chrom="[^/]+",
+    shard="[A-Za-z0-9._+-]+",
 
 
 def _scan_genome(wildcards):
@@ -67,37 +68,48 @@ def scan_shard_mem_mb(wildcards, attempt):
     return int((1024 + batch_mb + s["max_candidates"] * 120 / 2**20) * attempt)
 
 
+def _shard_bases(wildcards):
+    """Bases of a shard (its row of the plan's shards.tsv; a human chromosome before there is one)."""
+    plan = Path(f"results/{wildcards.sample}/scan_plan/shards.tsv")
+    for line in plan.read_text().splitlines()[1:] if plan.is_file() else []:
+        f = line.split("\t")
+        if f[0] == wildcards.shard:
+            return int(f[2])
+    return 250_000_000
+
+
 def scan_shard_runtime(wildcards, attempt):
     # minutes; measured ~0.3-1 Mb/s per shard on 2 loaded CPU cores, a GPU is faster
-    size = _fai_sizes(_scan_genome(wildcards)).get(wildcards.chrom, 250_000_000)
-    return int((10 + 2 * size / 1e6) * attempt)
+    return int((10 + 2 * _shard_bases(wildcards) / 1e6) * attempt)
 
 
-checkpoint scan_chroms:
+checkpoint scan_plan:
     input:
         genome=_scan_genome,
     output:
-        "results/{sample}/scan_shards/chroms.txt",
+        directory("results/{sample}/scan_plan"),
     params:
         wanted=lambda w: list(config["scan"]["chroms"]),
+        shard_bases=config["scan"].get("shard_bases", 50_000_000),
     threads: 1
     resources:
         mem_mb=300,  # reads the .fai (indexing a genome without one streams it)
         runtime=10,
     run:
         from seqfm.io import Genome
+        from seqfm.scan import plan_shards, write_shard_plan
 
         sizes = Genome(input.genome).sizes  # builds the .fai when there is none
         wanted = params.wanted or list(sizes)
         missing = [c for c in wanted if c not in sizes]
         if missing:
             raise ValueError(f"config scan.chroms: {missing[0]!r} is not in {input.genome}")
-        Path(output[0]).parent.mkdir(parents=True, exist_ok=True)
-        Path(output[0]).write_text("".join(f"{c}\n" for c in wanted))
+        wanted = sorted(set(wanted), key=list(sizes).index)
+        write_shard_plan(plan_shards(sizes, wanted, int(params.shard_bases)), sizes, output[0])
 
 
 localrules:
-    scan_chroms,
+    scan_plan,
 
 
 rule scan_null:
@@ -130,15 +142,16 @@ rule scan_shard:
         genome=_scan_genome,
         tracks=_scan_tracks,
         null="results/{sample}/scan_shards/null.npz",
+        plan="results/{sample}/scan_plan",
     output:
-        json="results/{sample}/scan_shards/{chrom}/scan.json",
-        candidates="results/{sample}/scan_shards/{chrom}/candidates.npz",
-        cam="results/{sample}/scan_shards/{chrom}/cam.bw",
+        json="results/{sample}/scan_shards/{shard}/scan.json",
+        candidates="results/{sample}/scan_shards/{shard}/candidates.npz",
+        cam="results/{sample}/scan_shards/{shard}/cam.bw",
     params:
         out=lambda w, output: Path(output.json).parent,
         opts=scan_common_options,
     log:
-        "results/{sample}/logs/scan_{chrom}.log",
+        "results/{sample}/logs/scan_{shard}.log",
     threads: config["scan"]["threads"]
     resources:
         gpu=1 if config["scan"]["gpu"] else 0,
@@ -146,13 +159,15 @@ rule scan_shard:
         runtime=scan_shard_runtime,
     shell:
         "seqfm scan --model {input.model} --model-json {input.json} --genome {input.genome} "
-        "--chrom '{wildcards.chrom}' --null {input.null} --out {params.out} {params.opts} --shard "
+        "--chroms-file {input.plan}/{wildcards.shard}.txt --null {input.null} --out {params.out} "
+        "{params.opts} --shard "
         "--threads {threads} --no-progress --log {log} > /dev/null"
 
 
 def scan_shards(wildcards):
-    chroms = Path(checkpoints.scan_chroms.get(sample=wildcards.sample).output[0]).read_text().split()
-    return [f"results/{wildcards.sample}/scan_shards/{c}/scan.json" for c in chroms]
+    plan = Path(checkpoints.scan_plan.get(sample=wildcards.sample).output[0]) / "shards.tsv"
+    names = [line.split("\t")[0] for line in plan.read_text().splitlines()[1:] if line]
+    return [f"results/{wildcards.sample}/scan_shards/{s}/scan.json" for s in names]
 
 
 def scan_filters(wildcards):
