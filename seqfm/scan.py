@@ -105,7 +105,8 @@ class ScanConfig:
     cam : bool
         Call CAM peaks too.
     merge : str
-        ``cluster`` (overlapping calls of one motif cluster keep the best), ``all`` or ``none``.
+        ``all`` (overlapping filter calls keep the best: one call per site), ``cluster`` (one
+        per motif cluster) or ``none``.
     tracks : list of str
         Extra bigWig tracks: ``filter_K`` names (the CAM track is always written).
     bin : int
@@ -133,7 +134,7 @@ class ScanConfig:
     nms_width: int | None = None
     core_fraction: float = 0.3
     cam: bool = True
-    merge: str = "cluster"
+    merge: str = "all"
     tracks: list[str] = field(default_factory=list)
     bin: int = 10
     max_candidates: int = 250_000
@@ -1230,7 +1231,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     if not infos:
         raise InputError("scan --merge needs at least one shard folder")
     q = infos[0]["q"] if q is None else q
-    merge = merge or infos[0]["config"].get("merge", "cluster")
+    merge = merge or infos[0]["config"].get("merge", "all")
     n_tests = {"filters": sum(i["n_tests"]["filters"] for i in infos),
                "cam": sum(i["n_tests"]["cam"] for i in infos)}
     cands = pd.concat([read_candidates(s / "candidates.npz") for s in shards], ignore_index=True)

@@ -73,9 +73,10 @@ def add_arguments(p) -> None:
                    help="filter columns whose weight spread is at least this share of the "
                         "largest form the motif core reported as a filter call")
     s.add_argument("--cam", action=bool_opt, default=True, help="call CAM peaks too")
-    s.add_argument("--merge-calls", choices=["cluster", "all", "none"], default="cluster",
-                   help="overlapping calls of one motif cluster (each filter its own without "
-                        "--filters-tsv), of all filters, or none, keep only the best")
+    s.add_argument("--merge-calls", choices=["cluster", "all", "none"], default="all",
+                   help="overlapping filter calls keep only the best: all of them (one call per "
+                        "site, default), those of one motif cluster (each filter its own without "
+                        "--filters-tsv), or none")
     s.add_argument("--tracks", default="", metavar="FILTERS",
                    help="also write these filters' activations as bigWigs, e.g. filter_3,filter_7")
     s.add_argument("--bin", type=int, default=10,
