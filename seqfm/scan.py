@@ -71,11 +71,14 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from . import significance as sig
 from .errors import InputError
+from .significance import NullModel, ScanNull  # noqa: F401  (ScanNull re-exported)
 
 log = logging.getLogger("seqfm")
 
-CANDIDATE_COLUMNS = ["chrom", "pos", "start", "end", "strand", "detector", "activation", "p", "rel"]
+CANDIDATE_COLUMNS = ["chrom", "pos", "start", "end", "strand", "detector", "activation", "p", "rel",
+                     "stratum"]
 
 
 # ---------------------------------------------------------------------- options
@@ -92,7 +95,8 @@ class ScanConfig:
     q : float
         Benjamini–Hochberg threshold of a call.
     null_bases : int
-        Total length of the dinucleotide-shuffled null windows.
+        Total length of the dinucleotide-shuffled null windows (the whole genome, shuffled
+        window by window, when it is shorter).
     null_window : int
         Length of one null window.
     tail_fraction : float
@@ -115,6 +119,9 @@ class ScanConfig:
         its compression is the largest single cost of a scan; 1 gives every base.
     max_candidates : int
         Candidates kept per shard and family; beyond it the largest p-values are dropped.
+    strata : tuple of float
+        Conservation strata: edges at these quantiles of the null positions' track window
+        means (see :mod:`seqfm.significance`); empty for one stratum.
     device : str
     engine : str
         ``auto`` (the fused CPU kernel where it applies, else PyTorch), ``fused`` or ``torch``.
@@ -127,7 +134,7 @@ class ScanConfig:
     tile: int = 20_000
     batch_size: int = 4
     q: float = 0.05
-    null_bases: int = 500_000
+    null_bases: int = 10_000_000
     null_window: int = 10_000
     tail_fraction: float = 0.01
     seed: int = 1
@@ -138,6 +145,7 @@ class ScanConfig:
     tracks: list[str] = field(default_factory=list)
     bin: int = 10
     max_candidates: int = 250_000
+    strata: tuple = sig.DEFAULT_STRATA
     device: str = "auto"
     engine: str = "auto"
     zooms: int = 10
@@ -229,117 +237,6 @@ class GenomeSource:
 
 
 # ---------------------------------------------------------------------- null
-@dataclass
-class ScanNull:
-    """Per-detector null of peak values with an exponential upper tail.
-
-    Attributes
-    ----------
-    null : seqfm.sites.NullModel
-        Sorted null peak values above the floor per detector (filters, then the CAM last),
-        their total counts and floors.
-    tail_u : numpy.ndarray ``(D,)``
-        Tail threshold of each detector (+inf: no tail model).
-    tail_p : numpy.ndarray ``(D,)``
-        Empirical p-value at ``tail_u``.
-    tail_scale : numpy.ndarray ``(D,)``
-        Mean excess over ``tail_u`` of the null peaks beyond it.
-    fingerprint : str
-        Digest of the model the null was made with.
-    info : dict
-    """
-
-    null: object
-    tail_u: np.ndarray
-    tail_p: np.ndarray
-    tail_scale: np.ndarray
-    fingerprint: str = ""
-    info: dict = field(default_factory=dict)
-
-    @classmethod
-    def fit(cls, null, tail_fraction: float = 0.01, min_tail: int = 20, fingerprint: str = "",
-            info: dict | None = None) -> "ScanNull":
-        """Fit the exponential tails of a :class:`seqfm.sites.NullModel`."""
-        d = len(null.values)
-        u, pu, sc = np.full(d, np.inf), np.ones(d), np.ones(d)
-        for k, vals in enumerate(null.values):
-            n_tail = int(max(min_tail, round(tail_fraction * len(vals))))
-            if len(vals) < 2 * min_tail or n_tail >= len(vals):
-                continue
-            thr = float(vals[len(vals) - n_tail - 1])
-            excess = vals[vals > thr] - thr
-            if len(excess) < min_tail or not np.isfinite(thr) or excess.mean() <= 0:
-                continue
-            u[k], sc[k] = thr, float(excess.mean())
-            pu[k] = (1.0 + len(excess)) / (1.0 + null.counts[k])
-        return cls(null, u, pu, sc, fingerprint, dict(info or {}))
-
-    def pvalues(self, detector: np.ndarray, x: np.ndarray, above: np.ndarray | None = None
-                ) -> np.ndarray:
-        """p-values: empirical (:meth:`seqfm.sites.NullModel.pvalues`, ``above`` as there) up
-        to the tail threshold, ``tail_p * exp(-(x - tail_u) / tail_scale)`` beyond it.
-        ``detector``: index ``0..F`` (``F`` = the CAM)."""
-        return self.null.pvalues(detector, x, above, (self.tail_u, self.tail_p, self.tail_scale))
-
-    def thresholds(self, p: float) -> np.ndarray:
-        """Smallest value of each detector whose p-value is at most ``p`` (``(D,)``, float32;
-        +inf where none can reach it). Candidates below it can never pass a q-value of ``p``."""
-        out = np.full(len(self.null.values), np.inf)
-        for k, vals in enumerate(self.null.values):
-            n = int(self.null.counts[k])
-            floor = float(self.null.floors[k])
-            # empirical: (1 + #{v >= x}) / (1 + n) <= p  <=>  #{v >= x} <= p (1 + n) - 1
-            allowed = int(math.floor(p * (1 + n) - 1 + 1e-9))
-            if allowed < 0:
-                emp = np.inf
-            elif allowed >= len(vals):
-                emp = np.nextafter(floor, np.inf) if np.isfinite(floor) else -np.inf
-            else:
-                emp = float(np.nextafter(vals[len(vals) - allowed - 1], np.inf))
-            u = self.tail_u[k]
-            if not np.isfinite(u) or emp <= u:
-                out[k] = emp
-            elif self.tail_p[k] <= p:
-                out[k] = np.nextafter(u, np.inf)
-            else:
-                out[k] = u + self.tail_scale[k] * math.log(self.tail_p[k] / p)
-        # float32 comparisons on the device: round down so nothing that passes is cut
-        out32 = out.astype(np.float32)
-        return np.where(np.isfinite(out32), np.nextafter(out32, np.float32(-np.inf)), out32)
-
-    def maxima(self) -> np.ndarray:
-        return self.null.maxima()
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the null as ``.npz`` (atomically)."""
-        from .io import atomic_write
-
-        lengths = np.array([len(v) for v in self.null.values], dtype=np.int64)
-        flat = (np.concatenate(self.null.values).astype(np.float32) if lengths.sum()
-                else np.zeros(0, np.float32))
-        with atomic_write(path, "wb") as handle:
-            np.savez(handle, values=flat, lengths=lengths, counts=self.null.counts,
-                     floors=self.null.floors, tail_u=self.tail_u, tail_p=self.tail_p,
-                     tail_scale=self.tail_scale, fingerprint=np.array(self.fingerprint),
-                     info=np.array(json.dumps(self.info)))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "ScanNull":
-        """Read a null written by :meth:`save`."""
-        from .sites import NullModel
-
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such null file (make it with `seqfm scan --make-null`)")
-        try:
-            z = np.load(path, allow_pickle=False)
-            null = NullModel.from_flat(z["values"], z["lengths"], z["counts"], z["floors"])
-            return cls(null, z["tail_u"], z["tail_p"], z["tail_scale"], str(z["fingerprint"]),
-                       json.loads(str(z["info"])))
-        except (OSError, KeyError, ValueError) as err:
-            raise InputError(f"{path}: not a seqfm scan null ({err})") from None
-
-
 def model_fingerprint(model) -> str:
     """Digest of a model's weights (a null is only valid for the model it was made with)."""
     h = hashlib.sha256()
@@ -777,6 +674,11 @@ def sample_null_windows(genome, chroms: Sequence[str], total: int, window: int, 
     window = int(min(window, sizes.max()))
     weights = np.where(usable, sizes, 0.0)
     weights = weights / weights.sum()
+    if total >= sizes.sum():  # the whole genome, window by window
+        return [(c, s, min(s + window, int(n))) for c, n in zip(chroms, sizes)
+                for s in range(0, int(n), window)
+                if genome.fetch(c, s, min(s + window, int(n))).upper().count("N")
+                <= max_n_fraction * (min(s + window, int(n)) - s)]
     rng = np.random.default_rng([seed, 7919])
     n_want = max(1, int(math.ceil(total / window)))
     out, tries = [], 0
@@ -790,43 +692,81 @@ def sample_null_windows(genome, chroms: Sequence[str], total: int, window: int, 
     return out
 
 
+def candidate_strata(source, pos: np.ndarray, width: int, edges: np.ndarray) -> np.ndarray:
+    """Conservation stratum of each candidate window ``[pos, pos + width)`` of ``source``
+    (the tracks read once over the span of the candidates; 0 without tracks or strata)."""
+    pos = np.asarray(pos, np.int64)
+    if not len(edges) or not len(pos):
+        return np.zeros(len(pos), np.int8)
+    lo, hi = int(pos.min()), int(pos.max()) + width
+    tr = source.tracks(lo, hi)
+    if tr is None:
+        return np.zeros(len(pos), np.int8)
+    return sig.stratum_of(sig.window_means(tr, width)[pos - lo], edges).astype(np.int8)
+
+
 def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerprint: str = "",
                progress: bool = False) -> ScanNull:
-    """Dinucleotide-shuffle each source (tracks permuted over positions), scan it with the same
-    tiling and collect every detector's peak values (see :mod:`seqfm.sites`)."""
+    """Dinucleotide-shuffle each source with its tracks kept in place, scan it with the same
+    tiling and collect every detector's peak values per conservation stratum (see
+    :mod:`seqfm.significance`); the top of each group's values is kept (:func:`trimmed`)."""
     from .negatives import shuffle_batch
-    from .sites import NullModel
 
     n_filters = scanner.n_filters
-    parts: list[list[np.ndarray]] = [[] for _ in range(n_filters + 1)]
-    counts = np.zeros(n_filters + 1, np.int64)
+    tracks = [src.tracks(0, src.length) for src in sources]
+    means = [sig.window_means(t, scanner.width) for t in tracks if t is not None]
+    edges = (sig.strata_edges(np.concatenate(means), config.strata) if means
+             else np.zeros(0))
+    n_strata = len(edges) + 1
+    n_groups = (n_filters + 1) * n_strata
+    counts = np.zeros((n_filters + 1, n_strata))
+    floors = np.zeros((n_filters + 1, n_strata))
+    floors[n_filters] = -np.inf
+    floors = floors.ravel()
+    kept: list[np.ndarray] = [np.zeros(0, np.float32)] * n_groups
+    pending_g, pending_v, n_pending = [], [], 0
     bases = 0
+
+    def flush():
+        nonlocal kept, floors, pending_g, pending_v, n_pending
+        if not pending_g:
+            return
+        new = sig.group_values(np.concatenate(pending_g), np.concatenate(pending_v), n_groups)
+        merged = [np.sort(np.concatenate([a, b])) for a, b in zip(kept, new)]
+        kept, floors = sig.trimmed(merged, floors, keep=0.1)
+        pending_g, pending_v, n_pending = [], [], 0
+
     for k, src in enumerate(sources):
         codes = src.read(0, src.length)
         sh = shuffle_batch(codes[None], seed=config.seed * 1000003 + k)[0]
-        tr = src.tracks(0, src.length)
-        if tr is not None:
-            rng = np.random.default_rng([config.seed, k, 17])
-            tr = tr[:, rng.permutation(tr.shape[1])]
-        shuffled = ArraySource(f"null{k}", sh, tr)
+        shuffled = ArraySource(f"null{k}", sh, tracks[k])
+        # maxima that do not come back (filters' zeros) are split by the positions' strata
+        if tracks[k] is not None and len(edges):
+            m = sig.window_means(tracks[k], scanner.width)
+            pos_share = np.bincount(sig.stratum_of(m, edges), minlength=n_strata) / max(m.size, 1)
+        else:
+            pos_share = np.ones(n_strata) / n_strata
         for out in scanner.scan(shuffled, None, progress=False, want_tracks=False):
-            counts += out["n_tests"]
             det = np.where(out["det"] < 0, n_filters, out["det"])
-            order = np.argsort(det, kind="stable")
-            det, val = det[order], out["value"][order]
-            bounds = np.searchsorted(det, np.arange(n_filters + 2))
-            for d in range(n_filters + 1):
-                if bounds[d + 1] > bounds[d]:
-                    parts[d].append(val[bounds[d]:bounds[d + 1]])
+            stratum = candidate_strata(shuffled, out["pos"], scanner.width, edges)
+            returned = np.zeros((n_filters + 1, n_strata))
+            np.add.at(returned, (det, stratum), 1)
+            counts += sig.tests_by_stratum(returned, out["n_tests"],
+                                           np.broadcast_to(pos_share, returned.shape))
+            pending_g.append(det * n_strata + stratum)
+            pending_v.append(out["value"])
+            n_pending += len(det)
+            if n_pending > 4_000_000:  # bounded memory: keep only each group's upper tail
+                flush()
         bases += src.length
-    values = [np.sort(np.concatenate(p)) if p else np.zeros(0, np.float32) for p in parts]
-    floors = np.zeros(n_filters + 1)
-    floors[n_filters] = -np.inf
-    null = NullModel(values, counts, floors)
+    flush()
+    null = NullModel(kept, np.round(counts.ravel()).astype(np.int64), floors)
     info = {"bases": int(bases), "windows": len(sources), "seed": config.seed,
-            "tail_fraction": config.tail_fraction}
-    log.info("null: %d shuffled windows, %d bases, %d filter and %d CAM peaks", len(sources), bases,
-             int(counts[:n_filters].sum()), int(counts[n_filters]))
+            "tail_fraction": config.tail_fraction, "tracks": "kept in place",
+            "strata_edges": [float(e) for e in edges]}
+    log.info("null: %d shuffled windows (tracks in place), %d bases, %d strata, %d filter and "
+             "%d CAM peaks", len(sources), bases, n_strata, int(counts[:n_filters].sum()),
+             int(counts[n_filters].sum()))
     return ScanNull.fit(null, config.tail_fraction, fingerprint=fingerprint, info=info)
 
 
@@ -854,7 +794,7 @@ def raise_thresholds(thresholds: np.ndarray, null: ScanNull, fbuf, cbuf, n_filte
     for buf, sl in ((fbuf, slice(0, n_filters)), (cbuf, slice(n_filters, n_filters + 1))):
         if buf.p_dropped < buf.p_cut:
             buf.p_cut = buf.p_dropped
-            thresholds[sl] = np.maximum(thresholds[sl], null.thresholds(buf.p_dropped)[sl])
+            thresholds[sl] = np.maximum(thresholds[sl], null.detector_thresholds(buf.p_dropped)[sl])
 
 
 class CandidateBuffer:
@@ -904,13 +844,14 @@ def candidate_columns(chrom_codes, chrom_names, res: dict, scanner: Scanner, nul
 
     s, e = site_intervals(res["pos"], res["strand"], res["det"], scanner.cores, scanner.width)
     det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
-    rel = res["value"] / null.maxima()[det_idx]
+    rel = res["value"] / null.detector_maxima()[det_idx]
     strand = (np.where(res["strand"] == 1, "-", "+") if stranded
               else np.full(len(s), ".")).astype("U1")
     return {"chrom": np.asarray(chrom_codes, np.int32), "pos": np.asarray(res["pos"], np.int64),
             "start": s, "end": e, "strand": strand, "detector": res["det"].astype(np.int64),
             "activation": res["value"].astype(np.float64), "p": np.asarray(res["p"], np.float64),
-            "rel": rel.astype(np.float64), "chrom_names": np.asarray(chrom_names, dtype=str)}
+            "rel": rel.astype(np.float64), "stratum": np.asarray(res["stratum"], np.int8),
+            "chrom_names": np.asarray(chrom_names, dtype=str)}
 
 
 def candidates_frame(cols: dict) -> pd.DataFrame:
@@ -921,20 +862,23 @@ def candidates_frame(cols: dict) -> pd.DataFrame:
 
 
 def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
-               labels=None) -> pd.DataFrame:
+               labels=None, strata_tests: dict | None = None) -> pd.DataFrame:
     """BH over the candidates of each family (filters, CAM) with the full number of tests,
     keep ``q <= q``, merge overlapping calls, and return the BED table of
     :data:`seqfm.sites.BED_HEADER` (sorted by chrom, start, end, name)."""
-    from .sites import BED_HEADER, bh, filter_name, merge_overlapping, score_of
+    from .sites import BED_HEADER, filter_name, merge_overlapping, score_of
 
     if cands.empty:
         return pd.DataFrame(columns=BED_HEADER)
     det = cands["detector"].to_numpy()
     p = cands["p"].to_numpy(np.float64)
-    qv = np.ones(len(cands))
-    for fam, m in ((det >= 0, n_tests.get("filters", 0)), (det < 0, n_tests.get("cam", 0))):
-        if fam.any():
-            qv[fam] = bh(p[fam], max(int(m), int(fam.sum())))
+    stratum = (cands["stratum"].to_numpy(np.int64) if "stratum" in cands
+               else np.zeros(len(cands), np.int64))
+    strata_tests = strata_tests or {k: [n_tests.get(k, 0)] for k in ("filters", "cam")}
+    m = np.array([strata_tests["filters"], strata_tests["cam"]], np.float64)
+    if m.shape[1] <= stratum.max(initial=0):
+        raise InputError("scan candidates carry more conservation strata than their test counts")
+    qv = sig.stratified_bh(p, (det < 0).astype(np.int64), stratum, m)
     c = cands.assign(q=qv)
     c = c[c["q"] <= q].reset_index(drop=True)
     if c.empty:
@@ -1063,14 +1007,15 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    thresholds = null.thresholds(cfg.q).astype(np.float32)
-    floor = thresholds.copy()  # every candidate is at least this (the scan only raises them)
+    thresholds = null.detector_thresholds(cfg.q).astype(np.float32)
     names = ["cam"] + [f"filter_{k}" for k in scanner.track_filters]
     bw_paths = [out / f"{n}.bw" for n in names]
     writer = TrackWriter(bw_paths, sizes, cfg.bin, cfg.zooms)
     fbuf = CandidateBuffer(cfg.q, cfg.max_candidates)
     cbuf = CandidateBuffer(cfg.q, cfg.max_candidates)
     n_tests = {"filters": 0, "cam": 0}
+    tests = np.zeros((scanner.n_filters + 1, null.n_strata))  # per detector and stratum
+    share = null.shares()
     bases = 0
     stranded = scanner.alphabet.complement is not None
     ok = False
@@ -1080,16 +1025,18 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                 bases += res["bases"]
                 n_tests["filters"] += int(res["n_tests"][: scanner.n_filters].sum())
                 n_tests["cam"] += int(res["n_tests"][scanner.n_filters])
+                tests += res["n_tests"][:, None] * share
                 for start, vals in res["tracks"]:
                     writer.add(src.name, start, vals)
                 if not len(res["value"]):
                     continue
                 det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
-                p = null.pvalues(det_idx, res["value"], floor)
+                res["stratum"] = candidate_strata(src, res["pos"], scanner.width, null.edges)
+                p = null.pvalues(det_idx, res["value"], stratum=res["stratum"])
                 keep = p <= cfg.q
                 if not keep.any():
                     continue
-                cols = {k: res[k][keep] for k in ("pos", "det", "strand", "value")}
+                cols = {k: res[k][keep] for k in ("pos", "det", "strand", "value", "stratum")}
                 cols["p"] = p[keep]
                 cols["src"] = np.full(int(keep.sum()), si, np.int32)
                 cols["det"] = cols["det"].astype(np.int32)
@@ -1112,13 +1059,15 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     else:
         empty = {"pos": np.zeros(0, np.int64), "det": np.zeros(0, np.int64),
                  "strand": np.zeros(0, np.int8), "value": np.zeros(0, np.float32),
-                 "p": np.zeros(0)}
+                 "p": np.zeros(0), "stratum": np.zeros(0, np.int8)}
         cands = candidate_columns(np.zeros(0, np.int32), [], empty, scanner, null, stranded)
     n_cands = len(cands["pos"])
+    strata_tests = {"filters": [float(x) for x in tests[: scanner.n_filters].sum(axis=0)],
+                    "cam": [float(x) for x in tests[scanner.n_filters]]}
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     # a workflow shard's calls would be thrown away: the merge makes them genome-wide
-    table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels) if text
-             else None)
+    table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels, strata_tests)
+             if text else None)
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
     n_calls = None if table is None else int(len(table))
     cand_path = out / "candidates.npz"
@@ -1130,7 +1079,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     seconds = time.perf_counter() - t0
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
-               "n_tests": n_tests, "n_candidates": n_cands, "p_dropped": p_dropped,
+               "n_tests": n_tests, "n_tests_strata": strata_tests, "n_candidates": n_cands, "p_dropped": p_dropped,
                "n_calls": n_calls, "q": cfg.q, "seconds": seconds,
                "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
@@ -1234,9 +1183,13 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     merge = merge or infos[0]["config"].get("merge", "all")
     n_tests = {"filters": sum(i["n_tests"]["filters"] for i in infos),
                "cam": sum(i["n_tests"]["cam"] for i in infos)}
+    strata_tests = None  # tests per conservation stratum
+    if all("n_tests_strata" in i for i in infos):
+        strata_tests = {k: np.sum([i["n_tests_strata"][k] for i in infos], axis=0).tolist()
+                        for k in ("filters", "cam")}
     cands = pd.concat([read_candidates(s / "candidates.npz") for s in shards], ignore_index=True)
     p_dropped = min(i.get("p_dropped", 1.0) for i in infos)
-    table = call_table(cands, n_tests, q, merge, labels)
+    table = call_table(cands, n_tests, q, merge, labels, strata_tests)
     if len(table) and table["p"].max() >= p_dropped:
         log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut are "
                     "upper bounds (raise scan max_candidates)", p_dropped)

@@ -58,7 +58,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import significance as sig
 from .errors import InputError
+from .significance import NullModel, ScanNull, bh  # noqa: F401  (re-exported)
 
 log = logging.getLogger("seqfm")
 
@@ -119,6 +121,8 @@ class SitesConfig:
     device: str = "auto"
     top_n: int = 8
     top_filters: int = 4
+    strata: tuple = sig.DEFAULT_STRATA
+    tail_fraction: float = 0.01
 
     def __post_init__(self) -> None:
         if not 0.0 < self.q <= 1.0:
@@ -137,133 +141,8 @@ class SitesConfig:
             raise InputError(f"sites nms_width must be >= 1, got {self.nms_width}")
 
 
-# ---------------------------------------------------------------------- statistics
-def bh(p: np.ndarray, m: int | None = None) -> np.ndarray:
-    """Benjamini–Hochberg q-values.
-
-    Parameters
-    ----------
-    p : numpy.ndarray, shape ``(k,)``
-        p-values.
-    m : int, optional
-        Total number of tests when ``p`` holds only some of them (the others having larger
-        p-values than every value here, e.g. all above the threshold of interest); default
-        ``len(p)``. The q-values returned are exact whenever they are at most
-        ``min(p_dropped)``.
-
-    Returns
-    -------
-    numpy.ndarray, float64, shape ``(k,)``: ``q_i = min_{j: p_j >= p_i} p_j m / rank_j``, capped at 1.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    k = len(p)
-    m = k if m is None else int(m)
-    if k == 0:
-        return np.zeros(0)
-    if m < k:
-        raise ValueError(f"m = {m} is smaller than the number of p-values ({k})")
-    order = np.argsort(p)  # any order of ties gives them the same q-value
-    ranked = p[order] * m / np.arange(1, k + 1)
-    q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.empty(k)
-    q[order] = np.minimum(q_sorted, 1.0)
-    return q
-
-
-@dataclass
-class NullModel:
-    """Per-detector empirical null distributions of peak values.
-
-    Attributes
-    ----------
-    values : list of numpy.ndarray
-        Sorted null peak values above ``floors[d]`` for each detector ``d`` (filters
-        ``0..F-1``, then the CAM at index ``F``).
-    counts : numpy.ndarray, int64, ``(F + 1,)``
-        All null peaks of each detector (including those at or below the floor).
-    floors : numpy.ndarray, ``(F + 1,)``
-        Values at or below the floor get p = 1 (0 for filters, -inf for the CAM).
-    """
-
-    values: list[np.ndarray]
-    counts: np.ndarray
-    floors: np.ndarray
-
-    @classmethod
-    def from_flat(cls, flat: np.ndarray, lengths: np.ndarray, counts: np.ndarray,
-                  floors: np.ndarray) -> "NullModel":
-        """Every detector's sorted values one after the other (``lengths`` each), as saved."""
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        null = cls([flat[offsets[d]:offsets[d + 1]] for d in range(len(lengths))], counts, floors)
-        flat64 = np.asarray(flat, np.float64)
-        null.__dict__["_flat"] = (flat64, offsets, np.asarray(counts, np.float64),
-                                  np.asarray(floors, np.float64))  # the search's layout, primed
-        return null
-
-    @cached_property
-    def _flat(self) -> tuple:
-        """Every detector's values in one array, with offsets (for the compiled search)."""
-        lengths = [len(v) for v in self.values]
-        flat = (np.concatenate([np.asarray(v, np.float64) for v in self.values]) if sum(lengths)
-                else np.zeros(0))
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return (flat, offsets, np.asarray(self.counts, np.float64),
-                np.asarray(self.floors, np.float64))
-
-    def pvalues(self, detector: np.ndarray, x: np.ndarray, above: np.ndarray | None = None,
-                tails: tuple | None = None) -> np.ndarray:
-        """Empirical p-values ``(1 + #null >= x) / (1 + n_null)`` (detector index, value); 1 at
-        or below a detector's floor. One compiled binary search per value; ``above`` (one value
-        per detector, at most every ``x`` of that detector, e.g. the thresholds a scan returned
-        candidates above) narrows each search to the null values from there on. ``tails``:
-        exponential upper tails ``(u, p_u, scale)`` per detector (see
-        :class:`seqfm.scan.ScanNull`)."""
-        from .scan_kernels import empirical_pvalues
-
-        detector = np.asarray(detector, dtype=np.int64)
-        x = np.asarray(x, dtype=np.float64)
-        flat, offsets, counts, floors = self._flat
-        if tails is None:
-            none = np.full(len(counts), np.inf)
-            tails = (none, none, none)
-        u, pu, scale = (np.asarray(t, np.float64) for t in tails)
-        above = (np.full(len(counts), -np.inf) if above is None
-                 else np.asarray(above, np.float64))
-        return empirical_pvalues(flat, offsets, counts, floors, detector, x, above, u, pu, scale)
-
-    def maxima(self) -> np.ndarray:
-        """Largest null value of each detector (1 where a detector never fired)."""
-        return np.array([v[-1] if len(v) and v[-1] > 0 else 1.0 for v in self.values])
-
-
-def null_copies(codes: np.ndarray, tracks: np.ndarray | None, copies: int, seed: int):
-    """Seeded dinucleotide-shuffled copies of ``codes`` with position-permuted tracks.
-
-    Parameters
-    ----------
-    codes : numpy.ndarray, uint8, ``(N, L)``
-    tracks : numpy.ndarray ``(N, T, L)`` or None
-    copies : int
-    seed : int
-        Copy ``k`` is shuffled with seed ``seed * 1000003 + k``; the same seed gives the same
-        copies. For protein the same shuffle keeps every residue-pair count.
-
-    Yields
-    ------
-    (codes_k, tracks_k) for k = 0 .. copies - 1.
-    """
-    from .negatives import shuffle_batch
-
-    codes = np.ascontiguousarray(codes)
-    for k in range(copies):
-        ck = shuffle_batch(codes, seed=seed * 1000003 + k)
-        tk = None
-        if tracks is not None and tracks.ndim == 3 and tracks.shape[1]:
-            rng = np.random.default_rng([seed, k, 17])
-            n, _, length = tracks.shape
-            perm = np.argsort(rng.random((n, length)), axis=1)
-            tk = np.take_along_axis(np.asarray(tracks), perm[:, None, :], axis=2)
-        yield ck, tk
+# ---------------------------------------------------------------------- the null
+null_copies = sig.shuffled_copies  # the null keeps every track in place
 
 
 # ---------------------------------------------------------------------- selection
@@ -501,34 +380,80 @@ class SiteCalls:
     cores: np.ndarray | None = None
 
 
-def build_null(model, codes: np.ndarray, tracks: np.ndarray | None, alphabet, policy: str,
-               device, config: SitesConfig, progress: bool = False) -> NullModel:
-    """Peak values of every detector on ``config.null_copies`` shuffled copies of ``codes``."""
+def _strata_of(means: np.ndarray | None, peaks, edges: np.ndarray) -> np.ndarray:
+    """Stratum of each peak from the window means ``(N, L1)`` of its sequence (0 without)."""
+    if means is None or not len(edges):
+        return np.zeros(len(peaks), np.int64)
+    return sig.stratum_of(means[peaks.seq, peaks.pos], edges)
+
+
+def _position_share(means: np.ndarray | None, edges: np.ndarray) -> np.ndarray:
+    """Share of the window positions in each stratum ``(S,)``."""
+    if means is None or not len(edges):
+        return np.ones(1)
+    return np.bincount(sig.stratum_of(means.ravel(), edges), minlength=len(edges) + 1) / means.size
+
+
+def _peaks_and_tests(model, codes, tracks, means, edges, alphabet, policy, device, config,
+                     rows=None, progress: bool = False, desc: str = "peaks"):
+    """Filter and CAM peaks of ``codes`` (rows ``0..N-1``, or ``rows`` of a dataset), their
+    strata (``means`` holds the window means of the same rows, in order), and the tests
+    ``(F + 1, S)`` per detector and stratum."""
     from tqdm import tqdm
 
     from . import featuremaps as fm
 
     n_filters = model.conv1.weight.shape[0]
+    n_strata = len(edges) + 1
     width = config.nms_width or model.filter_width
-    f_vals: list[list[np.ndarray]] = [[] for _ in range(n_filters)]
-    c_vals: list[np.ndarray] = []
-    counts = np.zeros(n_filters + 1, dtype=np.int64)
-    for ck, tk in tqdm(null_copies(codes, tracks, config.null_copies, config.seed),
-                       total=config.null_copies, desc="null", disable=not progress, leave=False):
-        for _, x in fm.iter_arrays(ck, tk, alphabet, policy, device, config.batch_size):
-            vals, cnt, nf, cv = fm.batch_null_values(model, x, width, cam=config.cam)
-            counts[:n_filters] += nf
-            counts[n_filters] += len(cv)
-            for d, part in enumerate(np.split(vals, np.cumsum(cnt)[:-1])):
-                if len(part):
-                    f_vals[d].append(part)
-            if len(cv):
-                c_vals.append(cv)
-    values = [np.sort(np.concatenate(v)) if v else np.zeros(0, np.float32) for v in f_vals]
-    values.append(np.sort(np.concatenate(c_vals)) if c_vals else np.zeros(0, np.float32))
-    floors = np.zeros(n_filters + 1)
+    index = np.arange(len(codes)) if rows is None else np.asarray(rows, np.int64)
+    it = fm.iter_inputs(codes, tracks, index, alphabet, policy, device, config.batch_size)
+    n_batches = (len(index) + config.batch_size - 1) // config.batch_size
+    parts, n_tests = [], np.zeros(n_filters + 1, np.int64)
+    for brows, x in tqdm(it, total=n_batches, desc=desc, disable=not progress, leave=False):
+        fp, cp, nf, nc = fm.batch_peaks(model, x, brows, width, cam=config.cam)
+        n_tests[:n_filters] += nf
+        n_tests[n_filters] += nc
+        parts += [fp, cp]
+    peaks = fm.Peaks.concat(parts)
+    local = fm.Peaks(np.searchsorted(index, peaks.seq), peaks.detector, peaks.pos,
+                     peaks.strand, peaks.value)
+    stratum = _strata_of(means, local, edges)
+    det = np.where(peaks.detector < 0, n_filters, peaks.detector)
+    returned = np.zeros((n_filters + 1, n_strata))
+    np.add.at(returned, (det, stratum), 1)
+    share = np.broadcast_to(_position_share(means, edges), returned.shape)
+    return peaks, stratum, sig.tests_by_stratum(returned, n_tests, share)
+
+
+def build_null(model, codes: np.ndarray, tracks: np.ndarray | None, alphabet, policy: str,
+               device, config: SitesConfig, edges: np.ndarray | None = None,
+               progress: bool = False) -> ScanNull:
+    """Peak values of every detector and stratum on ``config.null_copies`` shuffled copies of
+    ``codes``, tracks kept in place (:func:`seqfm.significance.shuffled_copies`)."""
+    n_filters = model.conv1.weight.shape[0]
+    edges = np.zeros(0) if edges is None else np.asarray(edges)
+    n_strata = len(edges) + 1
+    means = (sig.window_means(tracks, model.filter_width)
+             if tracks is not None and len(edges) else None)
+    groups, values = [], []
+    counts = np.zeros((n_filters + 1, n_strata))
+    for ck, tk in sig.shuffled_copies(codes, tracks, config.null_copies, config.seed):
+        peaks, stratum, tests = _peaks_and_tests(model, ck, tk, means, edges, alphabet, policy,
+                                                 device, config, progress=progress, desc="null")
+        det = np.where(peaks.detector < 0, n_filters, peaks.detector)
+        groups.append(det * n_strata + stratum)
+        values.append(peaks.value)
+        counts += tests
+    g = np.concatenate(groups) if groups else np.zeros(0, np.int64)
+    v = np.concatenate(values) if values else np.zeros(0, np.float32)
+    floors = np.zeros((n_filters + 1, n_strata))
     floors[n_filters] = -np.inf
-    return NullModel(values, counts, floors)
+    null = NullModel(sig.group_values(g, v, counts.size),
+                     np.round(counts.ravel()).astype(np.int64), floors.ravel())
+    info = {"strata_edges": [float(e) for e in edges], "copies": config.null_copies,
+            "sequences": int(len(codes)), "tracks": "kept in place"}
+    return ScanNull.fit(null, config.tail_fraction, info=info)
 
 
 def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = None,
@@ -560,7 +485,6 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
         rows = select_rows(dataset.meta, dataset.labels, config.split, config.labels)
     rows = np.asarray(rows, np.int64)
     n_filters, width = model.conv1.weight.shape[0], model.filter_width
-    nms = config.nms_width or width
     labels = labels or FilterLabels.default(n_filters)
     cores = fm.filter_cores(model.conv1.weight.detach().cpu().numpy(), alphabet.size,
                             config.core_fraction)
@@ -569,7 +493,10 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
         raise InputError(f"no sequence to call sites on (split {config.split!r}, "
                          f"labels {config.labels!r}); choose another with --split / --labels")
 
-    # the null: shuffled copies of (a seeded subset of) the same sequences
+    # conservation strata: quantiles of the window means over the evaluated sequences
+    means = sig.window_means(np.asarray(tracks[rows]), width) if tracks is not None else None
+    edges = sig.strata_edges(means, config.strata) if means is not None else np.zeros(0)
+    # the null: shuffled copies of (a seeded subset of) the same sequences, tracks in place
     null_rows = rows
     if len(rows) > config.null_max_seqs:
         rng = np.random.default_rng(config.seed)
@@ -577,46 +504,30 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
     null_codes = np.asarray(dataset.codes[null_rows])
     null_tracks = np.asarray(tracks[null_rows]) if tracks is not None else None
     with torch.no_grad():
-        null = build_null(model, null_codes, null_tracks, alphabet, policy, device, config, progress)
-    log.info("null: %d shuffled copies of %d sequences, %d filter and %d CAM peaks",
-             config.null_copies, len(null_rows), int(null.counts[:n_filters].sum()),
-             int(null.counts[n_filters]))
-
-    # candidates on the real sequences, p-values as they come
-    kept, n_f, n_c = [], 0, 0
-    from tqdm import tqdm
-
-    it = fm.iter_inputs(dataset.codes, tracks, rows, alphabet, policy, device, config.batch_size)
-    n_batches = (len(rows) + config.batch_size - 1) // config.batch_size
-    with torch.no_grad():
-        for brows, x in tqdm(it, total=n_batches, desc="sites", disable=not progress, leave=False):
-            fp, cp, nf, _ = fm.batch_peaks(model, x, brows, nms, cam=config.cam)
-            n_f += int(nf.sum())
-            n_c += len(cp)
-            for peaks, det_idx in ((fp, fp.detector), (cp, np.full(len(cp), n_filters))):
-                if not len(peaks):
-                    continue
-                p = null.pvalues(det_idx, peaks.value)
-                keep = p <= config.q
-                if keep.any():
-                    kept.append((peaks.take(keep), p[keep]))
-    parts = [k[0] for k in kept]
-    peaks = fm.Peaks.concat(parts)
-    p = np.concatenate([k[1] for k in kept]) if kept else np.zeros(0)
-    q = np.ones(len(p))
-    is_cam = peaks.detector < 0
-    for fam, m in ((~is_cam, n_f), (is_cam, n_c)):
-        if fam.any():
-            q[fam] = bh(p[fam], m)
-    ok = q <= config.q
-    peaks, p, q = peaks.take(ok), p[ok], q[ok]
-    s, e = fm.site_intervals(peaks.pos, peaks.strand, peaks.detector, cores, width)
+        null = build_null(model, null_codes, null_tracks, alphabet, policy, device, config,
+                          edges, progress)
+        peaks, stratum, tests = _peaks_and_tests(
+            model, dataset.codes, tracks, means, edges, alphabet, policy, device, config,
+            rows=rows, progress=progress, desc="sites")
+    log.info("null: %d shuffled copies of %d sequences (tracks in place), %d strata, %d peaks",
+             config.null_copies, len(null_rows), null.n_strata, int(null.null.counts.sum()))
     det_idx = np.where(peaks.detector < 0, n_filters, peaks.detector)
-    rel = peaks.value / null.maxima()[det_idx]
+    p = null.pvalues(det_idx, peaks.value, stratum=stratum)
+    keep = p <= config.q
+    peaks, p, stratum, det_idx = peaks.take(keep), p[keep], stratum[keep], det_idx[keep]
+    family = (det_idx == n_filters).astype(np.int64)
+    m = np.stack([tests[:n_filters].sum(axis=0), tests[n_filters]])
+    q = sig.stratified_bh(p, family, stratum, m)
+    ok = q <= config.q
+    peaks, p, q, stratum, det_idx = peaks.take(ok), p[ok], q[ok], stratum[ok], det_idx[ok]
+    s, e = fm.site_intervals(peaks.pos, peaks.strand, peaks.detector, cores, width)
+    rel = peaks.value / null.detector_maxima()[det_idx]
     calls = pd.DataFrame({"row": peaks.seq, "detector": peaks.detector, "pos": peaks.pos,
                           "seq_start": s, "seq_end": e, "seq_strand": peaks.strand,
-                          "activation": peaks.value.astype(np.float64), "p": p, "q": q, "rel": rel})
+                          "activation": peaks.value.astype(np.float64), "p": p, "q": q,
+                          "rel": rel, "stratum": stratum})
     calls = merge_calls(calls, labels, config.merge)
+    n_f, n_c = int(round(m[0].sum())), int(round(m[1].sum()))
     log.info("%d calls at q <= %g (%d filter and %d CAM candidates on %d sequences)",
              len(calls), config.q, n_f, n_c, len(rows))
     return SiteCalls(calls.reset_index(drop=True), rows, null, {"filters": n_f, "cam": n_c}, cores)
