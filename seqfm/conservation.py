@@ -2,8 +2,9 @@
 
 DNA: phyloP/phastCons-style bigWig or bedGraph read over each sequence's genome
 interval (reversed for minus-strand sequences). A shuffled negative gets the
-values of the positive it was made from, permuted over positions, so the track
-keeps its distribution but loses the positional signal the shuffle destroyed.
+values of the positive it was made from, *in place*: position ``i`` of the shuffle keeps
+the conservation of position ``i`` of its source, so conservation alone cannot tell a
+positive from its shuffle and the network must read the sequence.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def dna_tracks(table: pd.DataFrame, paths: list[str], seed: int, fill: float = 0
     table : DataFrame with ``name chrom start end strand source`` and fixed-length ``sequence``
     paths : list of bigWig/bedGraph paths (one track each)
     seed : int
-        Seed of the position permutation given to shuffled negatives.
+        Unused (kept for the callers' signature: shuffled negatives copy their source's tracks).
     fill : float
         Value where a track has no data.
 
@@ -55,19 +56,20 @@ def dna_tracks(table: pd.DataFrame, paths: list[str], seed: int, fill: float = 0
                                 where=f"sequence '{r['name']}'")
             out[i, t] = vals[::-1] if r.strand == "-" else vals
         log.info("read track %s for %d sequences", track.name, int(has.sum()))
-    permute_for_shuffles(out, table, seed)
+    tracks_for_shuffles(out, table)
     return out, names
 
 
-def permute_for_shuffles(out: np.ndarray, table: pd.DataFrame, seed: int) -> None:
-    """Give each shuffled negative (``source`` set) its source row's tracks, positions permuted.
+def tracks_for_shuffles(out: np.ndarray, table: pd.DataFrame) -> None:
+    """Give each shuffled negative (``source`` set) its source row's tracks, in place.
 
-    ``out`` is ``(N, T, L)`` and is changed in place; one seeded generator, rows in order.
+    ``out`` is ``(N, T, L)`` and is changed in place. Position ``i`` of a shuffle keeps the
+    conservation of position ``i`` of its source: a shuffle differs from its positive by the
+    sequence only, so a conserved block is no evidence for the positive class.
     """
-    rng = np.random.default_rng(seed)
     row_of = {name: i for i, name in enumerate(table["name"])}
     for i in np.flatnonzero(table["source"].to_numpy() != ""):
-        out[i] = out[row_of[table["source"].iloc[i]]][:, rng.permutation(out.shape[2])]
+        out[i] = out[row_of[table["source"].iloc[i]]]
 
 
 # --------------------------------------------------------------------------- protein
@@ -273,5 +275,5 @@ def protein_tracks(table: pd.DataFrame, source: str, seed: int, fill: float = 0.
         if hi > lo:
             seg = values[lo:hi]
             out[i, 0, lo - r.start:hi - r.start] = np.where(np.isnan(seg), fill, seg)
-    permute_for_shuffles(out, table, seed)
+    tracks_for_shuffles(out, table)
     return out.astype(np.float16), [src.stem if src.is_file() else "msa_jsd"]

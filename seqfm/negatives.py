@@ -1,4 +1,7 @@
-"""Negative sets: dinucleotide shuffles of the positives and GC-matched genomic background."""
+"""Negative sets: dinucleotide shuffles of the positives and genomic background matched to the
+positives on GC and, when the sample has conservation tracks, on the track (window means), so
+that conserved DNA without a peak becomes a negative and conservation alone cannot separate
+the classes."""
 
 from __future__ import annotations
 
@@ -87,15 +90,46 @@ def gc_fraction(codes: np.ndarray) -> np.ndarray:
     return gc.sum(axis=-1) / np.maximum(acgt.sum(axis=-1), 1)
 
 
+def track_means(tracks, chrom, start, end, span: int = 4_000_000) -> np.ndarray:
+    """Mean over the tracks and the window of each interval ``(n,)`` (no data counts as the
+    track's fill value). Each chromosome is read once, ``span`` bases at a time."""
+    chrom = np.asarray(chrom, dtype=object)
+    start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
+    out = np.zeros(len(chrom))
+    for c in pd.unique(chrom):
+        idx = np.flatnonzero(chrom == c)
+        idx = idx[np.argsort(start[idx], kind="stable")]
+        lo = 0
+        while lo < len(idx):
+            s0 = int(start[idx[lo]])
+            hi = int(np.searchsorted(start[idx], s0 + span, side="left"))
+            hi = max(hi, lo + 1)
+            part = idx[lo:hi]
+            e0 = int(end[part].max())
+            total = np.zeros(e0 - s0 + 1)
+            for t in tracks:
+                total[1:] += np.cumsum(t.values(str(c), s0, e0), dtype=np.float64)
+            out[part] = ((total[end[part] - s0] - total[start[part] - s0])
+                         / np.maximum(end[part] - start[part], 1) / len(tracks))
+            lo = hi
+    return out
+
+
 def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_target: np.ndarray,
                           seed: int, per_positive: int = 1, oversample: int = 20,
-                          max_n: float = 0.01, bins: int = 50) -> pd.DataFrame:
-    """Genomic windows that match the positives' GC distribution and overlap no positive.
+                          max_n: float = 0.01, bins: int = 50, tracks=(),
+                          track_bins: int = 10) -> pd.DataFrame:
+    """Genomic windows that match the positives' GC (and track) distribution and overlap no
+    positive.
 
     Candidate windows are drawn uniformly over the genome (chromosomes weighted
     by length), windows with more than ``max_n`` N or overlapping a positive are
     dropped, then for each positive one candidate is taken from the same GC bin
-    (the nearest non-empty bin when its own is used up).
+    (the nearest non-empty bin when its own is used up). With ``tracks`` (:class:`seqfm.io.Track`
+    objects) the bins are two-dimensional: GC times ``track_bins`` quantile bins of the
+    positives' window means of the tracks, and candidates are drawn ``oversample * 3`` times
+    over (conserved windows are rare in a genome), so that conserved windows without a peak
+    are taken as negatives as often as the positives are conserved.
 
     Parameters
     ----------
@@ -115,6 +149,8 @@ def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_targe
     """
     rng = np.random.default_rng(seed)
     n_want = len(gc_target) * per_positive
+    if tracks:
+        oversample *= 3
     chroms = [c for c, s in genome.sizes.items() if s > length]
     if not chroms:
         raise InputError(f"{genome.path}: no chromosome is longer than the window ({length} bp) "
@@ -143,7 +179,15 @@ def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_targe
         rows.append(pd.DataFrame({"chrom": chrom, "start": starts[keep], "gc": gc_frac[keep]}))
     cands = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["chrom", "start", "gc"])
     cands = cands.drop_duplicates(["chrom", "start"]).sample(frac=1.0, random_state=seed)
-    chosen = _match_bins(cands["gc"].to_numpy(), np.repeat(gc_target, per_positive), bins)
+    cand_key, target_key = cands["gc"].to_numpy(), np.repeat(gc_target, per_positive)
+    if tracks:
+        pos_t = track_means(tracks, positives["chrom"], positives["start"], positives["end"])
+        cand_t = track_means(tracks, cands["chrom"], cands["start"], cands["start"] + length)
+        cands["track"] = cand_t
+        edges = np.unique(np.quantile(pos_t, np.linspace(0, 1, track_bins + 1)[1:-1]))
+        cand_key = _joint_key(cand_key, cand_t, edges, bins)
+        target_key = _joint_key(target_key, np.repeat(pos_t, per_positive), edges, bins)
+    chosen = _match_bins(cand_key, target_key, bins * (len(edges) + 1 if tracks else 1))
     if len(chosen) < n_want:
         raise InputError(f"{genome.path}: found only {len(chosen)} of {n_want} GC-matched background "
                          f"windows outside the positives; give a larger genome or fewer positives")
@@ -151,7 +195,16 @@ def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_targe
     out["end"] = out["start"] + length
     out["name"] = [f"bg_{i + 1:06d}" for i in range(len(out))]
     out["strand"] = "."
-    return out[["chrom", "start", "end", "name", "strand", "gc"]]
+    return out[["chrom", "start", "end", "name", "strand", "gc"]
+               + (["track"] if "track" in out else [])]
+
+
+def _joint_key(gc: np.ndarray, track: np.ndarray, edges: np.ndarray, bins: int) -> np.ndarray:
+    """One number per window in ``[0, 1)`` whose :func:`_match_bins` bins (``bins *
+    (len(edges) + 1)`` of them) are the GC bins within each track bin, in track order."""
+    tb = np.searchsorted(edges, track, side="right")
+    gb = np.clip(np.asarray(gc) * bins, 0, bins - 1e-9) / bins  # in [0, 1)
+    return (tb + gb) / (len(edges) + 1)
 
 
 def _overlaps(starts: np.ndarray, ends: np.ndarray, regions: pd.DataFrame) -> np.ndarray:

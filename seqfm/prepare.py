@@ -20,7 +20,7 @@ import pandas as pd
 from . import io
 from .alphabet import get as get_alphabet
 from .errors import InputError
-from .negatives import gc_fraction, gc_matched_background, shuffle_batch
+from .negatives import gc_fraction, gc_matched_background, shuffle_batch, track_means
 
 log = logging.getLogger("seqfm.prepare")
 
@@ -40,6 +40,7 @@ class PrepareConfig:
     test_fraction: float = 0.1
     valid_fraction: float = 0.1
     negatives_per_positive: int = 1
+    conservation: list[str] = field(default_factory=list)  # tracks that 'background' matches
     shuffle_order: int = 0  # letters kept per shuffle: 2 dinucleotide/dipeptide, 1 composition; 0 = 2 for DNA, 1 for protein
 
 
@@ -147,11 +148,18 @@ def make_negatives(spec: str, pos: pd.DataFrame, genome: io.Genome | None,
         if get_alphabet(cfg.alphabet).name != "dna":
             raise InputError("negatives 'background' is for DNA samples only")
         codes = get_alphabet("dna").encode_batch(list(pos["sequence"]), where=list(pos["name"]))
+        tracks = [io.Track(p) for p in cfg.conservation if p]
         bg = gc_matched_background(genome, pos[pos["chrom"] != ""], cfg.length, gc_fraction(codes),
-                                   cfg.seed, per_positive=cfg.negatives_per_positive)
+                                   cfg.seed, per_positive=cfg.negatives_per_positive,
+                                   tracks=tracks)
         bg["sequence"] = [genome.fetch(c, s, e) for c, s, e in zip(bg["chrom"], bg["start"], bg["end"])]
         bg["source"] = ""
-        return bg.drop(columns="gc")
+        if tracks:
+            log.info("background matched on GC and %s: mean track over windows %.3f "
+                     "(positives) vs %.3f (background)", ", ".join(t.name for t in tracks),
+                     track_means(tracks, pos["chrom"], pos["start"], pos["end"]).mean(),
+                     bg["track"].mean())
+        return bg.drop(columns=[c for c in ("gc", "track") if c in bg])
     if not Path(spec).exists():
         raise InputError(f"negatives {spec!r}: no such file (give a FASTA or BED path, "
                          f"'shuffle' or 'background')")

@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--shuffle-order", type=int, default=0, choices=[0, 1, 2],
                    help="'shuffle' negatives keep letter pairs (2: dinucleotides/dipeptides) or the "
                         "letter composition (1); 0: 2 for DNA, 1 for protein")
+    p.add_argument("--conservation", default="",
+                   help="comma-separated bigWig/bedGraph tracks: 'background' negatives are "
+                        "matched on them (window means) as well as on GC")
     p.add_argument("--out", required=True, help="output table (TSV)")
 
 
@@ -41,5 +44,6 @@ def run(args) -> None:
                         test_chroms=split(args.test_chroms), valid_chroms=split(args.valid_chroms),
                         test_fraction=args.test_fraction, valid_fraction=args.valid_fraction,
                         negatives_per_positive=args.negatives_per_positive,
-                        shuffle_order=args.shuffle_order)
+                        shuffle_order=args.shuffle_order,
+                        conservation=split(args.conservation))
     write(prepare(args.positives, args.negatives, args.genome, cfg), args.out)

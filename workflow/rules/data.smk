@@ -88,6 +88,10 @@ def prepare_options(wildcards):
         f"--test-fraction {p['test_fraction']}",
         f"--valid-fraction {p['valid_fraction']}",
         f"--negatives-per-positive {p['negatives_per_positive']}",
+        # 'background' negatives are matched on the sample's tracks as well as on GC
+        f"--conservation '{row.conservation}'"
+        if row.alphabet == "dna" and row.negatives == "background" and row.conservation
+        else "",
     ]
     return " ".join(o for o in opts if o)
 
