@@ -123,7 +123,10 @@ def maps(model, x: torch.Tensor, cam: bool = True
     strand : torch.Tensor, int8, ``(N, F, L1)``
         1 where the reverse strand gave that maximum (ties: forward).
     cam : torch.Tensor ``(N, L1)`` or None
-        ``model.class_activation_map(x)``.
+        ``model.class_activation_map(x)``; for a model that reads tracks, minus the map of
+        the reference input (:meth:`seqfm.model.SeqCNN.reference_input`: uniform letters, the
+        same tracks), so that the map is the sequence's evidence given its conservation and a
+        conserved block of random sequence scores about zero.
     cam_strand : torch.Tensor, int8, ``(N, L1)``, or None
         1 where the reverse-strand stream alone gives a larger map than the forward stream
         alone; all zeros for models that read one strand.
@@ -138,10 +141,20 @@ def maps(model, x: torch.Tensor, cam: bool = True
         strand = (rev > fwd).to(torch.int8)
     if not cam:
         return values, strand, None, None
+    c, c_strand = _cam(model, x, fwd, rev)
+    if model.arch["n_tracks"]:
+        ref = model.reference_input(x)
+        c = c - _cam(model, ref, *(F.relu(s) if s is not None else None
+                                   for s in model._conv1_both(ref)))[0]
+    return values, strand, c, c_strand
+
+
+def _cam(model, x, fwd, rev):
+    """The CAM and its strand from the post-ReLU first-layer streams of ``x``."""
     w = model.head.weight[0]
     if rev is None:
         c = torch.einsum("d,ndl->nl", w, model._trunk(fwd))
-        return values, strand, c, torch.zeros(c.shape, dtype=torch.int8, device=c.device)
+        return c, torch.zeros(c.shape, dtype=torch.int8, device=c.device)
     if model.project is None:
         # no positional layers after conv1: the streams are aligned as they are
         h_f, h_r = model._trunk(fwd), model._trunk(rev)
@@ -152,7 +165,7 @@ def maps(model, x: torch.Tensor, cam: bool = True
     c = torch.einsum("d,ndl->nl", w, torch.maximum(h_f, h_r))
     c_f = torch.einsum("d,ndl->nl", w, h_f)
     c_r = torch.einsum("d,ndl->nl", w, h_r)
-    return values, strand, c, (c_r > c_f).to(torch.int8)
+    return c, (c_r > c_f).to(torch.int8)
 
 
 @torch.no_grad()

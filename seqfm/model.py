@@ -180,6 +180,14 @@ class SeqCNN(nn.Module):
             raise ValueError("reverse_complement needs a strand-aware DNA model")
         return x.index_select(1, self.rc_perm).flip(-1)
 
+    def reference_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference of a CAM: ``x`` ``(N, C, L)`` with every letter replaced by the uniform
+        background (``1 / A`` in each letter channel) and the tracks kept. The model's response
+        to it is what the conservation alone gives at each position."""
+        ref = x.clone()
+        ref[:, : self.alphabet.size] = 1.0 / self.alphabet.size
+        return ref
+
     # ------------------------------------------------------------------ layers
     def _conv1_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Pre-activation conv1 outputs ``(N, F, L1)`` of the forward and the reverse scan."""

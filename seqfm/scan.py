@@ -370,6 +370,10 @@ class Scanner:
         self._Wt = np.ascontiguousarray(wt, dtype=np.float32)
         self._taps = (0,) * wt.shape[1]  # the kernel is compiled for this number of track taps
         self._bias2 = np.concatenate([bias, bias]).astype(np.float32)
+        # each filter on the uniform background sequence (the CAM's reference, see
+        # seqfm.featuremaps.maps); none without tracks
+        ref = np.concatenate([bias, bias]) + wcat[:, :a].mean(axis=1).sum(axis=1)
+        self._ref = (ref.astype(np.float32) if self.n_tracks else np.zeros(0, np.float32))
         self._head = self._w_head.float().cpu().numpy().astype(np.float32)
 
     # -------------------------------------------------------------- inputs
@@ -414,19 +418,30 @@ class Scanner:
         w = self._w_head
         if rev is None:
             vals, strand = fwd, None
+            if m.n_channels > self.alphabet.size:  # the CAM relative to its reference input
+                from .featuremaps import maps
+
+                return vals, strand, maps(m, x, cam=True)[2], None
             h = m._trunk(fwd) if m.project is not None else fwd
             cam = torch.einsum("d,ndl->nl", w, h)
             return vals, strand, cam, None
         rev = F.relu(rev)
         strand = rev > fwd
         vals = torch.maximum(fwd, rev)
+        if m.n_channels > self.alphabet.size:  # the CAM relative to its reference input
+            from .featuremaps import maps
+
+            cam = maps(m, x, cam=True)[2]
+            if m.project is None:
+                return vals, strand, cam, (fwd, rev)
         if m.project is None:
             cam = torch.einsum("d,ndl->nl", w, vals)
             return vals, strand, cam, (fwd, rev)
         n = x.shape[0]
         out = m._trunk(torch.cat([fwd, rev.flip(-1)]))
         hf, hr = out[:n], out[n:].flip(-1)
-        cam = torch.einsum("d,ndl->nl", w, torch.maximum(hf, hr))
+        if m.n_channels == self.alphabet.size:
+            cam = torch.einsum("d,ndl->nl", w, torch.maximum(hf, hr))
         return vals, strand, cam, (hf, hr)
 
     def _cam_strand(self, streams, b_idx, p_idx) -> np.ndarray:
@@ -619,7 +634,7 @@ class Scanner:
                    own_hi[i0:i1], thr, bool(self.config.cam), sel, off - self.half, n_own,
                    trk[i0:i1], FUSED_CHUNK,
                    c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],
-                   tests[i0:i1])
+                   tests[i0:i1], self._ref)
 
         # tiles side by side in threads (the kernel releases the GIL)
         n_workers = max(1, min(b, self._n_workers))
@@ -862,9 +877,11 @@ def candidates_frame(cols: dict) -> pd.DataFrame:
 
 
 def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
-               labels=None, strata_tests: dict | None = None) -> pd.DataFrame:
-    """BH over the candidates of each family (filters, CAM) with the full number of tests,
-    keep ``q <= q``, merge overlapping calls, and return the BED table of
+               labels=None, strata_tests=None) -> pd.DataFrame:
+    """BH within each detector and conservation stratum (:func:`seqfm.significance.stratified_bh`;
+    ``strata_tests`` ``(F + 1, S)``: the tests of each, the CAM last; without it every detector
+    is given its whole family's tests, ``n_tests``), keep ``q <= q``, merge overlapping calls,
+    and return the BED table of
     :data:`seqfm.sites.BED_HEADER` (sorted by chrom, start, end, name)."""
     from .sites import BED_HEADER, filter_name, merge_overlapping, score_of
 
@@ -874,11 +891,16 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
     p = cands["p"].to_numpy(np.float64)
     stratum = (cands["stratum"].to_numpy(np.int64) if "stratum" in cands
                else np.zeros(len(cands), np.int64))
-    strata_tests = strata_tests or {k: [n_tests.get(k, 0)] for k in ("filters", "cam")}
-    m = np.array([strata_tests["filters"], strata_tests["cam"]], np.float64)
-    if m.shape[1] <= stratum.max(initial=0):
-        raise InputError("scan candidates carry more conservation strata than their test counts")
-    qv = sig.stratified_bh(p, (det < 0).astype(np.int64), stratum, m)
+    n_det = int(max(det.max(initial=-1) + 2, len(labels.cluster) + 1 if labels is not None else 0))
+    if strata_tests is None:  # no counts per detector: every detector gets its family's tests
+        fam = np.zeros((n_det, 1))
+        fam[:-1], fam[-1] = n_tests.get("filters", 0), n_tests.get("cam", 0)
+        strata_tests = fam
+    m = np.asarray(strata_tests, np.float64)
+    if m.shape[1] <= stratum.max(initial=0) or m.shape[0] < det.max(initial=-1) + 2:
+        raise InputError("scan candidates carry more detectors or conservation strata than "
+                         "their test counts")
+    qv = sig.stratified_bh(p, np.where(det < 0, m.shape[0] - 1, det), stratum, m)
     c = cands.assign(q=qv)
     c = c[c["q"] <= q].reset_index(drop=True)
     if c.empty:
@@ -1062,8 +1084,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                  "p": np.zeros(0), "stratum": np.zeros(0, np.int8)}
         cands = candidate_columns(np.zeros(0, np.int32), [], empty, scanner, null, stranded)
     n_cands = len(cands["pos"])
-    strata_tests = {"filters": [float(x) for x in tests[: scanner.n_filters].sum(axis=0)],
-                    "cam": [float(x) for x in tests[scanner.n_filters]]}
+    strata_tests = [[float(x) for x in row] for row in tests]  # (F + 1, S)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     # a workflow shard's calls would be thrown away: the merge makes them genome-wide
     table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels, strata_tests)
@@ -1185,8 +1206,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
                "cam": sum(i["n_tests"]["cam"] for i in infos)}
     strata_tests = None  # tests per conservation stratum
     if all("n_tests_strata" in i for i in infos):
-        strata_tests = {k: np.sum([i["n_tests_strata"][k] for i in infos], axis=0).tolist()
-                        for k in ("filters", "cam")}
+        strata_tests = np.sum([i["n_tests_strata"] for i in infos], axis=0).tolist()
     cands = pd.concat([read_candidates(s / "candidates.npz") for s in shards], ignore_index=True)
     p_dropped = min(i.get("p_dropped", 1.0) for i in infos)
     table = call_table(cands, n_tests, q, merge, labels, strata_tests)

@@ -241,7 +241,7 @@ def fold_taps(x, Wt, taps, width, j0, j1, ud, acc):  # pragma: no cover - compil
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1, acc,
-         ud, v, st, cam, cst):  # pragma: no cover - compiled
+         ud, v, st, cam, cst, tacc, ref):  # pragma: no cover - compiled
     """Filter values (strand maximum after ReLU), their strand, the CAM and its strand for
     window starts a0 .. a1 - 1, into rows 0 .. a1 - a0.
 
@@ -255,8 +255,14 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
     S.u - A.d over the sums u and differences d of mirrored track values: half the
     multiply-adds. ``taps`` is a tuple as long as the folded weights (``Wt.shape[1]``): its
     length is known when the function is compiled, so the loops over taps unroll and the
-    sums over them stay in registers while the loop over filters vectorises."""
+    sums over them stay in registers while the loop over filters vectorises.
+
+    With tracks and a reference (``ref``, ``(2F,)``: each filter's value on the uniform
+    background sequence, bias included) the CAM is relative to the reference input (the
+    same tracks, uniform letters; :meth:`seqfm.model.SeqCNN.reference_input`): the track
+    terms are summed apart (``tacc``) and the reference's CAM is subtracted."""
     n_tr = tracks_b.shape[0]
+    use_ref = n_tr > 0 and ref.shape[0] > 0
     f2 = E.shape[2]
     nf = f2 // 2
     n3 = T3.shape[0]
@@ -289,16 +295,25 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
                     r = codes_b[j + k]
                     for f in range(f2):
                         acc[j - j0, f] += E[k, r, f]
+        tgt = tacc if use_ref else acc
+        if use_ref:
+            for j in range(j0, j1):
+                for f in range(f2):
+                    tacc[j - j0, f] = 0.0
         if fold and n_tr:
             for t in range(n_tr):
-                fold_taps(tracks_b[t], Wt[t], taps, width, j0, j1, ud, acc)
+                fold_taps(tracks_b[t], Wt[t], taps, width, j0, j1, ud, tgt)
         else:
             for t in range(n_tr):
                 for k in range(width):
                     for j in range(j0, j1):
                         x = tracks_b[t, j + k]
                         for f in range(f2):
-                            acc[j - j0, f] += x * Wt[t, k, f]
+                            tgt[j - j0, f] += x * Wt[t, k, f]
+        if use_ref:
+            for j in range(j0, j1):
+                for f in range(f2):
+                    acc[j - j0, f] += tacc[j - j0, f]
         for j in range(j0, j1):
             r = j - a0
             cs = np.float32(0.0)
@@ -313,6 +328,11 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
                 cs += head[f] * m
                 cf += head[f] * a
                 cr += head[f] * r2
+            if use_ref:
+                for f in range(nf):
+                    bf = max(ref[f] + tacc[j - j0, f], np.float32(0.0))
+                    br = max(ref[nf + f] + tacc[j - j0, nf + f], np.float32(0.0))
+                    cs -= head[f] * max(bf, br)
             cam[r, 0] = cs
             cst[r, 0] = 1 if cr > cf else 0
 
@@ -320,7 +340,7 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, half, own_lo, own_hi,
            thr, want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
-           c_pos, c_det, c_val, c_str, n_c, tests):  # pragma: no cover - compiled
+           c_pos, c_det, c_val, c_str, n_c, tests, ref):  # pragma: no cover - compiled
     nb, lin = codes.shape
     f2 = E.shape[2]
     nf = f2 // 2
@@ -328,6 +348,7 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
     n3 = T3.shape[0]
     rows = min(l1, chunk + 3 * half)
     acc = np.empty((32, f2), np.float32)
+    tacc = np.empty((32, f2), np.float32)
     ud = np.empty((2, len(taps) + 3), np.float32)
     v = np.empty((rows, nf), np.float32)
     st = np.empty((rows, nf), np.int8)
@@ -377,7 +398,7 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
             a1 = min(l1, d1 + half)
             n = a1 - a0
             conv(codes[b], tracks[b], idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1,
-                 acc, ud, v, st, cam, cst)
+                 acc, ud, v, st, cam, cst, tacc, ref)
             window_max(v, n, half, t1, t2, wm)
             peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
                   k0, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])

@@ -10,8 +10,10 @@ Conservation still earns its place as a prior on *where* to look: candidates are
 by the track's mean over their window (:func:`window_means`; stratum edges at quantiles of
 the null's positions, :func:`strata_edges`), every detector has one null distribution per
 stratum (a *group*, ``group = detector * S + stratum``), and Benjamini–Hochberg runs within
-each stratum (stratified FDR; Sun et al. 2006): conserved DNA, where binding sites are dense,
-is tested as its own family, and its false discoveries are bounded by the FDR within it.
+each group (stratified FDR, Sun et al. 2006; separate classes, Efron 2008): conserved DNA,
+where binding sites are dense, is tested as its own family, and a motif detector is not
+diluted by the tests of the others. The false discovery rate of the union of the calls is the
+weighted average of the groups' rates, so it stays at most the threshold.
 
 Tests counted per stratum: a test is a local maximum of a detector's map; the maxima that come
 back as candidates carry their stratum, and those that do not (ReLU zeros, values below the
@@ -126,7 +128,7 @@ def stratified_bh(p: np.ndarray, family: np.ndarray, stratum: np.ndarray,
     Parameters
     ----------
     p : ``(k,)`` p-values of the candidates kept (the others have larger p-values)
-    family : ``(k,)`` int, e.g. 0 filters, 1 CAM
+    family : ``(k,)`` int, e.g. the detector (filters ``0..F-1``, the CAM ``F``)
     stratum : ``(k,)`` int
     m : ``(n_families, S)`` tests of each family and stratum (at least the candidates in it)
 

@@ -116,7 +116,7 @@ class SitesConfig:
     nms_width: int | None = None
     core_fraction: float = 0.3
     cam: bool = True
-    merge: str = "cluster"
+    merge: str = "all"
     batch_size: int = 256
     device: str = "auto"
     top_n: int = 8
@@ -515,9 +515,7 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
     p = null.pvalues(det_idx, peaks.value, stratum=stratum)
     keep = p <= config.q
     peaks, p, stratum, det_idx = peaks.take(keep), p[keep], stratum[keep], det_idx[keep]
-    family = (det_idx == n_filters).astype(np.int64)
-    m = np.stack([tests[:n_filters].sum(axis=0), tests[n_filters]])
-    q = sig.stratified_bh(p, family, stratum, m)
+    q = sig.stratified_bh(p, det_idx, stratum, tests)
     ok = q <= config.q
     peaks, p, q, stratum, det_idx = peaks.take(ok), p[ok], q[ok], stratum[ok], det_idx[ok]
     s, e = fm.site_intervals(peaks.pos, peaks.strand, peaks.detector, cores, width)
@@ -527,7 +525,7 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
                           "activation": peaks.value.astype(np.float64), "p": p, "q": q,
                           "rel": rel, "stratum": stratum})
     calls = merge_calls(calls, labels, config.merge)
-    n_f, n_c = int(round(m[0].sum())), int(round(m[1].sum()))
+    n_f, n_c = int(round(tests[:n_filters].sum())), int(round(tests[n_filters].sum()))
     log.info("%d calls at q <= %g (%d filter and %d CAM candidates on %d sequences)",
              len(calls), config.q, n_f, n_c, len(rows))
     return SiteCalls(calls.reset_index(drop=True), rows, null, {"filters": n_f, "cam": n_c}, cores)

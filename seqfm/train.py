@@ -92,6 +92,9 @@ class TrainConfig:
     resident_max_mb : float
         Keep the whole dataset on the device when it is no larger than this (MiB);
         larger ones stream from a background thread.
+    sequence_control : bool
+        With conservation tracks, also train the same architecture without them on the same
+        split (``metrics.json``'s ``sequence_only``): what the tracks add, measured.
     """
 
     batch_size: int = 128
@@ -110,9 +113,10 @@ class TrainConfig:
     valid_fraction: float = 0.1
     baseline_k: int | None = None
     resident_max_mb: float = 2048.0
+    sequence_control: bool = True
 
     #: options that do not change the numbers of a CPU run (left out of the resume fingerprint)
-    RUNTIME_ONLY = ("device", "threads", "resident_max_mb", "baseline_k")
+    RUNTIME_ONLY = ("device", "threads", "resident_max_mb", "baseline_k", "sequence_control")
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_epochs < 1:
@@ -808,11 +812,16 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
     }
     model_mod.save(net.cpu(), out, info)
     net.to(result.device)
+    control, control_scores = None, None
+    if config.sequence_control and ds.tracks.ndim == 3 and ds.tracks.shape[1]:
+        control, control_scores = sequence_only_control(ds, train_dir, config, arch, idx, progress,
+                                                        resume)
 
     summary = {
         "test": report["test"],
         "valid": report["valid"],
         "baseline": base_info,
+        "sequence_only": control,
         "n": {s: int(len(idx[s])) for s in ("train", "valid", "test")},
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
@@ -830,6 +839,8 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
         curves = {"CNN": (y_test, scores["test"])}
         if base_scores is not None:
             curves[f"{base_info['k']}-mer baseline"] = (y_test, base_scores)
+        if control_scores is not None:
+            curves["CNN without tracks"] = (y_test, control_scores)
         plots_mod.roc(curves, train_dir / "roc.png")
         plots_mod.pr(curves, train_dir / "pr.png")
         plots_mod.training_curves(result.history, train_dir / "curves.png", result.best_epoch)
@@ -838,6 +849,29 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
              _fmt(report["test"]["auroc"]), _fmt(report["test"]["auprc"]),
              _fmt(base_info["auroc"]) if base_info else "-", out / "metrics.json")
     return summary
+
+
+def sequence_only_control(ds, train_dir: Path, config: TrainConfig, arch: dict | None,
+                          idx: dict, progress, resume: bool) -> tuple[dict, np.ndarray]:
+    """The same architecture trained on the same split without the tracks.
+
+    Returns its test metrics (``metrics.json``'s ``sequence_only``) and test scores. Its
+    checkpoints go to ``train_dir/sequence_only`` (resumable like the main run's).
+    """
+    n, length = ds.codes.shape
+    bare = dataclasses.replace(ds, tracks=np.zeros((n, 0, length), np.float16),
+                               info={**ds.info, "tracks": []})
+    res = fit(bare, train_dir / "sequence_only", config, arch, progress=progress, resume=resume)
+    split = res.extra["splits"]
+    if any(not np.array_equal(split[s], idx[s]) for s in ("train", "valid", "test")):
+        raise RuntimeError("the sequence-only control was trained on another split")
+    scores = predict_source(res.model, res.extra["source"], idx["test"], 4 * config.batch_size,
+                            res.extra["amp"])
+    labels = np.asarray(ds.labels)[idx["test"]]
+    out = {**metrics.summary(labels, scores), "best_epoch": res.best_epoch,
+           "model": "the same architecture, trained on the same split without the tracks"}
+    log.info("without tracks: test AUROC %s, AUPRC %s", _fmt(out["auroc"]), _fmt(out["auprc"]))
+    return out, scores
 
 
 def _fmt(v) -> str:

@@ -30,6 +30,19 @@ def _auto_int(text: str):
     return None if text.lower() in ("auto", "none", "") else int(text)
 
 
+def _quantiles(text: str) -> tuple:
+    """Comma-separated quantiles in [0, 1] (an empty string: none)."""
+    import argparse
+
+    try:
+        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
+    if any(not 0 < v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"quantiles must lie strictly between 0 and 1: {text!r}")
+    return vals
+
+
 def add_arguments(p) -> None:
     import argparse
 
@@ -61,7 +74,9 @@ def add_arguments(p) -> None:
     s.add_argument("--tile", type=int, default=20_000, help="bases owned by one tile")
     s.add_argument("--batch-size", type=int, default=4, help="tiles per batch on the device")
     s.add_argument("--q", type=float, default=0.05, help="Benjamini-Hochberg q-value threshold")
-    s.add_argument("--null-bases", type=int, default=500_000,
+    s.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.99",
+                   help="conservation strata: edges at these quantiles of the track's window means (comma-separated; '' for none); calls are tested within each stratum")
+    s.add_argument("--null-bases", type=int, default=10_000_000,
                    help="bases of dinucleotide-shuffled genome windows in the null")
     s.add_argument("--null-window", type=int, default=10_000, help="length of one null window")
     s.add_argument("--tail-fraction", type=float, default=0.01,
@@ -110,7 +125,7 @@ def run(args) -> None:
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     config = scan.ScanConfig(
-        tile=args.tile, batch_size=args.batch_size, q=args.q, null_bases=args.null_bases,
+        tile=args.tile, batch_size=args.batch_size, q=args.q, null_bases=args.null_bases, strata=args.strata,
         null_window=args.null_window, tail_fraction=args.tail_fraction, seed=args.seed,
         nms_width=args.nms_width, core_fraction=args.core_fraction, cam=args.cam,
         merge=args.merge_calls, tracks=[t.strip() for t in args.tracks.split(",") if t.strip()],

@@ -20,6 +20,19 @@ HELP = "trained model -> binding-site calls (sites.bed, sites.gff3) with empiric
 ORDER = 50
 
 
+def _quantiles(text: str) -> tuple:
+    """Comma-separated quantiles in [0, 1] (an empty string: none)."""
+    import argparse
+
+    try:
+        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
+    if any(not 0 < v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"quantiles must lie strictly between 0 and 1: {text!r}")
+    return vals
+
+
 def add_arguments(p) -> None:
     import argparse
 
@@ -43,6 +56,8 @@ def add_arguments(p) -> None:
     c.add_argument("--labels", choices=["positive", "negative", "all"], default="positive",
                    help="which labels among them")
     c.add_argument("--q", type=float, default=0.05, help="Benjamini-Hochberg q-value threshold")
+    c.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.99",
+                   help="conservation strata: edges at these quantiles of the track's window means (comma-separated; '' for none); calls are tested within each stratum")
     c.add_argument("--null-copies", type=int, default=10,
                    help="dinucleotide-shuffled copies of each sequence in the empirical null")
     c.add_argument("--null-max-seqs", type=int, default=2000,
@@ -54,7 +69,7 @@ def add_arguments(p) -> None:
                    help="a filter column is part of its motif core when its weight spread is at "
                         "least this fraction of the filter's largest")
     c.add_argument("--cam", action=bool_opt, default=True, help="also call class-activation-map peaks")
-    c.add_argument("--merge", choices=["cluster", "all", "none"], default="cluster",
+    c.add_argument("--merge", choices=["cluster", "all", "none"], default="all",
                    help="keep the best of overlapping calls of one motif cluster (cluster), of all "
                         "filters (all) or keep all calls (none)")
     c.add_argument("--top-n", type=int, default=8, help="sequences in featuremaps.npz")
@@ -71,7 +86,7 @@ def run(args) -> None:
     from .. import sites
 
     config = sites.SitesConfig(
-        split=args.split, labels=args.labels, q=args.q, null_copies=args.null_copies,
+        split=args.split, labels=args.labels, q=args.q, null_copies=args.null_copies, strata=args.strata,
         null_max_seqs=args.null_max_seqs, seed=args.seed, nms_width=args.nms_width,
         core_fraction=args.core_fraction, cam=args.cam, merge=args.merge,
         batch_size=args.batch_size, device=args.device, top_n=args.top_n)

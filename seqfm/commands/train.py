@@ -75,6 +75,9 @@ def add_arguments(p) -> None:
     o = p.add_argument_group("outputs")
     o.add_argument("--baseline-k", type=_auto_int, default=None, metavar="K|auto",
                    help="k of the k-mer logistic-regression baseline (auto: 5 DNA, 2 protein; 0 = none)")
+    o.add_argument("--sequence-control", action=bool_opt, default=True,
+                   help="with tracks, also train the same model without them on the same split "
+                        "(metrics.json's sequence_only: what conservation adds)")
     o.add_argument("--plots", action=bool_opt, default=True, help="write roc.png, pr.png, curves.png")
     o.add_argument("--progress", action=bool_opt, default=None,
                    help="progress bar (default: when stderr is a terminal)")
@@ -89,7 +92,7 @@ def run(args) -> None:
         min_delta=args.min_delta, pos_weight=args.pos_weight, grad_clip=args.grad_clip,
         seed=args.seed, device=args.device, threads=args.threads, amp=args.amp,
         valid_fraction=args.valid_fraction, baseline_k=args.baseline_k,
-        resident_max_mb=args.resident_max_mb)
+        resident_max_mb=args.resident_max_mb, sequence_control=args.sequence_control)
     arch = {"n_filters": args.filters, "filter_width": args.filter_width,
             "strand_aware": args.strand_aware, "dilated_layers": args.dilated_layers,
             "dilated_channels": args.dilated_channels, "dilated_width": args.dilated_width,
