@@ -117,8 +117,7 @@ def track_means(tracks, chrom, start, end, span: int = 4_000_000) -> np.ndarray:
 
 def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_target: np.ndarray,
                           seed: int, per_positive: int = 1, oversample: int = 20,
-                          max_n: float = 0.01, bins: int = 50, tracks=(),
-                          track_bins: int = 10) -> pd.DataFrame:
+                          max_n: float = 0.01, bins: int = 50, tracks=()) -> pd.DataFrame:
     """Genomic windows that match the positives' GC (and track) distribution and overlap no
     positive.
 
@@ -126,8 +125,8 @@ def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_targe
     by length), windows with more than ``max_n`` N or overlapping a positive are
     dropped, then for each positive one candidate is taken from the same GC bin
     (the nearest non-empty bin when its own is used up). With ``tracks`` (:class:`seqfm.io.Track`
-    objects) the bins are two-dimensional: GC times ``track_bins`` quantile bins of the
-    positives' window means of the tracks, and candidates are drawn ``oversample * 3`` times
+    objects) each positive takes the nearest unused candidate in GC and in the window mean of
+    the tracks (:func:`_match_nearest`), and candidates are drawn ``oversample * 3`` times
     over (conserved windows are rare in a genome), so that conserved windows without a peak
     are taken as negatives as often as the positives are conserved.
 
@@ -179,15 +178,15 @@ def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_targe
         rows.append(pd.DataFrame({"chrom": chrom, "start": starts[keep], "gc": gc_frac[keep]}))
     cands = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["chrom", "start", "gc"])
     cands = cands.drop_duplicates(["chrom", "start"]).sample(frac=1.0, random_state=seed)
-    cand_key, target_key = cands["gc"].to_numpy(), np.repeat(gc_target, per_positive)
+    target_gc = np.repeat(gc_target, per_positive)
     if tracks:
         pos_t = track_means(tracks, positives["chrom"], positives["start"], positives["end"])
-        cand_t = track_means(tracks, cands["chrom"], cands["start"], cands["start"] + length)
-        cands["track"] = cand_t
-        edges = np.unique(np.quantile(pos_t, np.linspace(0, 1, track_bins + 1)[1:-1]))
-        cand_key = _joint_key(cand_key, cand_t, edges, bins)
-        target_key = _joint_key(target_key, np.repeat(pos_t, per_positive), edges, bins)
-    chosen = _match_bins(cand_key, target_key, bins * (len(edges) + 1 if tracks else 1))
+        cands["track"] = track_means(tracks, cands["chrom"], cands["start"],
+                                     cands["start"] + length)
+        chosen = _match_nearest(cands["gc"].to_numpy(), cands["track"].to_numpy(), target_gc,
+                                np.repeat(pos_t, per_positive), 1.0 / bins, seed)
+    else:
+        chosen = _match_bins(cands["gc"].to_numpy(), target_gc, bins)
     if len(chosen) < n_want:
         raise InputError(f"{genome.path}: found only {len(chosen)} of {n_want} GC-matched background "
                          f"windows outside the positives; give a larger genome or fewer positives")
@@ -199,12 +198,24 @@ def gc_matched_background(genome, positives: pd.DataFrame, length: int, gc_targe
                + (["track"] if "track" in out else [])]
 
 
-def _joint_key(gc: np.ndarray, track: np.ndarray, edges: np.ndarray, bins: int) -> np.ndarray:
-    """One number per window in ``[0, 1)`` whose :func:`_match_bins` bins (``bins *
-    (len(edges) + 1)`` of them) are the GC bins within each track bin, in track order."""
-    tb = np.searchsorted(edges, track, side="right")
-    gb = np.clip(np.asarray(gc) * bins, 0, bins - 1e-9) / bins  # in [0, 1)
-    return (tb + gb) / (len(edges) + 1)
+def _match_nearest(cand_gc: np.ndarray, cand_t: np.ndarray, target_gc: np.ndarray,
+                   target_t: np.ndarray, gc_step: float, seed: int) -> np.ndarray:
+    """Indices into the candidates, one per target, each the nearest unused candidate in
+    (GC, track) with a GC step of ``gc_step`` weighing as much as a tenth of the targets'
+    track spread (10th to 90th percentile); targets visited in a seeded order."""
+    lo, hi = np.quantile(target_t, [0.1, 0.9]) if len(target_t) else (0.0, 0.0)
+    t_step = max((hi - lo) / 10.0, 1e-6)
+    used = np.zeros(len(cand_gc), dtype=bool)
+    chosen = []
+    for i in np.random.default_rng(seed).permutation(len(target_gc)):
+        if used.all():
+            break
+        d = np.abs(cand_gc - target_gc[i]) / gc_step + np.abs(cand_t - target_t[i]) / t_step
+        d[used] = np.inf
+        k = int(np.argmin(d))
+        used[k] = True
+        chosen.append(k)
+    return np.array(chosen, dtype=np.int64)
 
 
 def _overlaps(starts: np.ndarray, ends: np.ndarray, regions: pd.DataFrame) -> np.ndarray:

@@ -93,7 +93,8 @@ def strata_edges(means: np.ndarray, quantiles=DEFAULT_STRATA) -> np.ndarray:
     means = np.asarray(means, np.float64).ravel()
     if not len(means) or not len(quantiles):
         return np.zeros(0)
-    return np.unique(np.quantile(means, np.clip(np.asarray(quantiles, np.float64), 0, 1)))
+    edges = np.unique(np.quantile(means, np.clip(np.asarray(quantiles, np.float64), 0, 1)))
+    return edges[edges > means.min()]  # an edge at the minimum would leave a stratum empty
 
 
 def stratum_of(means: np.ndarray, edges: np.ndarray) -> np.ndarray:
