@@ -248,3 +248,35 @@ def _match_bins(cand_gc: np.ndarray, target_gc: np.ndarray, bins: int) -> np.nda
                 continue
             break
     return np.array(chosen, dtype=np.int64)
+
+
+def match_summary(codes: np.ndarray, tracks: np.ndarray, labels: np.ndarray,
+                  dna: bool = True) -> dict:
+    """How closely the negatives match the positives, per class: GC fraction (DNA) and each
+    sequence's mean track value (with tracks), as mean and quartiles.
+
+    Parameters
+    ----------
+    codes : ``(N, L)`` uint8; tracks : ``(N, T, L)``; labels : ``(N,)`` 0/1
+
+    Returns
+    -------
+    dict ``{"positives": {...}, "negatives": {...}}`` with ``n``, ``gc_mean`` and
+    ``track_mean``/``track_q25``/``track_q50``/``track_q75`` (``metrics.json``'s
+    ``negatives_match``, a table of the report).
+    """
+    labels = np.asarray(labels)
+    has_tracks = tracks.ndim == 3 and tracks.shape[1] > 0
+    out = {}
+    for name, lab in (("positives", 1), ("negatives", 0)):
+        idx = np.flatnonzero(labels == lab)
+        row: dict = {"n": int(len(idx))}
+        if dna and len(idx):
+            row["gc_mean"] = round(float(gc_fraction(np.asarray(codes[idx])).mean()), 4)
+        if has_tracks and len(idx):
+            t = np.asarray(tracks[idx], np.float32).mean(axis=(1, 2))
+            q = np.quantile(t, [0.25, 0.5, 0.75])
+            row.update(track_mean=round(float(t.mean()), 4), track_q25=round(float(q[0]), 4),
+                       track_q50=round(float(q[1]), 4), track_q75=round(float(q[2]), 4))
+        out[name] = row
+    return out

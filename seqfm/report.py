@@ -825,6 +825,24 @@ def section_run(r: SampleResults) -> str:
     return _section("run", "What was run", content)
 
 
+def _negatives_match(match: dict) -> str:
+    """The table of how closely the negatives match the positives (GC, track)."""
+    if not match:
+        return ""
+    cols = [("n", "sequences"), ("gc_mean", "GC"), ("track_mean", "mean track"),
+            ("track_q25", "track Q1"), ("track_q50", "track median"), ("track_q75", "track Q3")]
+    cols = [(k, h) for k, h in cols if any(k in v for v in match.values())]
+    head = "".join(f'<th class="n">{esc(h)}</th>' for _, h in cols)
+    body = "".join(
+        f"<tr><td>{esc(name)}</td>" + "".join(f'<td class="n">{fmt_num(v.get(k))}</td>' for k, _ in cols)
+        + "</tr>" for name, v in match.items())
+    return ("<h3>Negatives against positives</h3><table><thead><tr><th>class</th>" + head
+            + f"</tr></thead><tbody>{body}</tbody></table>"
+            '<p class="muted">Negatives that match the positives on GC and conservation leave the '
+            "network only the sequence to tell them apart: a conserved block is no evidence "
+            "for a binding site.</p>")
+
+
 def section_performance(r: SampleResults) -> str:
     m = r.metrics
     if not m:
@@ -847,6 +865,9 @@ def section_performance(r: SampleResults) -> str:
     if test.get("n") is not None:
         kp.append(_kpi(fmt_num(test.get("n")), "test sequences", f"{fmt_num(test.get('n_positive'))} positive"))
     rows = [("CNN", "test", test), ("CNN", "validation", valid)]
+    seq_only = m.get("sequence_only") or {}
+    if seq_only:
+        rows.append(("CNN without tracks", "test", seq_only))
     if base:
         rows.append((bname, "test", base))
     trs = "".join(
@@ -857,6 +878,11 @@ def section_performance(r: SampleResults) -> str:
              f"<th class=\"n\">AUPRC</th><th class=\"n\">sequences</th></tr></thead><tbody>{trs}</tbody></table>")
     if base.get("model"):
         table += f'<p class="muted">Baseline: {esc(base["model"])} on the same split.</p>'
+    if seq_only:
+        table += ('<p class="muted">CNN without tracks: the same architecture trained on the same '
+                  'split without the conservation tracks; the difference is what conservation adds '
+                  'beyond the sequence.</p>')
+    table += _negatives_match(m.get("negatives_match") or {})
     figs = []
     for rel, cap in (("train/roc.png", "ROC curve on the test split, CNN and k-mer baseline"),
                      ("train/pr.png", "Precision-recall on the test split; dashed: chance")):

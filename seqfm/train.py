@@ -44,6 +44,7 @@ from . import __version__, metrics
 from . import model as model_mod
 from .alphabet import Alphabet, one_hot
 from .errors import InputError
+from .negatives import match_summary
 
 log = logging.getLogger("seqfm")
 
@@ -822,6 +823,8 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
         "valid": report["valid"],
         "baseline": base_info,
         "sequence_only": control,
+        "negatives_match": match_summary(ds.codes, ds.tracks, labels,
+                                         dna=ds.alphabet.complement is not None),
         "n": {s: int(len(idx[s])) for s in ("train", "valid", "test")},
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
