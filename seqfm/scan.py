@@ -37,15 +37,16 @@ there.
 
 Significance
 ------------
-As in :mod:`seqfm.sites`: an empirical null of peak values per detector (each filter, and the
-CAM) from dinucleotide-shuffled windows sampled (seeded) from the genome, with their tracks
-permuted over positions (:func:`build_genome_null`). A genome holds far more tests than a
-null of manageable size can resolve, so the upper tail of each detector's null is modelled by
-an exponential beyond the ``tail_fraction`` quantile (peaks over threshold; the mean excess is
-the maximum-likelihood scale): :class:`ScanNull`. Below that quantile p-values are the
-empirical ones of :class:`seqfm.sites.NullModel`. Benjamini–Hochberg q-values are computed over
-all filter candidates of the shards together and over all CAM candidates (two families);
-a call passes at ``q <= q``.
+As in :mod:`seqfm.sites`, with the same :mod:`seqfm.significance`: an empirical null of peak
+values per detector (each filter, and the CAM) and conservation stratum, from the genome's
+own windows dinucleotide-shuffled with their tracks kept in place (:func:`build_genome_null`:
+``null_bases`` of seeded windows, the whole genome when it is shorter). Candidates take the
+stratum of their window's track mean. A genome holds far more tests than a null can resolve,
+so the upper tail of each group's null is modelled by an exponential beyond the
+``tail_fraction`` quantile (peaks over threshold; the mean excess is the maximum-likelihood
+scale): :class:`ScanNull`. Benjamini–Hochberg q-values are computed within each detector and
+stratum over the candidates of every shard (the tests of each split over the strata as the
+null's peaks are); a call passes at ``q <= q``.
 
 Outputs of a shard (``seqfm scan ... --chrom chr1 --out DIR``): ``DIR/candidates.npz`` (every
 candidate with ``p <= q``), ``DIR/scan.json`` (tests per family, chromosome sizes, timings),

@@ -7,22 +7,23 @@ Pipeline (:func:`call_sites`, driven by ``seqfm sites``):
    class-activation map (CAM) is a candidate, after non-maximum suppression over the filter
    width (:mod:`seqfm.featuremaps`). Zero-valued filter maxima (the ReLU's floor) are
    candidates too: they count as tests and get p = 1.
-2. **Empirical null.** ``null_copies`` dinucleotide-shuffled copies of the same sequences
-   (:func:`seqfm.negatives.shuffle_batch`, seeded; at most ``null_max_seqs`` sequences, a
-   seeded subset), with the conservation tracks permuted over positions (as shuffled
-   negatives get theirs in :mod:`seqfm.conservation`), go through the same model and the same
-   peak finding. Each detector (each filter, and the CAM) gets its own null distribution of
-   peak values.
-3. **p-values.** A candidate of detector d with value x gets
-   ``p = (1 + #{null peaks of d >= x}) / (1 + n_null(d))``, counted with ``numpy.searchsorted``.
-4. **q-values.** Benjamini–Hochberg over all filter candidates together (one family) and over
-   all CAM candidates (a second family); a call passes at ``q <= q_threshold`` (default 0.05).
-   Candidates with p above the threshold can never pass, so only their number is kept (BH with
-   the full ``m``), which keeps memory flat on large inputs.
-5. **Merging.** Overlapping calls of one motif cluster in one sequence (filters labelled by
-   ``filters.tsv``; without it each filter is its own cluster) keep only the best (smallest p,
-   then largest activation relative to the detector's null maximum): ``merge="cluster"``;
-   ``"all"`` merges across every filter; ``"none"`` keeps every call.
+2. **Empirical null** (:mod:`seqfm.significance`, shared with the genome scan).
+   ``null_copies`` dinucleotide-shuffled copies of the same sequences (seeded; at most
+   ``null_max_seqs`` sequences, a seeded subset) with every conservation track **kept in
+   place** go through the same model and the same peak finding: the question a p-value
+   answers is whether a filter fires this high on random sequence *with this conservation*.
+   Candidates fall into conservation strata by the track's mean over their window (edges at
+   the ``strata`` quantiles over the evaluated sequences); each detector (each filter, and the
+   CAM) has its own null distribution per stratum, its top tail an exponential.
+3. **p-values.** A candidate of detector d in stratum s with value x gets
+   ``p = (1 + #{null peaks of (d, s) >= x}) / (1 + n_null(d, s))`` (the tail beyond it).
+4. **q-values.** Benjamini–Hochberg within each detector and stratum (stratified FDR:
+   conservation is a prior on where to look, never evidence); a call passes at
+   ``q <= q_threshold`` (default 0.05).
+5. **Merging.** Overlapping calls keep only the best (smallest p, then largest activation
+   relative to the detector's null maximum): across every filter, one call per site named
+   after its filter's cluster (``merge="all"``, the default); ``"cluster"`` within each motif
+   cluster (``filters.tsv``); ``"none"`` keeps every call.
 
 Coordinates: a filter call spans the filter's *core* (the columns that carry its motif,
 :func:`seqfm.featuremaps.filter_cores`) on the strand that gave the peak; a CAM call spans the
