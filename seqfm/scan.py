@@ -726,6 +726,7 @@ def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerpr
     """Dinucleotide-shuffle each source with its tracks kept in place, scan it with the same
     tiling and collect every detector's peak values per conservation stratum (see
     :mod:`seqfm.significance`); the top of each group's values is kept (:func:`trimmed`)."""
+    from .featuremaps import site_intervals
     from .negatives import shuffle_batch
 
     n_filters = scanner.n_filters
@@ -739,18 +740,24 @@ def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerpr
     floors = np.zeros((n_filters + 1, n_strata))
     floors[n_filters] = -np.inf
     floors = floors.ravel()
-    kept: list[np.ndarray] = [np.zeros(0, np.float32)] * n_groups
-    pending_g, pending_v, n_pending = [], [], 0
+    kept_g, kept_v = np.zeros(0, np.int64), np.zeros(0, np.float32)
+    kept_x = {k: np.zeros(0, np.int64) for k in ("key", "start", "end")}
+    pending: list[dict] = []
     bases = 0
 
     def flush():
-        nonlocal kept, floors, pending_g, pending_v, n_pending
-        if not pending_g:
+        # every group's upper tail, with where each peak lies (to merge null calls later)
+        nonlocal kept_g, kept_v, kept_x, floors, pending
+        if not pending:
             return
-        new = sig.group_values(np.concatenate(pending_g), np.concatenate(pending_v), n_groups)
-        merged = [np.sort(np.concatenate([a, b])) for a, b in zip(kept, new)]
-        kept, floors = sig.trimmed(merged, floors, keep=0.1)
-        pending_g, pending_v, n_pending = [], [], 0
+        cols = {k: np.concatenate([kept_x[k]] + [p[k] for p in pending]) for k in kept_x}
+        g = np.concatenate([kept_g] + [p["group"] for p in pending])
+        v = np.concatenate([kept_v] + [p["value"] for p in pending])
+        values, cols = sig.sort_by_group(g, v, n_groups, **cols)
+        values, floors, cols = sig.trimmed(values, floors, keep=0.1, extra=cols)
+        kept_v = np.concatenate(values) if values else np.zeros(0, np.float32)
+        kept_g = np.repeat(np.arange(n_groups), [len(x) for x in values])
+        kept_x, pending = cols, []
 
     for k, src in enumerate(sources):
         codes = src.read(0, src.length)
@@ -769,21 +776,25 @@ def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerpr
             np.add.at(returned, (det, stratum), 1)
             counts += sig.tests_by_stratum(returned, out["n_tests"],
                                            np.broadcast_to(pos_share, returned.shape))
-            pending_g.append(det * n_strata + stratum)
-            pending_v.append(out["value"])
-            n_pending += len(det)
-            if n_pending > 4_000_000:  # bounded memory: keep only each group's upper tail
+            s, e = site_intervals(out["pos"], out["strand"], out["det"], scanner.cores,
+                                  scanner.width)
+            pending.append({"group": det * n_strata + stratum, "value": out["value"],
+                            "key": np.full(len(det), k, np.int64), "start": s, "end": e})
+            if sum(len(p["value"]) for p in pending) > 4_000_000:  # bounded memory
                 flush()
         bases += src.length
     flush()
-    null = NullModel(kept, np.round(counts.ravel()).astype(np.int64), floors)
+    bounds = np.searchsorted(kept_g, np.arange(n_groups + 1))
+    values = [kept_v[bounds[g]:bounds[g + 1]] for g in range(n_groups)]
+    null = NullModel(values, np.round(counts.ravel()).astype(np.int64), floors)
     info = {"bases": int(bases), "windows": len(sources), "seed": config.seed,
             "tail_fraction": config.tail_fraction, "tracks": "kept in place",
             "strata_edges": [float(e) for e in edges]}
     log.info("null: %d shuffled windows (tracks in place), %d bases, %d strata, %d filter and "
              "%d CAM peaks", len(sources), bases, n_strata, int(counts[:n_filters].sum()),
              int(counts[n_filters].sum()))
-    return ScanNull.fit(null, config.tail_fraction, fingerprint=fingerprint, info=info)
+    return ScanNull.fit(null, config.tail_fraction, fingerprint=fingerprint, info=info,
+                        peaks=kept_x)
 
 
 def build_genome_null(scanner: Scanner, genome, chroms: Sequence[str], config: ScanConfig,
@@ -877,8 +888,66 @@ def candidates_frame(cols: dict) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def _within(family: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A mask over the family's members as a mask over every candidate."""
+    out = np.zeros(len(family), dtype=bool)
+    out[np.flatnonzero(family)[mask]] = True
+    return out
+
+
+def _merge_groups(det: np.ndarray, n_filters: int, merge: str, labels) -> np.ndarray:
+    """The group each candidate merges within (one for all filters, one per cluster, the CAM's)."""
+    if merge == "all":
+        return (det >= 0).astype(np.int64)
+    from .sites import filter_name
+
+    clusters = np.array((list(labels.cluster) if labels is not None else ["."] * n_filters)
+                        + ["."], dtype=object)
+    names = np.array([filter_name(k) for k in range(n_filters)] + ["cam"], dtype=object)
+    return pd.factorize(np.where(clusters != ".", clusters, names))[0][np.where(det < 0, n_filters, det)]
+
+
+def _site_level(qv, p, group, q, merged_count, null, m, merge, labels) -> np.ndarray:
+    """:func:`seqfm.significance.site_level_q` for the filters' calls and the CAM's apart, the
+    null's stored peaks called and merged as the real candidates are."""
+    from .sites import merge_overlapping
+
+    n_strata = null.n_strata
+    n_det = null.n_detectors
+    null_p = null.peak_pvalues()
+    near = null_p <= q  # no real call passes above q: the other null peaks never do
+    pk = {k: v[near] for k, v in null.peaks.items()}
+    null_group, null_p = null.peak_groups()[near], null_p[near]
+    null_det = null_group // n_strata
+    mg = _merge_groups(np.where(null_det == n_det - 1, -1, null_det), n_det - 1, merge, labels)
+    key = pk["key"] * (n_det + 2) + mg
+    real_det = group // n_strata
+    out = qv.copy()
+    for cam in (False, True):
+        fam = (real_det == n_det - 1) == cam
+        nfam = (null_det == n_det - 1) == cam
+        if not fam.any():
+            continue
+        tests_real = m[n_det - 1].sum() if cam else m[: n_det - 1].sum()
+        counts = np.asarray(null.null.counts, np.float64).reshape(n_det, n_strata)
+        tests_null = counts[n_det - 1].sum() if cam else counts[: n_det - 1].sum()
+        ratio = tests_real / max(tests_null, 1.0)
+
+        def merged_null(mask, nfam=nfam):
+            sel = np.flatnonzero(nfam)[mask]
+            if merge == "none":
+                return len(sel)
+            order = np.argsort(null_p[sel], kind="stable")
+            return int(merge_overlapping(pk["start"][sel], pk["end"][sel], key[sel], order).sum())
+
+        out[fam] = sig.site_level_q(qv[fam], p[fam], group[fam], q,
+                                    lambda k, fam=fam: merged_count(_within(fam, k)),
+                                    null_p[nfam], null_group[nfam], merged_null, ratio)[0]
+    return out
+
+
 def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
-               labels=None, strata_tests=None) -> pd.DataFrame:
+               labels=None, strata_tests=None, null=None) -> pd.DataFrame:
     """BH within each detector and conservation stratum (:func:`seqfm.significance.stratified_bh`;
     ``strata_tests`` ``(F + 1, S)``: the tests of each, the CAM last; without it every detector
     is given its whole family's tests, ``n_tests``), keep ``q <= q``, merge overlapping calls,
@@ -901,13 +970,29 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
     if m.shape[1] <= stratum.max(initial=0) or m.shape[0] < det.max(initial=-1) + 2:
         raise InputError("scan candidates carry more detectors or conservation strata than "
                          "their test counts")
-    qv = sig.stratified_bh(p, np.where(det < 0, m.shape[0] - 1, det), stratum, m)
+    d_idx = np.where(det < 0, m.shape[0] - 1, det)
+    qv = sig.stratified_bh(p, d_idx, stratum, m)
+    n_filters = int(max(det.max() + 1, len(labels.cluster) if labels is not None else 0))
+    merge_group = _merge_groups(det, n_filters, merge, labels)
+    chrom_code = pd.factorize(cands["chrom"])[0]
+    order = np.lexsort((cands["pos"].to_numpy(), -cands["rel"].to_numpy(), p))
+
+    def merged_count(mask):
+        if merge == "none":
+            return int(mask.sum())
+        keep = merge_overlapping(cands["start"].to_numpy()[mask], cands["end"].to_numpy()[mask],
+                                 (chrom_code * (n_filters + 2) + merge_group)[mask],
+                                 np.argsort(np.argsort(order)[mask], kind="stable"))
+        return int(keep.sum())
+
+    if null is not None and null.peaks is not None and null.n_strata == m.shape[1]:
+        qv = _site_level(qv, p, d_idx * m.shape[1] + stratum, q, merged_count, null, m, merge,
+                         labels)
     c = cands.assign(q=qv)
     c = c[c["q"] <= q].reset_index(drop=True)
     if c.empty:
         return pd.DataFrame(columns=BED_HEADER)
     det = c["detector"].to_numpy()
-    n_filters = int(max(det.max() + 1, len(labels.cluster) if labels is not None else 0))
     # per-detector names (index n_filters: the CAM), looked up per call
     clusters = np.array((list(labels.cluster) if labels is not None else ["."] * n_filters)
                         + ["."], dtype=object)
@@ -1088,8 +1173,8 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     strata_tests = [[float(x) for x in row] for row in tests]  # (F + 1, S)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     # a workflow shard's calls would be thrown away: the merge makes them genome-wide
-    table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels, strata_tests)
-             if text else None)
+    table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels, strata_tests,
+                        null) if text else None)
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
     n_calls = None if table is None else int(len(table))
     cand_path = out / "candidates.npz"
@@ -1101,7 +1186,8 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     seconds = time.perf_counter() - t0
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
-               "n_tests": n_tests, "n_tests_strata": strata_tests, "n_candidates": n_cands, "p_dropped": p_dropped,
+               "n_tests": n_tests, "n_tests_strata": strata_tests, "n_candidates": n_cands,
+               "null": null.info.get("path"), "p_dropped": p_dropped,
                "n_calls": n_calls, "q": cfg.q, "seconds": seconds,
                "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
@@ -1210,7 +1296,12 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
         strata_tests = np.sum([i["n_tests_strata"] for i in infos], axis=0).tolist()
     cands = pd.concat([read_candidates(s / "candidates.npz") for s in shards], ignore_index=True)
     p_dropped = min(i.get("p_dropped", 1.0) for i in infos)
-    table = call_table(cands, n_tests, q, merge, labels, strata_tests)
+    null_file = infos[0].get("null")
+    null = ScanNull.load(null_file) if null_file and Path(null_file).is_file() else None
+    if null is None:
+        log.warning("the shards' null (%s) is not there: q-values are per detector and stratum, "
+                    "not measured on merged calls", null_file)
+    table = call_table(cands, n_tests, q, merge, labels, strata_tests, null)
     if len(table) and table["p"].max() >= p_dropped:
         log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut are "
                     "upper bounds (raise scan max_candidates)", p_dropped)
@@ -1370,6 +1461,7 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
         return {"null": str(path), **null.info}
     if null_path:
         null = ScanNull.load(null_path)
+        null.info["path"] = str(Path(null_path).resolve())  # the merge reads its peaks
         if null.fingerprint and null.fingerprint != fp:
             raise InputError(f"{null_path}: the null was made with another model (rebuild it with "
                              "`seqfm scan --make-null`)")

@@ -35,7 +35,7 @@ import numpy as np
 from .errors import InputError
 
 #: default stratum edges, as quantiles of the window means of the null's positions
-DEFAULT_STRATA = (0.5, 0.9, 0.99)
+DEFAULT_STRATA = (0.5, 0.9, 0.97, 0.99)
 
 
 # ---------------------------------------------------------------------- the null's sequences
@@ -113,6 +113,68 @@ def tests_by_stratum(returned: np.ndarray, n_tests: np.ndarray, share: np.ndarra
     returned = np.asarray(returned, np.float64)
     rest = np.maximum(np.asarray(n_tests, np.float64) - returned.sum(axis=1), 0)
     return returned + rest[:, None] * np.asarray(share, np.float64)
+
+
+#: levels (fractions of the target FDR) tried by :func:`site_level_q`, loosest first
+SITE_LEVELS = (1.0, 0.8, 0.65, 0.5, 0.4, 0.3, 0.22, 0.16, 0.12, 0.08, 0.05, 0.03, 0.02, 0.01)
+
+
+def site_level_q(q: np.ndarray, p: np.ndarray, group: np.ndarray, alpha: float, merged_real,
+                 null_p: np.ndarray, null_group: np.ndarray, merged_null, ratio: float
+                 ) -> tuple[np.ndarray, float]:
+    """q-values of the calls as sites: the false share after overlapping calls are merged,
+    measured on the null (target-decoy at the level of sites).
+
+    Several detectors call one binding site (redundant filters, both halves of a motif), and
+    merging keeps one call per site, while false calls mostly fall apart and stay single: the
+    per-group rate of :func:`stratified_bh` then understates the false share of the merged
+    calls. So the null's peaks are called with the same per-group p-value thresholds and
+    merged the same way; the groups' level is lowered (``alpha`` times each of
+    :data:`SITE_LEVELS` in turn) until the merged null calls, scaled by ``ratio`` (real tests
+    per null test), are at most ``alpha`` of the merged real calls.
+
+    Parameters
+    ----------
+    q, p, group : ``(k,)`` per-group q-values, p-values and groups of the real candidates
+    alpha : float, the target FDR
+    merged_real : callable, a boolean mask over the real candidates -> merged calls left
+    null_p, null_group : ``(n,)`` p-values and groups of the null's (top) peaks
+    merged_null : callable, a boolean mask over the null peaks -> merged calls left
+    ratio : float, real tests per null test
+
+    Returns
+    -------
+    (q_site ``(k,)``: ``q / f`` capped at 1, so that the calls passing at the chosen level
+    ``alpha f`` have ``q_site <= alpha``; the estimated false share at that level).
+    """
+    q, p = np.asarray(q, np.float64), np.asarray(p, np.float64)
+    group, null_group = np.asarray(group, np.int64), np.asarray(null_group, np.int64)
+    n_groups = int(max(group.max(initial=-1), null_group.max(initial=-1))) + 1
+    est, f = 0.0, 1.0
+    for f in SITE_LEVELS:
+        passed = q <= alpha * f
+        n_real = merged_real(passed) if passed.any() else 0
+        if not n_real:
+            break
+        t = np.full(n_groups, -1.0)  # each group's p-value threshold at this level
+        np.maximum.at(t, group[passed], p[passed])
+        null_pass = np.asarray(null_p) <= t[null_group]
+        est = (merged_null(null_pass) if null_pass.any() else 0) * ratio / n_real
+        if est <= alpha:
+            break
+    return np.minimum(q / f, 1.0), est
+
+
+def sort_by_group(group: np.ndarray, value: np.ndarray, n_groups: int, **extra
+                  ) -> tuple[list[np.ndarray], dict]:
+    """Values sorted within each group (:func:`group_values`) and the ``extra`` arrays in the
+    same order, flat (aligned with the groups' values one after the other)."""
+    group = np.asarray(group, np.int64)
+    order = np.lexsort((value, group))
+    g, v = group[order], np.asarray(value)[order]
+    bounds = np.searchsorted(g, np.arange(n_groups + 1))
+    values = [v[bounds[k]:bounds[k + 1]].astype(np.float32) for k in range(n_groups)]
+    return values, {k: np.asarray(x)[order] for k, x in extra.items()}
 
 
 def shares(counts: np.ndarray) -> np.ndarray:
@@ -275,10 +337,14 @@ class ScanNull:
     tail_scale: np.ndarray
     fingerprint: str = ""
     info: dict = field(default_factory=dict)
+    #: where the null's (top) peaks lie, aligned with the groups' values one after the
+    #: other: ``key`` (the sequence or window), ``start``, ``end`` (the call's interval);
+    #: merged like real calls to measure the false share of merged calls
+    peaks: dict | None = None
 
     @classmethod
     def fit(cls, null, tail_fraction: float = 0.01, min_tail: int = 20, fingerprint: str = "",
-            info: dict | None = None) -> "ScanNull":
+            info: dict | None = None, peaks: dict | None = None) -> "ScanNull":
         """Fit the exponential tails of a :class:`seqfm.sites.NullModel`."""
         d = len(null.values)
         u, pu, sc = np.full(d, np.inf), np.ones(d), np.ones(d)
@@ -292,7 +358,7 @@ class ScanNull:
                 continue
             u[k], sc[k] = thr, float(excess.mean())
             pu[k] = (1.0 + len(excess)) / (1.0 + null.counts[k])
-        return cls(null, u, pu, sc, fingerprint, dict(info or {}))
+        return cls(null, u, pu, sc, fingerprint, dict(info or {}), peaks)
 
     # ------------------------------------------------------------ strata
     @property
@@ -332,6 +398,16 @@ class ScanNull:
         """``(D,)``: the smallest of each detector's group thresholds (:meth:`thresholds`), so
         that a scan cut there loses nothing that passes in any stratum."""
         return self.thresholds(p).reshape(-1, self.n_strata).min(axis=1)
+
+    def peak_groups(self) -> np.ndarray:
+        """The group of each of :attr:`peaks` (the groups' values one after the other)."""
+        return np.repeat(np.arange(len(self.null.values)), [len(v) for v in self.null.values])
+
+    def peak_pvalues(self) -> np.ndarray:
+        """p-values of the null's own stored peaks (as real values of their group get)."""
+        flat = np.concatenate(self.null.values) if len(self.null.values) else np.zeros(0)
+        return self.null.pvalues(self.peak_groups(), flat, None,
+                                 (self.tail_u, self.tail_p, self.tail_scale))
 
     def detector_maxima(self) -> np.ndarray:
         """``(D,)``: the largest null value of each detector over its strata."""
@@ -374,7 +450,8 @@ class ScanNull:
         flat = (np.concatenate(self.null.values).astype(np.float32) if lengths.sum()
                 else np.zeros(0, np.float32))
         with atomic_write(path, "wb") as handle:
-            np.savez(handle, values=flat, lengths=lengths, counts=self.null.counts,
+            peaks = {f"peak_{k}": v for k, v in (self.peaks or {}).items()}
+            np.savez(handle, values=flat, lengths=lengths, counts=self.null.counts, **peaks,
                      floors=self.null.floors, tail_u=self.tail_u, tail_p=self.tail_p,
                      tail_scale=self.tail_scale, fingerprint=np.array(self.fingerprint),
                      info=np.array(json.dumps(self.info)))
@@ -388,29 +465,37 @@ class ScanNull:
         try:
             z = np.load(path, allow_pickle=False)
             null = NullModel.from_flat(z["values"], z["lengths"], z["counts"], z["floors"])
+            peaks = ({k: z[f"peak_{k}"] for k in ("key", "start", "end")}
+                     if "peak_key" in z else None)
             return cls(null, z["tail_u"], z["tail_p"], z["tail_scale"], str(z["fingerprint"]),
-                       json.loads(str(z["info"])))
+                       json.loads(str(z["info"])), peaks)
         except (OSError, KeyError, ValueError) as err:
             raise InputError(f"{path}: not a seqfm scan null ({err})") from None
 
 
-def trimmed(values: list[np.ndarray], floors: np.ndarray, keep: float = 0.1, min_keep: int = 2000
-            ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Keep the top ``keep`` share (at least ``min_keep``) of each group's sorted values.
+def trimmed(values: list[np.ndarray], floors: np.ndarray, keep: float = 0.1, min_keep: int = 2000,
+            extra: dict | None = None) -> tuple[list[np.ndarray], np.ndarray, dict]:
+    """Keep the top ``keep`` share (at least ``min_keep``) of each group's sorted values (and
+    of the ``extra`` flat arrays aligned with them).
 
     A call needs a small p-value, so only the upper tail of a null is ever searched; the
     dropped values stay counted (the group's ``counts`` are unchanged) and the group's floor
     rises to the largest dropped value, so anything at or below it gets p = 1 (exact above it).
     """
-    out, floors = [], np.array(floors, np.float64)
+    out, floors, take, base = [], np.array(floors, np.float64), [], 0
     for g, v in enumerate(values):
         n = max(min_keep, int(math.ceil(keep * len(v))))
+        lo = 0
         if len(v) > n:
             floors[g] = max(floors[g], float(v[len(v) - n - 1]))
-            v = v[len(v) - n:]
-            v = v[v > floors[g]]
-        out.append(v)
-    return out, floors
+            lo = len(v) - n
+            while lo < len(v) and v[lo] <= floors[g]:
+                lo += 1
+        out.append(v[lo:])
+        take.append(np.arange(base + lo, base + len(v)))
+        base += len(v)
+    idx = np.concatenate(take) if take else np.zeros(0, np.int64)
+    return out, floors, {k: np.asarray(x)[idx] for k, x in (extra or {}).items()}
 
 
 def group_values(group: np.ndarray, value: np.ndarray, n_groups: int) -> list[np.ndarray]:

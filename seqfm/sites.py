@@ -437,24 +437,64 @@ def build_null(model, codes: np.ndarray, tracks: np.ndarray | None, alphabet, po
     n_strata = len(edges) + 1
     means = (sig.window_means(tracks, model.filter_width)
              if tracks is not None and len(edges) else None)
-    groups, values = [], []
+    from .featuremaps import filter_cores, site_intervals
+
+    cores = filter_cores(model.conv1.weight.detach().cpu().numpy(), alphabet.size,
+                         config.core_fraction)
+    parts = []
     counts = np.zeros((n_filters + 1, n_strata))
-    for ck, tk in sig.shuffled_copies(codes, tracks, config.null_copies, config.seed):
+    for k, (ck, tk) in enumerate(sig.shuffled_copies(codes, tracks, config.null_copies,
+                                                     config.seed)):
         peaks, stratum, tests = _peaks_and_tests(model, ck, tk, means, edges, alphabet, policy,
                                                  device, config, progress=progress, desc="null")
         det = np.where(peaks.detector < 0, n_filters, peaks.detector)
-        groups.append(det * n_strata + stratum)
-        values.append(peaks.value)
+        s, e = site_intervals(peaks.pos, peaks.strand, peaks.detector, cores, model.filter_width)
+        parts.append({"group": det * n_strata + stratum, "value": peaks.value,
+                      "key": k * len(codes) + peaks.seq, "start": s, "end": e})
         counts += tests
-    g = np.concatenate(groups) if groups else np.zeros(0, np.int64)
-    v = np.concatenate(values) if values else np.zeros(0, np.float32)
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    values, where = sig.sort_by_group(cols["group"], cols["value"], counts.size,
+                                      key=cols["key"], start=cols["start"], end=cols["end"])
     floors = np.zeros((n_filters + 1, n_strata))
     floors[n_filters] = -np.inf
-    null = NullModel(sig.group_values(g, v, counts.size),
-                     np.round(counts.ravel()).astype(np.int64), floors.ravel())
+    null = NullModel(values, np.round(counts.ravel()).astype(np.int64), floors.ravel())
     info = {"strata_edges": [float(e) for e in edges], "copies": config.null_copies,
             "sequences": int(len(codes)), "tracks": "kept in place"}
-    return ScanNull.fit(null, config.tail_fraction, info=info)
+    return ScanNull.fit(null, config.tail_fraction, info=info, peaks=where)
+
+
+def _site_level(calls: pd.DataFrame, group: np.ndarray, null: ScanNull, tests: np.ndarray,
+                labels: "FilterLabels", config: SitesConfig) -> np.ndarray:
+    """Per-group q-values as the false share of merged calls, measured on the null's peaks
+    called and merged the same way (:func:`seqfm.significance.site_level_q`), filter calls
+    and CAM calls apart."""
+    n_filters = len(labels.cluster)
+    null_p = null.peak_pvalues()
+    near = null_p <= config.q  # no real call passes above q: the other null peaks never do
+    pk = {k: v[near] for k, v in null.peaks.items()}
+    null_group, null_p = null.peak_groups()[near], null_p[near]
+    null_det = null_group // null.n_strata
+    null_calls = pd.DataFrame({"row": pk["key"], "detector": np.where(null_det == n_filters, -1,
+                                                                       null_det),
+                               "pos": pk["start"], "seq_start": pk["start"],
+                               "seq_end": pk["end"], "p": null_p, "rel": 0.0})
+    counts = np.asarray(null.null.counts, np.float64).reshape(-1, null.n_strata)
+    q = calls["q"].to_numpy(np.float64).copy()
+    det = calls["detector"].to_numpy()
+    for cam in (False, True):
+        fam, nfam = (det < 0) == cam, (null_det == n_filters) == cam
+        if not fam.any():
+            continue
+        sub, nsub = calls[fam], null_calls[nfam]
+        fam_tests = tests[n_filters].sum() if cam else tests[:n_filters].sum()
+        fam_null = counts[n_filters].sum() if cam else counts[:n_filters].sum()
+        q[fam] = sig.site_level_q(
+            q[fam], calls["p"].to_numpy()[fam], group[fam], config.q,
+            lambda k, sub=sub: len(merge_calls(sub[k], labels, config.merge)),
+            null_p[nfam], null_group[nfam],
+            lambda k, nsub=nsub: len(merge_calls(nsub[k], labels, config.merge)),
+            fam_tests / max(fam_null, 1.0))[0]
+    return q
 
 
 def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = None,
@@ -517,14 +557,15 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
     keep = p <= config.q
     peaks, p, stratum, det_idx = peaks.take(keep), p[keep], stratum[keep], det_idx[keep]
     q = sig.stratified_bh(p, det_idx, stratum, tests)
-    ok = q <= config.q
-    peaks, p, q, stratum, det_idx = peaks.take(ok), p[ok], q[ok], stratum[ok], det_idx[ok]
     s, e = fm.site_intervals(peaks.pos, peaks.strand, peaks.detector, cores, width)
     rel = peaks.value / null.detector_maxima()[det_idx]
     calls = pd.DataFrame({"row": peaks.seq, "detector": peaks.detector, "pos": peaks.pos,
                           "seq_start": s, "seq_end": e, "seq_strand": peaks.strand,
                           "activation": peaks.value.astype(np.float64), "p": p, "q": q,
                           "rel": rel, "stratum": stratum})
+    calls["q"] = _site_level(calls, det_idx * null.n_strata + stratum, null, tests, labels,
+                             config)
+    calls = calls[calls["q"] <= config.q]
     calls = merge_calls(calls, labels, config.merge)
     n_f, n_c = int(round(tests[:n_filters].sum())), int(round(tests[n_filters].sum()))
     log.info("%d calls at q <= %g (%d filter and %d CAM candidates on %d sequences)",

@@ -63,7 +63,7 @@ def test_genome_scan_calls_motifs_not_conserved_blocks(tmp_path, engine):
     sc = scan.Scanner(conserved_motif_model(), {}, scan.ScanConfig(tile=5000, engine=engine,
                                                                      merge="none"))
     null = scan.build_null(sc, [src], sc.config)
-    assert null.n_strata == 4
+    assert null.n_strata == len(significance.DEFAULT_STRATA) + 1
     scan.scan_sources(sc, [src], null, tmp_path, {"chr1": len(codes)})
     bed = pd.read_csv(tmp_path / "sites.bed", sep="\t")
     for detector in ("filter_0", "cam"):

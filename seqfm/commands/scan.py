@@ -74,7 +74,7 @@ def add_arguments(p) -> None:
     s.add_argument("--tile", type=int, default=20_000, help="bases owned by one tile")
     s.add_argument("--batch-size", type=int, default=4, help="tiles per batch on the device")
     s.add_argument("--q", type=float, default=0.05, help="Benjamini-Hochberg q-value threshold")
-    s.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.99",
+    s.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.97,0.99",
                    help="conservation strata: edges at these quantiles of the track's window means (comma-separated; '' for none); calls are tested within each stratum")
     s.add_argument("--null-bases", type=int, default=10_000_000,
                    help="bases of dinucleotide-shuffled genome windows in the null")

@@ -56,7 +56,7 @@ def add_arguments(p) -> None:
     c.add_argument("--labels", choices=["positive", "negative", "all"], default="positive",
                    help="which labels among them")
     c.add_argument("--q", type=float, default=0.05, help="Benjamini-Hochberg q-value threshold")
-    c.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.99",
+    c.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.97,0.99",
                    help="conservation strata: edges at these quantiles of the track's window means (comma-separated; '' for none); calls are tested within each stratum")
     c.add_argument("--null-copies", type=int, default=10,
                    help="dinucleotide-shuffled copies of each sequence in the empirical null")

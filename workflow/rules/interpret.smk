@@ -123,7 +123,7 @@ def sites_options(wildcards, input):
         f"--labels {s['labels']}",
         f"--q {s['q']}",
         f"--null-copies {s['null_copies']}",
-        f"--strata '{csv(s.get('strata', [0.5, 0.9, 0.99]))}'",
+        f"--strata '{csv(s.get('strata', [0.5, 0.9, 0.97, 0.99]))}'",
         f"--null-max-seqs {s['null_max_seqs']}",
         f"--merge {s['merge']}",
         f"--top-n {s['top_n']}",

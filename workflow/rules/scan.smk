@@ -34,7 +34,7 @@ def scan_common_options(wildcards):
         f"--batch-size {s['batch_size']}",
         f"--q {s['q']}",
         f"--null-bases {s['null_bases']}",
-        f"--strata '{csv(s.get('strata', [0.5, 0.9, 0.99]))}'",
+        f"--strata '{csv(s.get('strata', [0.5, 0.9, 0.97, 0.99]))}'",
         f"--null-window {s['null_window']}",
         f"--tail-fraction {s['tail_fraction']}",
         f"--merge-calls {s['merge']}",
