@@ -621,6 +621,10 @@ def report(res: dict) -> str:
             lines.append(f"  {label:<14} influential/all (first rank): {per}; top 4 cover "
                          f"{len(b['top4_motifs'])} of {len(names)}; one cluster each: "
                          f"{'yes' if b['one_each'] else 'no'}")
+    lines.append("(site, dec.el, dec.reg, else: shares of the calls on a planted site, on a "
+                 "conserved decoy element, in a decoy region, on neither; recall: planted sites "
+                 "a call overlaps; label: recalled sites whose best call names the planted "
+                 "motif; dec.hit: decoy elements a call overlaps)")
     if res["missing"]:
         lines.append("not measured (missing): " + ", ".join(res["missing"]))
     sec = res["seconds"]
