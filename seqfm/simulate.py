@@ -23,6 +23,13 @@
     regions of the same size distribution without a motif, but with conserved elements
     drawn exactly like the positives' sites (same widths, offsets near the centre, strands,
     share of pairs), so that conservation alone cannot tell them from positives.
+``decoy_elements.bed``
+    the conserved elements inside the decoy regions, one row each; a ``#`` header names the
+    columns ``chrom start end name score strand shaped_like region``: ``name`` is the
+    element's own name (``{region}.{k}``), ``score`` 0, ``strand`` the strand of its
+    conservation profile, ``shaped_like`` the JASPAR name of the motif whose width and
+    information profile its conservation takes (no motif sequence is there) and ``region``
+    the decoy region's name. The truth of what a call on conserved DNA without a motif is.
 ``conservation.bw`` (and ``conservation.bedGraph`` on request)
     a phyloP-like per-base score: noise around 0 (sd 1), raised by 3 on average over planted
     sites and decoys' conserved elements, column by column in proportion to the motif's
@@ -640,9 +647,19 @@ def write_dna_example(out: Path, genome: DnaGenome, regions: DnaRegions,
     write_table(out / "positives.narrowPeak",
                 [row + (f"{v:.3f}", f"{3 * v:.3f}", f"{max(3 * v - 1, 0):.3f}", int(sm))
                  for row, v, sm in zip(peaks, r.signal, r.sites["summit"])])
+    dec_names = [f"decoy_{i + 1:0{width}d}" for i in range(r.dec_chrom.size)]
     write_table(out / "decoys.bed",
-                [(g.names[c], s, e, f"decoy_{i + 1:0{width}d}", 0, ".")
-                 for i, (c, s, e) in enumerate(zip(r.dec_chrom, r.dec_start, r.dec_end))])
+                [(g.names[c], s, e, n, 0, ".")
+                 for c, s, e, n in zip(r.dec_chrom, r.dec_start, r.dec_end, dec_names)])
+    ds_ = r.decoy_sites
+    nth = np.zeros(ds_["region"].size, dtype=np.int64)
+    for i in range(1, nth.size):  # the plan is sorted by region, then offset
+        nth[i] = nth[i - 1] + 1 if ds_["region"][i] == ds_["region"][i - 1] else 0
+    write_table(out / "decoy_elements.bed", [
+        (g.names[r.dec_chrom[ri]], s, s + motifs[k].width, f"{dec_names[ri]}.{n + 1}", 0,
+         "-" if mi else "+", motifs[k].name, dec_names[ri])
+        for ri, s, k, mi, n in zip(ds_["region"], ds_["start"], ds_["motif"], ds_["minus"], nth)],
+        header="chrom\tstart\tend\tname\tscore\tstrand\tshaped_like\tregion")
     st = r.sites
     write_table(out / "truth.bed", [
         (g.names[r.pos_chrom[ri]], s, s + motifs[k].width, motifs[k].name,
@@ -670,7 +687,7 @@ def dna_summary(params: dict, genome: DnaGenome, regions: DnaRegions,
     per_motif = np.bincount(st["motif"], minlength=len(motifs))
     n_sites = np.bincount(st["region"], minlength=regions.pos_chrom.size)
     files = ["genome.fa", "genome.fa.fai", "positives.bed", "positives.narrowPeak",
-             "truth.bed", "decoys.bed", "conservation.bw"]
+             "truth.bed", "decoys.bed", "decoy_elements.bed", "conservation.bw"]
     return {
         "generator": f"seqfm {__version__} simulate (DNA)",
         "seed": params["seed"],

@@ -14,7 +14,8 @@ from seqfm.errors import InputError
 
 SMALL = dict(genome_size=600_000, n_chroms=3, n_positives=300, n_decoys=300, n_gaps=2)
 FILES = ["genome.fa", "genome.fa.fai", "positives.bed", "positives.narrowPeak", "truth.bed",
-         "decoys.bed", "conservation.bw", "conservation.bedGraph", "simulate.json"]
+         "decoys.bed", "decoy_elements.bed", "conservation.bw", "conservation.bedGraph",
+         "simulate.json"]
 CODE = {c: i for i, c in enumerate("ACGT")}
 COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
 
@@ -128,6 +129,41 @@ def test_regions_layout(small):
     assert (pairs == 2).all()
 
 
+def test_decoy_elements(small, motifs):
+    """decoy_elements.bed: the conserved site-shaped elements inside the decoy regions, with
+    no planted motif, raised in conservation like the planted sites, listed in simulate.json."""
+    import pyBigWig
+
+    header = (small / "decoy_elements.bed").open().readline()
+    assert header.rstrip("\n") == "#chrom\tstart\tend\tname\tscore\tstrand\tshaped_like\tregion"
+    el = read_bed(small / "decoy_elements.bed", header[1:].split())
+    dec = read_bed(small / "decoys.bed", ["chrom", "start", "end", "name", "score", "strand"])
+    info = json.loads((small / "simulate.json").read_text())
+    assert "decoy_elements.bed" in info["files"] and "decoys.bed" in info["files"]
+    assert len(el) == info["counts"]["decoy_conserved_elements"]
+    assert el.name.is_unique and set(el.region) == set(dec.name)
+    assert set(el.name.str.rsplit(".", n=1).str[0]) == set(dec.name)
+    region = dec.set_index("name").loc[el.region]
+    assert (el.chrom.values == region.chrom.values).all()
+    assert (el.start.values >= region.start.values + 20).all()
+    assert (el.end.values <= region.end.values - 20).all()
+    widths = {m.name: m.width for m in motifs.values()}
+    assert ((el.end - el.start) == el.shaped_like.map(widths)).all()
+    assert set(el.strand) == {"+", "-"} and (el.score == 0).all()
+    per_region = el.region.value_counts()
+    assert per_region.max() == 2 and 0.2 < (per_region == 2).mean() < 0.4
+    # conserved like planted sites, and no planted site among them
+    bw = pyBigWig.open(str(small / "conservation.bw"))
+    elem = np.mean([np.nanmean(bw.values(c, s, e, numpy=True))
+                    for c, s, e in zip(el.chrom, el.start, el.end)])
+    t = truth(small)
+    site = np.mean([np.nanmean(bw.values(c, s, e, numpy=True))
+                    for c, s, e in zip(t.chrom, t.start, t.end)])
+    assert elem > 2 and abs(elem - site) < 0.3
+    key = set(zip(t.chrom, t.start))
+    assert not any((c, s) in key for c, s in zip(el.chrom, el.start))
+
+
 def test_narrowpeak_summit(small):
     peaks = pd.read_csv(small / "positives.narrowPeak", sep="\t", header=None)
     assert peaks.shape[1] == 10
@@ -239,4 +275,6 @@ def test_one_motif_no_decoys(tmp_path):
     info = sim.simulate(tmp_path / "one", motifs=["MA0047.4"], **{**SMALL, "n_decoys": 0})
     assert info["counts"]["sites"] == 300 and info["counts"]["two_motif_regions"] == 0
     assert (tmp_path / "one" / "decoys.bed").read_text() == ""
+    assert (tmp_path / "one" / "decoy_elements.bed").read_text() == \
+        "#chrom\tstart\tend\tname\tscore\tstrand\tshaped_like\tregion\n"
     assert not (tmp_path / "one" / "conservation.bedGraph").exists()

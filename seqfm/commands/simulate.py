@@ -1,7 +1,9 @@
 """Write the embedded example's DNA data: a seeded genome with planted JASPAR motifs.
 
-Writes into --out: genome.fa (+ .fai), positives.bed, positives.narrowPeak, truth.bed,
-decoys.bed, conservation.bw (optionally conservation.bedGraph) and simulate.json. Files are
+Writes into --out: genome.fa (+ .fai), positives.bed, positives.narrowPeak, truth.bed (the
+planted sites), decoys.bed (the motif-free conserved regions), decoy_elements.bed (the conserved
+site-shaped elements inside them), conservation.bw (optionally conservation.bedGraph) and
+simulate.json. Files are
 written under temporary names and renamed into place once all are complete; the same seed
 gives byte-identical files.
 """
