@@ -12,9 +12,12 @@ The path from a trained :class:`~seqfm.model.SeqCNN` to named motifs:
    sites means no PWM; low-information flanks are trimmed.
 3. :func:`ablation_effects` -- influence: logits with a set of first-layer channels zeroed
    (one set per row of a mask matrix), in batches, several masks per forward pass.
-4. :func:`cluster_filters` -- redundant filters (one motif at another offset or on the other
-   strand) joined by average linkage on the best ungapped, both-strand alignment similarity
-   (:func:`motif_similarity`), merged into one PWM by the aligned sum of counts.
+4. :func:`track_response` / :func:`track_only_filters` -- conservation's share by
+   intervention (tracks at background; shuffled sequence with the tracks in place); filters
+   that respond to the track without a sequence motif are reported as ``track-only``.
+5. :func:`cluster_filters` -- redundant filters (one motif at another offset, a partial
+   overlap or on the other strand) merged agglomeratively on TomTom between the clusters'
+   merged matrices; a cluster's PWM is the aligned sum of all its members' site counts.
 5. :func:`annotate` -- memelite's TomTom against a JASPAR release (:func:`load_jaspar`), with a
    calibrated significance rule (:class:`MatchRule`; see ``bench/bench_tomtom_calibration.py``).
 6. :func:`write_meme` / :func:`read_meme` -- MEME motif format version 4.
@@ -1354,21 +1357,33 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         The merged PWM of every cluster (``motif_K``; alternate name: its filters).
     ``motifs.tsv``
         One row per cluster, best (largest influence) first: ``rank cluster influence
-        n_sites ic match_id match_name match_p match_q filters``, then ``match_E
-        match_offset match_strand conservation_reliance consensus logo match_null_p
+        n_sites ic match_id match_name match_p match_q filters``, then ``kind match_E
+        match_offset match_strand consensus logo pos_frac neg_frac odds_ratio fisher_p
+        track_sites_kept track_act_kept track_logit_change shuffled_sites_kept match_null_p
         match_null_z nearest_id nearest_name match_family auroc_drop logit_drop_pos width``.
+        ``kind`` is ``motif`` (a cluster of sequence-motif filters, :func:`cluster_filters`,
+        named ``motif_K``) or ``track-only`` (one filter that responds to the tracks without a
+        sequence motif, :func:`track_only_filters`, named ``track_K``; K is the rank).
         ``influence`` is measured by zeroing all the cluster's filters together (not the max or
         sum of its members': redundant filters stand in for each other when one is zeroed);
-        ``n_sites`` is the sum over its filters; ``conservation_reliance`` that of its most
-        influential filter. ``match_id``/``match_name``/``match_family`` are filled only when
+        ``n_sites`` is the sum over its filters. Enrichment (:func:`enrichment`) is counted on
+        the test split: a sequence has a call when any member filter passes its Basset site
+        threshold in it (:func:`cluster_calls`; not a significance-based call).
+        Conservation's share, by intervention (tracks at :func:`track_background`, the
+        negatives' median): ``track_sites_kept`` (share of the cluster's sites, train + valid
+        positives, left), ``track_act_kept`` (mean activation at its sites, relative),
+        ``track_logit_change`` (mean logit change on test positives when only the cluster's
+        filters see the background tracks), ``shuffled_sites_kept`` (sites on
+        dinucleotide-shuffled sequence with the tracks in place, per real site); empty without
+        tracks. ``match_id``/``match_name``/``match_family`` are filled only when
         the match passes ``config.rule``; ``match_p``/``q``/``E``/``offset``/``strand`` and
         ``nearest_*`` always describe the best TomTom target (``match_offset``: memelite's, the
         query's first column sits at that column of the target oriented by ``match_strand``).
     ``interpret/filters.tsv``
         One row per filter (``filter cluster influence n_sites ic consensus match_*
-        nearest_* auroc_drop logit_drop_pos conservation_reliance trim_start trim_end
-        threshold act_max logo``), most influential first; filters without a PWM have an
-        empty ``cluster``.
+        nearest_* auroc_drop logit_drop_pos kind track_sites_kept track_act_kept
+        shuffled_sites_kept trim_start trim_end threshold act_max logo``), most influential
+        first; filters without a PWM that are not track-only have an empty ``cluster``.
     ``logos/``
         ``motif_K.png/.svg`` (the cluster beside its best JASPAR match and the conservation
         weights of its most influential filter) and ``filters/filter_N.png/.svg``.
