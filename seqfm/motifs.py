@@ -12,9 +12,12 @@ The path from a trained :class:`~seqfm.model.SeqCNN` to named motifs:
    sites means no PWM; low-information flanks are trimmed.
 3. :func:`ablation_effects` -- influence: logits with a set of first-layer channels zeroed
    (one set per row of a mask matrix), in batches, several masks per forward pass.
-4. :func:`cluster_filters` -- redundant filters (one motif at another offset or on the other
-   strand) joined by average linkage on the best ungapped, both-strand alignment similarity
-   (:func:`motif_similarity`), merged into one PWM by the aligned sum of counts.
+4. :func:`track_response` / :func:`track_only_filters` -- conservation's share by
+   intervention (tracks at background; shuffled sequence with the tracks in place); filters
+   that respond to the track without a sequence motif are reported as ``track-only``.
+5. :func:`cluster_filters` -- redundant filters (one motif at another offset, a partial
+   overlap or on the other strand) merged agglomeratively on TomTom between the clusters'
+   merged matrices; a cluster's PWM is the aligned sum of all its members' site counts.
 5. :func:`annotate` -- memelite's TomTom against a JASPAR release (:func:`load_jaspar`), with a
    calibrated significance rule (:class:`MatchRule`; see ``bench/bench_tomtom_calibration.py``).
 6. :func:`write_meme` / :func:`read_meme` -- MEME motif format version 4.
@@ -314,21 +317,29 @@ def filter_pwms(sites: FilterSites, alphabet: str = "dna", min_sites: int = 10,
 
 
 # ---------------------------------------------------------------------- influence
-def _masked_logits(model, fwd, rev, masks):
+def _masked_logits(model, fwd, rev, masks, alt=None):
     """Logits ``(K, B)`` with first-layer channels multiplied by ``masks`` ``(K, F)``.
 
     Mirrors :meth:`SeqCNN.features` + pooling + head (eval mode), with the mask applied
-    after the ReLU of both strands.
+    after the ReLU of both strands. With ``alt = (fwd_alt, rev_alt)`` a masked channel takes
+    its value from ``alt`` instead of 0 (``fwd * m + fwd_alt * (1 - m)``; an intervention on
+    the inputs of some filters only).
     """
     import torch
 
     k, b = masks.shape[0], fwd.shape[0]
     mk = masks[:, None, :, None]
-    f = (fwd[None] * mk).reshape(k * b, *fwd.shape[1:])
+    f = fwd[None] * mk
+    if alt is not None:
+        f = f + alt[0][None] * (1 - mk)
+    f = f.reshape(k * b, *fwd.shape[1:])
     if rev is None:
         h = model._trunk(f)
     else:
-        r = (rev[None] * mk).reshape(k * b, *rev.shape[1:])
+        r = rev[None] * mk
+        if alt is not None:
+            r = r + alt[1][None] * (1 - mk)
+        r = r.reshape(k * b, *rev.shape[1:])
         if model.project is None:
             h = torch.maximum(model._trunk(f), model._trunk(r))
         else:
@@ -541,6 +552,162 @@ def merge_counts(pwms: Sequence[PWM], rep: int, alphabet: Alphabet
     for off, _, c in aligned:
         total[off - lo: off - lo + c.shape[0]] += c
     return total, [(off - lo, strand) for off, strand, _ in aligned]
+
+
+def tomtom_pairs(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray],
+                 reverse_complement: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TomTom (memelite) of every query ``(W, A)`` against every target ``(W, A)``.
+
+    Overlap-aware: every offset (partial overlaps included) and, with
+    ``reverse_complement``, the other strand are scored; the p-value accounts for the overlap.
+
+    Returns
+    -------
+    p, offset, strand : numpy.ndarray, shape ``(Q, T)``
+        memelite's convention: the query's first column sits at column ``offset`` (may be
+        negative) of the target, the target reverse-complemented when ``strand`` is 1.
+    """
+    tomtom = _tomtom()
+    qs = [np.ascontiguousarray(np.asarray(q, dtype=np.float64).T) for q in queries]
+    ts = [np.ascontiguousarray(np.asarray(t, dtype=np.float64).T) for t in targets]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "few targets": the caller pads the target set
+        p, _scores, offsets, _overlaps, strands = tomtom(qs, ts, reverse_complement=reverse_complement)
+    p = np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0)
+    return p, np.asarray(offsets).astype(np.int64), np.asarray(strands).astype(np.int64)
+
+
+@dataclass
+class Cluster:
+    """Filters of one motif and their places in the cluster's merged matrix.
+
+    Attributes
+    ----------
+    members : list of int
+        Indices into the list of PWMs given to :func:`cluster_filters`.
+    place : list of (offset, strand)
+        Member ``k``'s matrix (reverse-complemented when ``strand`` is 1) covers columns
+        ``[offset, offset + width)`` of ``counts``.
+    counts : numpy.ndarray, shape ``(W, A)``
+        The aligned sum of the members' site counts (:func:`place_counts`).
+    """
+
+    members: list
+    place: list
+    counts: np.ndarray
+
+
+def place_counts(pwms: Sequence[PWM], members: Sequence[int], place: Sequence[tuple[int, int]],
+                 alphabet: Alphabet) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Aligned sum of the members' counts; placements shifted so the first column is 0."""
+    lo = min(o for o, _ in place)
+    place = [(o - lo, s) for o, s in place]
+    width = max(o + pwms[m].width for m, (o, _) in zip(members, place))
+    total = np.zeros((width, pwms[members[0]].counts.shape[1]))
+    for m, (o, s) in zip(members, place):
+        c = reverse_complement_matrix(pwms[m].counts, alphabet) if s else pwms[m].counts
+        total[o: o + len(c)] += c
+    return total, place
+
+
+def cluster_filters(pwms: Sequence[PWM], alphabet: Alphabet, max_p: float = 1e-4,
+                    coact: np.ndarray | None = None, min_coact: float = 0.0,
+                    trim_bits: float = 0.3) -> list[Cluster]:
+    """One cluster per motif: agglomerative merging on TomTom between the merged matrices.
+
+    Every PWM starts as its own cluster. Each round compares every cluster's merged matrix
+    (its members' aligned site counts, flanks under ``trim_bits`` trimmed) with every other by
+    TomTom (:func:`tomtom_pairs`: any offset, partial overlaps, both strands for DNA; the
+    filters' own matrices pad the target set so the p-values keep a stable background). Two
+    clusters may merge when TomTom's p-value is at most ``max_p`` in both directions (query
+    and target swapped) and, with ``coact`` given, the mean co-activation of their members
+    (:func:`coactivation`) is at least ``min_coact``. Mergeable pairs are taken in order of
+    p-value (ties by index), each cluster at most once per round; the smaller cluster (by
+    sites) is placed in the larger one's frame with TomTom's offset and strand, so its members
+    keep their alignment. Rounds repeat until no pair qualifies. A filter covering half of a
+    motif joins a filter covering the whole motif, and once merged, the cluster's longer
+    matrix recruits the filter covering the other half (which alone overlaps neither enough).
+    Deterministic: no random choice, the same input gives the same clusters.
+
+    Parameters
+    ----------
+    pwms : list of PWM
+    alphabet : Alphabet
+        With a complement (DNA), the other strand is tried too.
+    max_p : float
+    coact : numpy.ndarray, shape ``(K, K)``, optional
+        Pairwise co-activation of the PWMs' filters.
+    min_coact : float
+    trim_bits : float
+
+    Returns
+    -------
+    list of Cluster, in order of their first member.
+    """
+    n = len(pwms)
+    if n == 0:
+        return []
+    rc = alphabet.complement is not None
+    clusters = [Cluster([i], [(0, 0)], pwms[i].counts.astype(np.float64)) for i in range(n)]
+    pool = [p.probs for p in pwms]
+    while len(clusters) > 1:
+        k = len(clusters)
+        trimmed, lows = [], []
+        for cl in clusters:
+            probs = counts_to_probs(cl.counts, pwms[cl.members[0]].pseudocount)
+            lo, hi = trim_bounds(probs, trim_bits)
+            if hi <= lo:
+                lo, hi = 0, len(probs)
+            trimmed.append(probs[lo:hi])
+            lows.append(lo)
+        p, off, strand = tomtom_pairs(trimmed, trimmed + pool, rc)
+        p, off, strand = p[:, :k], off[:, :k], strand[:, :k]
+        psym = np.maximum(p, p.T)
+        np.fill_diagonal(psym, np.inf)
+        ok = psym <= max_p
+        if coact is not None:
+            for i in range(k):
+                for j in range(i + 1, k):
+                    if ok[i, j]:
+                        c = float(np.mean(coact[np.ix_(clusters[i].members, clusters[j].members)]))
+                        ok[i, j] = ok[j, i] = c >= min_coact
+        pairs = sorted((psym[i, j], i, j) for i in range(k) for j in range(i + 1, k) if ok[i, j])
+        if not pairs:
+            break
+        used: set[int] = set()
+        merged: dict[int, Cluster] = {}
+        for _, i, j in pairs:
+            if i in used or j in used:
+                continue
+            used |= {i, j}
+            a, b = clusters[i], clusters[j]
+            if b.counts.sum() > a.counts.sum():
+                i, j, a, b = j, i, b, a
+            # b (query) placed in a's frame (target): b's trimmed first column sits at column
+            # off of a's trimmed matrix, or of its reverse complement when strand is 1
+            o, s = int(off[j, i]), int(strand[j, i])
+            la, lb = lows[i], lows[j]
+            wa, wb = len(trimmed[i]), len(trimmed[j])
+            if not s:
+                shift = la + o - lb
+                place_b = [(shift + po, ps) for po, ps in b.place]
+            else:
+                width_b = len(b.counts)
+                shift = la + (wa - o - wb) - (width_b - (lb + wb))
+                place_b = [(shift + width_b - po - pwms[m].width, 1 - ps) for m, (po, ps) in zip(b.members, b.place)]
+            members = a.members + b.members
+            counts, place = place_counts(pwms, members, a.place + place_b, alphabet)
+            merged[min(i, j)] = Cluster(members, place, counts)
+        clusters = [merged.get(c, cl) for c, cl in enumerate(clusters) if c not in used or c in merged]
+    order = sorted(range(len(clusters)), key=lambda c: min(clusters[c].members))
+    out = []
+    for c in order:
+        cl = clusters[c]
+        idx = np.argsort(cl.members, kind="stable")
+        out.append(Cluster([cl.members[i] for i in idx], [cl.place[i] for i in idx], cl.counts))
+    return out
 
 
 # ---------------------------------------------------------------------- JASPAR + TomTom
@@ -841,35 +1008,242 @@ def _bar(enabled: bool, total: int, desc: str):
     return _Null()
 
 
-# ---------------------------------------------------------------------- conservation
-def conservation_reliance(weight: np.ndarray, n_letters: int, track_scale: np.ndarray | None = None
-                          ) -> np.ndarray:
-    """How much each detector's output can swing from the conservation channels.
+# ---------------------------------------------------------------------- conservation, by intervention
+def track_background(tracks: np.ndarray, index: np.ndarray, n: int = 500) -> np.ndarray | None:
+    """Background value of each track: its median over (up to ``n`` evenly spaced) sequences of
+    ``index`` (seqfm passes the negatives), every position.
 
-    ``R_track = sum_t scale_t * sum_w |w[t, w]|`` against ``R_seq = sum_w (max_a w[a, w] -
-    min_a w[a, w])`` (the swing from the worst to the best sequence);
-    reliance = ``R_track / (R_track + R_seq)``, 0 without tracks.
+    The value a position without the positives' conservation has: about 0 for a centred
+    phyloP-like score, the genome's typical value for a non-centred one (phastCons, a
+    coverage track). None without tracks.
+    """
+    if tracks.ndim != 3 or tracks.shape[1] == 0 or len(index) == 0:
+        return None
+    index = np.sort(np.asarray(index))
+    if len(index) > n:
+        index = index[np.linspace(0, len(index) - 1, n).round().astype(np.int64)]
+    sub = np.asarray(tracks[index], dtype=np.float32)
+    return np.median(sub.transpose(1, 0, 2).reshape(sub.shape[1], -1), axis=1)
+
+
+def _sub_source(codes, tracks, index, alphabet, policy, device, background=None):
+    """A BatchSource over the rows ``index`` (in that order), tracks at ``background`` when given."""
+    from .train import BatchSource
+
+    c = np.asarray(codes[np.asarray(index)], dtype=np.uint8)
+    t = np.asarray(tracks[np.asarray(index)], dtype=np.float16)
+    if background is not None:
+        t = np.broadcast_to(np.asarray(background, dtype=np.float16)[None, :, None], t.shape).copy()
+    return BatchSource(c, t, np.zeros(len(c), dtype=np.float32), device, alphabet, policy, resident=True)
+
+
+@dataclass
+class TrackResponse:
+    """What :func:`track_response` measured, per filter (arrays ``(F,)``).
+
+    Attributes
+    ----------
+    n_sites : sites (windows passing the filter's threshold, either strand) on the sequences.
+    n_sites_background : sites with every track at its background value (same sequences).
+    n_sites_shuffled : sites on the sequences dinucleotide-shuffled, the tracks kept in place.
+    act_sites : mean activation at the sites.
+    act_sites_background : mean activation at the same windows with the tracks at background.
+    """
+
+    n_sites: np.ndarray
+    n_sites_background: np.ndarray
+    n_sites_shuffled: np.ndarray
+    act_sites: np.ndarray
+    act_sites_background: np.ndarray
+
+    @property
+    def kept_background(self) -> np.ndarray:
+        """Share of the sites left with the tracks at background (NaN without sites)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.n_sites > 0, self.n_sites_background / np.maximum(self.n_sites, 1), np.nan)
+
+    @property
+    def kept_shuffled(self) -> np.ndarray:
+        """Sites on shuffled sequence (tracks in place) per site on the real sequence."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.n_sites > 0, self.n_sites_shuffled / np.maximum(self.n_sites, 1), np.nan)
+
+
+def track_response(model, codes: np.ndarray, tracks: np.ndarray, index: np.ndarray,
+                   threshold: np.ndarray, background: np.ndarray, seed: int = 1,
+                   policy: str = "uniform", batch_size: int = 256) -> TrackResponse:
+    """Each filter's sites under two interventions on the input.
+
+    1. The tracks set to ``background`` (:func:`track_background`), the sequence kept: how
+       many sites and how much activation at them survive without the conservation.
+    2. The sequence dinucleotide-shuffled (:func:`seqfm.negatives.shuffle_batch`, seeded),
+       the tracks kept in place: a filter that still fires there reads the track, not a
+       sequence motif.
 
     Parameters
     ----------
-    weight : numpy.ndarray, shape ``(F, C, W)``
-        conv1 weights, letters first, then tracks.
-    n_letters : int
-    track_scale : numpy.ndarray, shape ``(T,)``, optional
-        Typical spread of each track's values (default 1).
+    model : SeqCNN
+    codes : numpy.ndarray, uint8, ``(N, L)``; tracks : numpy.ndarray, ``(N, T, L)``
+    index : numpy.ndarray, ``(M,)``
+        The sequences (seqfm: up to ``track_max_seqs`` of the train + valid positives).
+    threshold : numpy.ndarray, ``(F,)``
+        Site thresholds (:attr:`FilterSites.threshold`).
+    background : numpy.ndarray, ``(T,)``
 
     Returns
     -------
-    numpy.ndarray, shape ``(F,)`` in ``[0, 1]``
+    TrackResponse
     """
-    w = np.asarray(weight, dtype=np.float64)
-    seq = (w[:, :n_letters].max(axis=1) - w[:, :n_letters].min(axis=1)).sum(axis=1)
-    if w.shape[1] == n_letters:
-        return np.zeros(len(w))
-    scale = np.ones(w.shape[1] - n_letters) if track_scale is None else np.asarray(track_scale)
-    trk = (np.abs(w[:, n_letters:]).sum(axis=2) * scale[None]).sum(axis=1)
-    tot = trk + seq
-    return np.where(tot > 0, trk / np.where(tot > 0, tot, 1), 0.0)
+    import torch
+
+    from .negatives import shuffle_batch
+
+    dev = next(model.parameters()).device
+    alpha = model.alphabet
+    index = np.asarray(index)
+    real = _sub_source(codes, tracks, index, alpha, policy, dev)
+    bg = _sub_source(codes, tracks, index, alpha, policy, dev, background)
+    shuffled_codes = shuffle_batch(np.asarray(codes[index], dtype=np.uint8), seed, order=2)
+    shuf = _sub_source(shuffled_codes, tracks[index], np.arange(len(index)), alpha, policy, dev)
+    thr = torch.as_tensor(np.asarray(threshold, dtype=np.float32), device=dev)[None, :, None]
+    n_f = model.conv1.out_channels
+    acc = {k: torch.zeros(n_f, dtype=torch.float64, device=dev) for k in ("n", "n_bg", "n_sh", "a", "a_bg")}
+    rows = np.arange(len(index))
+    model.eval()
+    with torch.inference_mode():
+        for (x, _), (xb, _), (xs, _) in zip(real.iterate(rows, batch_size), bg.iterate(rows, batch_size),
+                                            shuf.iterate(rows, batch_size)):
+            maps = [_both_strands(model, v) for v in (x, xb, xs)]
+            for s in range(2):
+                a, ab, ash = (m[s] for m in maps)
+                if a is None:
+                    continue
+                site = a > thr
+                acc["n"] += site.sum(dim=(0, 2), dtype=torch.float64)
+                acc["a"] += (a * site).sum(dim=(0, 2), dtype=torch.float64)
+                acc["a_bg"] += (ab * site).sum(dim=(0, 2), dtype=torch.float64)
+                acc["n_bg"] += (ab > thr).sum(dim=(0, 2), dtype=torch.float64)
+                acc["n_sh"] += (ash > thr).sum(dim=(0, 2), dtype=torch.float64)
+    r = {k: v.cpu().numpy() for k, v in acc.items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        act = np.where(r["n"] > 0, r["a"] / np.maximum(r["n"], 1), np.nan)
+        act_bg = np.where(r["n"] > 0, r["a_bg"] / np.maximum(r["n"], 1), np.nan)
+    return TrackResponse(r["n"], r["n_bg"], r["n_sh"], act, act_bg)
+
+
+def track_only_filters(response: TrackResponse, pwms: Sequence[PWM | None], n_sites: np.ndarray,
+                       min_sites: int, ratio: float = 0.5, min_ic: float = 2.0) -> np.ndarray:
+    """Filters that respond to the tracks without a sequence motif, ``(F,)`` bool.
+
+    A filter with at least ``min_sites`` sites is track-only when either
+
+    - on dinucleotide-shuffled sequence with the tracks in place it still has at least
+      ``ratio`` times its sites on the real sequence (it fires on conservation alone), or
+    - its PWM is flat (no position with ``trim_bits``, or under ``min_ic`` bits in all) and at
+      most ``1 - ratio`` of its sites survive the tracks set to background (its activation
+      follows the track).
+    """
+    n_sites = np.asarray(n_sites)
+    flat = np.array([p is None or p.ic < min_ic for p in pwms])
+    kept_sh = np.nan_to_num(response.kept_shuffled, nan=0.0)
+    kept_bg = np.nan_to_num(response.kept_background, nan=1.0)
+    return (n_sites >= min_sites) & ((kept_sh >= ratio) | (flat & (kept_bg <= 1.0 - ratio)))
+
+
+# ---------------------------------------------------------------------- enrichment
+def cluster_calls(seq_max: np.ndarray, threshold: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """Whether each sequence has a call of each cluster, ``(M, K)`` bool.
+
+    A sequence has a call of a cluster when any member filter has a site in it: its largest
+    activation (either strand) passes the filter's site threshold (Basset's rule, the
+    threshold that made the PWM's sites; ``seq_max`` ``(M, F)``, ``threshold`` ``(F,)``).
+    """
+    hit = np.asarray(seq_max) > np.asarray(threshold)[None, :]
+    out = np.zeros((hit.shape[0], len(groups)), dtype=bool)
+    for k, g in enumerate(groups):
+        if len(g):
+            out[:, k] = hit[:, list(g)].any(axis=1)
+    return out
+
+
+def enrichment(calls: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per cluster, calls in positive against negative sequences (HOMER / MEME-ChIP style).
+
+    Parameters
+    ----------
+    calls : numpy.ndarray, bool, shape ``(M, K)``
+    labels : numpy.ndarray, shape ``(M,)``, 1 for a positive
+
+    Returns
+    -------
+    dict of arrays ``(K,)``: ``pos_frac`` and ``neg_frac`` (share of positive / negative
+    sequences with a call), ``odds_ratio`` (Haldane-Anscombe: 0.5 added to each cell of the
+    2x2 table, finite when a cell is 0) and ``fisher_p`` (one-sided Fisher exact test,
+    positives enriched: ``scipy.stats.fisher_exact(alternative="greater")``); NaN where a
+    class is missing.
+    """
+    from scipy.stats import fisher_exact
+
+    calls = np.asarray(calls, dtype=bool)
+    y = np.asarray(labels).astype(bool)
+    k = calls.shape[1]
+    out = {key: np.full(k, np.nan) for key in ("pos_frac", "neg_frac", "odds_ratio", "fisher_p")}
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return out
+    a = calls[y].sum(axis=0)
+    c = calls[~y].sum(axis=0)
+    b, d = n_pos - a, n_neg - c
+    out["pos_frac"] = a / n_pos
+    out["neg_frac"] = c / n_neg
+    out["odds_ratio"] = (a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5))
+    out["fisher_p"] = np.array([fisher_exact([[int(a[i]), int(b[i])], [int(c[i]), int(d[i])]],
+                                             alternative="greater")[1] for i in range(k)])
+    return out
+
+
+def heldout_pass(model, source, index: np.ndarray, masks: np.ndarray, background_source=None,
+              batch_size: int = 256, max_elements: int = 2 ** 26
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """One pass over (test) sequences: logits, per-sequence filter maxima and an intervention.
+
+    Returns
+    -------
+    base : numpy.ndarray, ``(M,)``
+        The intact model's logits.
+    mixed : numpy.ndarray, ``(K, M)`` or None
+        Logits when the filters masked out (0 in row k of ``masks`` ``(K, F)``) read the
+        sequence with the tracks at background (``background_source``: the same rows, in
+        the same order, tracks replaced) while every other filter reads the real input.
+        None without ``background_source``.
+    seq_max : numpy.ndarray, float32, ``(M, F)``
+        Each sequence's largest activation of each filter (either strand).
+    """
+    import torch
+
+    model.eval()
+    dev = source.device
+    mt = torch.as_tensor(np.asarray(masks, dtype=np.float32), device=dev)
+    base, mixed, smax = [], [], []
+    rows = np.arange(len(index))
+    bg_iter = background_source.iterate(rows, batch_size) if background_source is not None else None
+    with torch.inference_mode():
+        for x, _ in source.iterate(index, batch_size):
+            fwd, rev = _both_strands(model, x)
+            base.append(model(x).float())
+            acts = fwd if rev is None else torch.maximum(fwd, rev)
+            smax.append(acts.amax(dim=2).float().cpu())
+            if bg_iter is not None:
+                xb, _ = next(bg_iter)
+                alt = _both_strands(model, xb)
+                per_mask = fwd.numel() * (1 if rev is None else 2) * 3
+                chunk = max(1, int(max_elements // max(per_mask, 1)))
+                mixed.append(torch.cat([_masked_logits(model, fwd, rev, mt[k: k + chunk], alt).float()
+                                        for k in range(0, len(mt), chunk)], dim=0))
+    if not base:
+        return np.zeros(0), None, np.zeros((0, model.conv1.out_channels), dtype=np.float32)
+    return (torch.cat(base).cpu().numpy(), torch.cat(mixed, dim=1).cpu().numpy() if mixed else None,
+            torch.cat(smax).numpy())
 
 
 # ---------------------------------------------------------------------- the whole verb
@@ -887,12 +1261,22 @@ class MotifConfig:
         Flank positions with less information (bits) are trimmed.
     pseudocount : float
         Per letter, added to the counts.
+    cluster_max_p : float
+        Two clusters merge when TomTom between their merged matrices (any offset, partial
+        overlap, both strands) gives at most this p-value both ways (:func:`cluster_filters`).
     cluster_similarity : float
-        Average-linkage cut: filters whose similarity is at least this join one motif
-        cluster. The similarity is the smaller of the aligned matrix similarity
-        (:func:`motif_similarity`) and, with ``coactivation``, the correlation of the
-        filters' per-sequence maximum activations (:func:`coactivation`).
+        Kept so that older configurations still run; no longer used (the clusters are cut
+        on ``cluster_max_p``: the whole-matrix similarity it thresholded kept filters covering
+        overlapping halves of one motif, or another offset, apart).
     coactivation : bool
+        Clusters merge only when the mean correlation of their filters' per-sequence maximum
+        activations (:func:`coactivation`) is at least ``min_coactivation``.
+    min_coactivation : float
+    track_only_ratio : float
+        :func:`track_only_filters`: a filter keeping this share of its sites on shuffled
+        sequence with the tracks in place is ``track-only``.
+    track_max_seqs : int
+        At most this many train + valid positives (evenly spaced) for :func:`track_response`.
     influence : str
         ``separation`` (mean logit drop on validation positives minus that on negatives),
         ``auroc`` (drop of validation AUROC) or ``positives`` (mean logit drop on
@@ -913,6 +1297,10 @@ class MotifConfig:
     pseudocount: float = 0.5
     cluster_similarity: float = 0.7
     coactivation: bool = True
+    cluster_max_p: float = 3e-4
+    min_coactivation: float = 0.2
+    track_only_ratio: float = 0.5
+    track_max_seqs: int = 1000
     influence: str = "separation"
     jaspar_release: str = JASPAR_RELEASE
     jaspar_collection: str = "CORE"
@@ -931,6 +1319,8 @@ class MotifConfig:
             raise InputError("min_sites and batch_size must be >= 1")
         if not 0.0 < self.cluster_similarity <= 1.0:
             raise InputError(f"cluster_similarity must be in (0, 1], got {self.cluster_similarity}")
+        if not 0.0 < self.cluster_max_p <= 1.0 or not 0.0 < self.track_only_ratio <= 1.0:
+            raise InputError("cluster_max_p and track_only_ratio must be in (0, 1]")
         if self.pseudocount < 0 or self.trim_bits < 0:
             raise InputError("pseudocount and trim_bits must be >= 0")
 
@@ -938,11 +1328,14 @@ class MotifConfig:
 FILTER_COLUMNS = ["filter", "cluster", "influence", "n_sites", "ic", "consensus", "match_id",
                   "match_name", "match_p", "match_q", "match_E", "match_offset", "match_strand",
                   "match_null_p", "match_null_z", "nearest_id", "nearest_name", "match_family",
-                  "auroc_drop", "logit_drop_pos", "conservation_reliance", "trim_start", "trim_end", "threshold", "act_max",
+                  "auroc_drop", "logit_drop_pos", "kind", "track_sites_kept", "track_act_kept",
+                  "shuffled_sites_kept", "trim_start", "trim_end", "threshold", "act_max",
                   "logo"]
 MOTIF_COLUMNS = ["rank", "cluster", "influence", "n_sites", "ic", "match_id", "match_name",
-                 "match_p", "match_q", "filters", "match_E", "match_offset", "match_strand",
-                 "conservation_reliance", "consensus", "logo", "match_null_p", "match_null_z", "nearest_id",
+                 "match_p", "match_q", "filters", "kind", "match_E", "match_offset", "match_strand",
+                 "consensus", "logo", "pos_frac", "neg_frac", "odds_ratio", "fisher_p",
+                 "track_sites_kept", "track_act_kept", "track_logit_change", "shuffled_sites_kept",
+                 "match_null_p", "match_null_z", "nearest_id",
                  "nearest_name", "match_family", "auroc_drop", "logit_drop_pos", "width"]
 
 
@@ -964,21 +1357,33 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         The merged PWM of every cluster (``motif_K``; alternate name: its filters).
     ``motifs.tsv``
         One row per cluster, best (largest influence) first: ``rank cluster influence
-        n_sites ic match_id match_name match_p match_q filters``, then ``match_E
-        match_offset match_strand conservation_reliance consensus logo match_null_p
+        n_sites ic match_id match_name match_p match_q filters``, then ``kind match_E
+        match_offset match_strand consensus logo pos_frac neg_frac odds_ratio fisher_p
+        track_sites_kept track_act_kept track_logit_change shuffled_sites_kept match_null_p
         match_null_z nearest_id nearest_name match_family auroc_drop logit_drop_pos width``.
+        ``kind`` is ``motif`` (a cluster of sequence-motif filters, :func:`cluster_filters`,
+        named ``motif_K``) or ``track-only`` (one filter that responds to the tracks without a
+        sequence motif, :func:`track_only_filters`, named ``track_K``; K is the rank).
         ``influence`` is measured by zeroing all the cluster's filters together (not the max or
         sum of its members': redundant filters stand in for each other when one is zeroed);
-        ``n_sites`` is the sum over its filters; ``conservation_reliance`` that of its most
-        influential filter. ``match_id``/``match_name``/``match_family`` are filled only when
+        ``n_sites`` is the sum over its filters. Enrichment (:func:`enrichment`) is counted on
+        the test split: a sequence has a call when any member filter passes its Basset site
+        threshold in it (:func:`cluster_calls`; not a significance-based call).
+        Conservation's share, by intervention (tracks at :func:`track_background`, the
+        negatives' median): ``track_sites_kept`` (share of the cluster's sites, train + valid
+        positives, left), ``track_act_kept`` (mean activation at its sites, relative),
+        ``track_logit_change`` (mean logit change on test positives when only the cluster's
+        filters see the background tracks), ``shuffled_sites_kept`` (sites on
+        dinucleotide-shuffled sequence with the tracks in place, per real site); empty without
+        tracks. ``match_id``/``match_name``/``match_family`` are filled only when
         the match passes ``config.rule``; ``match_p``/``q``/``E``/``offset``/``strand`` and
         ``nearest_*`` always describe the best TomTom target (``match_offset``: memelite's, the
         query's first column sits at that column of the target oriented by ``match_strand``).
     ``interpret/filters.tsv``
         One row per filter (``filter cluster influence n_sites ic consensus match_*
-        nearest_* auroc_drop logit_drop_pos conservation_reliance trim_start trim_end
-        threshold act_max logo``), most influential first; filters without a PWM have an
-        empty ``cluster``.
+        nearest_* auroc_drop logit_drop_pos kind track_sites_kept track_act_kept
+        shuffled_sites_kept trim_start trim_end threshold act_max logo``), most influential
+        first; filters without a PWM that are not track-only have an empty ``cluster``.
     ``logos/``
         ``motif_K.png/.svg`` (the cluster beside its best JASPAR match and the conservation
         weights of its most influential filter) and ``filters/filter_N.png/.svg``.
@@ -1049,13 +1454,34 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     eff = ablation_effects(base, abl, labels[ev])
     infl = eff[cfg.influence]
 
-    # 3. clusters of the filters with a PWM
-    sim = similarity_matrix([pwms[f].probs for f in have], alpha)
+    # 3. conservation by intervention: filters that respond to the tracks without a motif
+    n_tracks = data.tracks.shape[1] if data.tracks.ndim == 3 else 0
+    neg = np.flatnonzero(labels == 0)
+    background = track_background(data.tracks, neg if len(neg) else np.arange(len(labels))) if n_tracks else None
+    response = None
+    track_only = np.zeros(n_f, dtype=bool)
+    if background is not None:
+        sub = fit
+        if len(sub) > cfg.track_max_seqs:
+            sub = fit[np.linspace(0, len(fit) - 1, cfg.track_max_seqs).round().astype(np.int64)]
+        response = track_response(model, data.codes, data.tracks, sub, sites.threshold, background,
+                                  cfg.rule.seed, policy, cfg.batch_size)
+        track_only = track_only_filters(response, pwms, sites.n_sites, cfg.min_sites, cfg.track_only_ratio)
+        log.info("tracks at background (%s): %d of %d filters keep half their sites or less; %d filters "
+                 "are track-only (fire on shuffled sequence with the tracks in place, or a flat PWM "
+                 "following the track)", ", ".join(f"{b:.3g}" for b in background),
+                 int((response.kept_background <= 0.5).sum()), n_f, int(track_only.sum()))
+    motif_f = [f for f in have if not track_only[f]]
+    track_f = [f for f in range(n_f) if track_only[f]]
+
+    # 4. clusters of the motif filters: TomTom between merged matrices (+ co-activation)
+    coact = None
     if sites.seq_max is not None and cfg.coactivation:
-        # one motif = similar matrices AND firing on the same sequences
-        sim = np.minimum(sim, coactivation(sites.seq_max)[np.ix_(have, have)])
-    lab = cluster_labels(sim, cfg.cluster_similarity)
-    groups = [[have[i] for i in np.flatnonzero(lab == c)] for c in range(lab.max() + 1)] if have else []
+        coact = coactivation(sites.seq_max)[np.ix_(motif_f, motif_f)]
+    found = cluster_filters([pwms[f] for f in motif_f], alpha, cfg.cluster_max_p, coact,
+                            cfg.min_coactivation, cfg.trim_bits)
+    groups = [[motif_f[i] for i in cl.members] for cl in found] + [[f] for f in track_f]
+    kinds = ["motif"] * len(found) + ["track-only"] * len(track_f)
     cmasks = np.ones((len(groups), n_f))
     for c, g in enumerate(groups):
         cmasks[c, g] = 0.0
@@ -1066,31 +1492,75 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         ceff = {k: np.zeros(0) for k in INFLUENCE_METRICS}
     order = np.argsort(-np.nan_to_num(ceff[cfg.influence], nan=-np.inf), kind="stable")
 
-    weight = model.conv1.weight.detach().cpu().numpy()
-    scale = _track_scale(data.tracks, fit)
-    reliance = conservation_reliance(weight, alpha.size, scale)
+    # 5. held-out (test) sequences: enrichment of calls, prediction with a cluster's tracks at background
+    held = _index_split(data.meta, labels, ("test",))
+    held_name = "test"
+    if len(np.unique(labels[held])) < 2:
+        held, held_name = ev, "influence split"
+    bsrc = (_sub_source(data.codes, data.tracks, held, alpha, policy, device, background)
+            if background is not None else None)
+    gmasks = np.vstack([cmasks, np.zeros((1, n_f))])  # last row: every filter at background
+    hbase, hmixed, hmax = heldout_pass(model, source, held, gmasks, bsrc, cfg.batch_size)
+    enr = enrichment(cluster_calls(hmax, sites.threshold, groups), labels[held])
+    hpos = labels[held] == 1
+    logit_change = np.full(len(gmasks), np.nan)
+    if hmixed is not None and hpos.any():
+        logit_change = (hmixed - hbase[None])[:, hpos].mean(axis=1)
+        log.info("tracks at background for every filter: mean logit change %.3g on %d %s positives",
+                 logit_change[-1], int(hpos.sum()), held_name)
 
+    per_filter = {}
+    if response is not None:
+        per_filter = {"n": response.n_sites, "n_bg": response.n_sites_background,
+                      "n_sh": response.n_sites_shuffled,
+                      "act": np.nan_to_num(response.act_sites * response.n_sites),
+                      "act_bg": np.nan_to_num(response.act_sites_background * response.n_sites)}
+
+    def kept(g: list[int], num: str, den: str) -> float:
+        """Summed over the cluster's filters: ``num / den`` (NaN without tracks or sites)."""
+        if not per_filter:
+            return float("nan")
+        d = float(per_filter[den][g].sum())
+        return float(per_filter[num][g].sum()) / d if d > 0 else float("nan")
+
+    weight = model.conv1.weight.detach().cpu().numpy()
+    lbounds = bounds.copy()
     clusters = []
     for rank, c in enumerate(order, start=1):
         g = groups[c]
         rep_i = int(np.argmax([infl[f] for f in g]))
-        counts, place = merge_counts([pwms[f] for f in g], rep_i, alpha)
+        if kinds[c] == "motif":
+            counts, place = found[c].counts, found[c].place
+        else:
+            f = g[0]
+            if pwms[f] is None:
+                lbounds[f] = 0, sites.counts.shape[1]
+                counts = sites.counts[f]
+            else:
+                counts = pwms[f].counts
+            place = [(0, 0)]
         lo, hi = trim_bounds(counts_to_probs(counts, cfg.pseudocount), cfg.trim_bits)
         if hi <= lo:
             lo, hi = 0, len(counts)
-        name = f"motif_{rank}"
-        pwm = PWM(name, counts[lo:hi], int(sum(pwms[f].n_sites for f in g)), alpha.name,
+        name = f"motif_{rank}" if kinds[c] == "motif" else f"track_{rank}"
+        pwm = PWM(name, counts[lo:hi], int(sum(sites.n_sites[f] for f in g)), alpha.name,
                   cfg.pseudocount, altname="+".join(f"filter_{f}" for f in g))
         rep = g[rep_i]
         clusters.append({"name": name, "rank": rank, "c": c, "filters": g, "rep": rep, "pwm": pwm,
-                         "rep_place": (place[rep_i][0] - lo, place[rep_i][1]),
+                         "kind": kinds[c], "rep_place": (place[rep_i][0] - lo, place[rep_i][1]),
                          "influence": float(ceff[cfg.influence][c]),
                          "auroc_drop": float(ceff["auroc"][c]),
-                         "logit_drop_pos": float(ceff["positives"][c])})
+                         "logit_drop_pos": float(ceff["positives"][c]),
+                         "enrichment": {k: float(v[c]) for k, v in enr.items()},
+                         "track_sites_kept": kept(g, "n_bg", "n"),
+                         "track_act_kept": kept(g, "act_bg", "act"),
+                         "shuffled_sites_kept": kept(g, "n_sh", "n"),
+                         "track_logit_change": float(logit_change[c])})
     cluster_of = {f: cl["name"] for cl in clusters for f in cl["filters"]}
-    log.info("%d motif clusters (similarity >= %.2f)", len(clusters), cfg.cluster_similarity)
+    log.info("%d motif clusters (TomTom p <= %.2g between merged matrices) and %d track-only filters",
+             len(found), cfg.cluster_max_p, len(track_f))
 
-    # 4. JASPAR annotation of clusters and filters, one TomTom call
+    # 6. JASPAR annotation of clusters and filters, one TomTom call
     queries = [cl["pwm"].probs for cl in clusters] + [pwms[f].probs for f in have]
     db, ann = None, None
     if cfg.motif_db and queries:
@@ -1124,15 +1594,19 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                 "match_null_z": _g(ann["null_z"][i]), "nearest_id": db.ids[t],
                 "nearest_name": db.names[t], "match_family": _family(db, t) if sig else ""}
 
-    # 5. files
+    # 7. files
     logo_tmp = out / f".logos.tmp.{os.getpid()}"
     filt_rows, mot_rows = [], []
     for k, cl in enumerate(clusters):
         row = {"rank": cl["rank"], "cluster": cl["name"], "influence": _g(cl["influence"]),
                "n_sites": cl["pwm"].n_sites, "ic": round(cl["pwm"].ic, 3),
-               "filters": ",".join(f"filter_{f}" for f in cl["filters"]),
-               "conservation_reliance": round(float(reliance[cl["rep"]]), 4),
+               "filters": ",".join(f"filter_{f}" for f in cl["filters"]), "kind": cl["kind"],
                "consensus": cl["pwm"].consensus(), "logo": f"logos/{cl['name']}.png",
+               "pos_frac": _g(cl["enrichment"]["pos_frac"]), "neg_frac": _g(cl["enrichment"]["neg_frac"]),
+               "odds_ratio": _g(cl["enrichment"]["odds_ratio"]), "fisher_p": _g(cl["enrichment"]["fisher_p"]),
+               "track_sites_kept": _g(cl["track_sites_kept"]), "track_act_kept": _g(cl["track_act_kept"]),
+               "track_logit_change": _g(cl["track_logit_change"]),
+               "shuffled_sites_kept": _g(cl["shuffled_sites_kept"]),
                "auroc_drop": _g(cl["auroc_drop"]), "logit_drop_pos": _g(cl["logit_drop_pos"]),
                "width": cl["pwm"].width}
         row.update(match(k))
@@ -1144,7 +1618,11 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                "n_sites": int(sites.n_sites[f]), "ic": round(p.ic, 3) if p else "",
                "consensus": p.consensus() if p else "", "auroc_drop": _g(eff["auroc"][f]),
                "logit_drop_pos": _g(eff["positives"][f]),
-               "conservation_reliance": round(float(reliance[f]), 4),
+               "kind": ("track-only" if track_only[f] else "motif" if f in cluster_of else ""),
+               "track_sites_kept": _g(response.kept_background[f]) if response is not None else "",
+               "track_act_kept": (_g(response.act_sites_background[f] / response.act_sites[f])
+                                  if response is not None and response.act_sites[f] > 0 else ""),
+               "shuffled_sites_kept": _g(response.kept_shuffled[f]) if response is not None else "",
                "trim_start": int(bounds[f, 0]) if p else "", "trim_end": int(bounds[f, 1]) if p else "",
                "threshold": _g(sites.threshold[f]), "act_max": _g(sites.act_max[f]),
                "logo": f"logos/filters/filter_{f}.png" if p else ""}
@@ -1168,9 +1646,10 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                match_strand=int(ann["strand"][k]),
                                match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][k]:.2g} "
                                            f"E={ann['E'][k]:.2g}" + ("" if ann["significant"][k] else " (n.s.)"))
-                tw = _cluster_track_weights(weight, alpha, cl, bounds)
+                tw = _cluster_track_weights(weight, alpha, cl, lbounds)
                 jobs.append(dict(stem=logo_tmp / cl["name"], probs=cl["pwm"].probs, alphabet=alpha.name,
-                                 title=f"{cl['name']}  {len(cl['filters'])} filter(s)  n={cl['pwm'].n_sites}  "
+                                 title=f"{cl['name']}  {len(cl['filters'])} filter(s)"
+                                       f"{'  track-only' if cl['kind'] != 'motif' else ''}  n={cl['pwm'].n_sites}  "
                                        f"influence={cl['influence']:.3g}",
                                  track_weights=tw, track_names=track_names, **mkw))
             for f in have:
@@ -1201,7 +1680,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
 
         shutil.rmtree(logo_tmp, ignore_errors=True)
         raise
-    summary = {"n_filters": n_f, "n_pwms": len(have), "n_clusters": len(clusters),
+    summary = {"n_filters": n_f, "n_pwms": len(have), "n_clusters": len(found), "n_track_only": len(track_f),
                "pwm_sequences": which, "influence_split_size": int(len(ev)),
                "seconds": round(time.time() - t0, 1),
                "top": [(r["cluster"], r["match_id"], r["match_name"], r["influence"]) for r in mot_rows[:8]]}

@@ -990,9 +990,17 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
                           + '</span> <span class="badge ns">n.s.</span>')
         consensus = row.get("consensus", "")
         cons_html = f'<div class="mono muted">{esc(consensus)}</div>' if str(consensus) not in ("", "nan") else ""
-        reliance = row.get("conservation_reliance", None)
-        rel_html = "–" if _is_missing(reliance) or str(reliance) == "" else (
-            f"{fmt_num(_f(reliance), 2)}<br>{_bar(reliance, small=True)}")
+        kept, dlogit = row.get("track_sites_kept", None), row.get("track_logit_change", None)
+        rel_html = "–" if _is_missing(dlogit) or str(dlogit) == "" else (
+            f"Δlogit {fmt_num(_f(dlogit), 2)}"
+            + ("" if _is_missing(kept) or str(kept) == "" else f"<br>sites kept {fmt_num(_f(kept), 2)}"))
+        if str(row.get("kind", "motif") or "motif") not in ("motif", "nan"):
+            rel_html += f'<br><span class="badge ns">{esc(row.get("kind"))}</span>'
+        pf, nf = row.get("pos_frac", None), row.get("neg_frac", None)
+        enr_html = "–" if _is_missing(pf) or str(pf) == "" else (
+            f"{fmt_num(100 * _f(pf), 0)}% / {fmt_num(100 * _f(nf), 0)}%"
+            f"<br><span class=\"muted\">OR {fmt_num(_f(row.get('odds_ratio')), 1)}, "
+            f"p {fmt_p(row.get('fisher_p'))}</span>")
         members = str(row.get("filters", "") or "")
         members_html = "<br>".join(esc(m.strip()) for m in re.split(r"[,;]", members) if m.strip())
         influence = row.get("influence", None)
@@ -1006,6 +1014,7 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
             f"<td class=\"n\">{fmt_p(row.get('match_q')) if has_match else '–'}</td>"
             f"<td class=\"n\">{fmt_num(_f(row.get('n_sites')), 0)}</td>"
             f"<td class=\"n\">{fmt_num(_f(row.get('ic')), 1)}</td>"
+            f"<td class=\"n\">{enr_html}</td>"
             f"<td class=\"n\">{rel_html}</td>"
             f"<td class=\"n\">{fmt_num(_f(influence), 3)}<br>{_bar(influence, imax, small=True)}</td>"
             f"<td class=\"mono\">{members_html}</td>"
@@ -1013,8 +1022,11 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
     head = ("<tr><th class=\"n\">rank</th><th>logo <span class=\"muted\">(JASPAR match under it)</span></th>"
             "<th>best JASPAR match</th><th class=\"n\">q</th><th class=\"n\">sites</th>"
             "<th class=\"n\" title=\"information content\">IC (bits)</th>"
-            "<th class=\"n\" title=\"share of the filter weights on the conservation channels\">"
-            "conservation<br>reliance</th><th class=\"n\">influence</th><th>filters</th></tr>")
+            "<th class=\"n\" title=\"share of positive / negative test sequences with a call of the "
+            "cluster; odds ratio and one-sided Fisher p\">calls pos / neg</th>"
+            "<th class=\"n\" title=\"tracks set to background for the cluster's filters: mean logit change "
+            "on test positives, share of its sites kept\">conservation<br>(intervention)</th>"
+            "<th class=\"n\">influence</th><th>filters</th></tr>")
     annotated = 0
     if "match_id" in df.columns:  # matches that passed the calibrated significance rule
         annotated = int(df["match_id"].map(lambda v: str(v) not in ("", ".", "nan", "None")
@@ -1024,11 +1036,19 @@ def section_motifs(r: SampleResults, max_rows: int = MAX_MOTIF_ROWS, max_filter_
              f"{fmt_num(annotated)} with a significant JASPAR match (TomTom, under the calibrated significance "
              "rule). Each logo is in bits; the JASPAR motif is drawn under it, aligned by TomTom's offset and "
              "strand.</p>")
+    track_note = ""
+    if "kind" in df.columns:
+        tracks_only = df[df["kind"].astype(str) == "track-only"]
+        if len(tracks_only):
+            track_note = (f"<p>{fmt_num(len(tracks_only))} row(s) of kind <b>track-only</b> "
+                          f"({esc(', '.join(tracks_only['cluster'].astype(str)))}): filters that fire on shuffled "
+                          "sequence with the conservation kept in place, or whose flat PWM follows the track; "
+                          "they read conservation, not a sequence motif.</p>")
     cap = ""
     if n_total > len(shown):
         cap = (f'<p class="muted">Showing the top {len(shown)} of {n_total} clusters; all of them are in '
                f'{_file_link(r, "motifs.tsv")}.</p>')
-    parts = [intro, f"<div style=\"overflow-x:auto\"><table class=\"motifs\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody>"
+    parts = [intro, track_note, f"<div style=\"overflow-x:auto\"><table class=\"motifs\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody>"
              "</table></div>", cap]
     parts.append(_filter_gallery(r, max_filter_logos))
     return _section("motifs", "Motifs", "\n".join(p for p in parts if p))

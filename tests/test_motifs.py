@@ -195,13 +195,82 @@ def test_information_content_and_trimming():
     assert M.trim_bounds(np.full((3, 4), 0.25), 0.3) == (0, 0)
 
 
-def test_conservation_reliance():
-    w = np.zeros((2, 5, 4))
-    w[:, 0, :] = 1.0          # A scores 1 at every position: sequence swing 4
-    w[1, 4, :] = 1.0          # filter 1 also reads the track with weight 1 per position
-    r = M.conservation_reliance(w, 4, np.array([1.0]))
-    np.testing.assert_allclose(r, [0.0, 0.5])
-    assert np.all(M.conservation_reliance(w[:, :4], 4) == 0)
+def test_motif_at_two_offsets_and_both_strands_is_one_cluster():
+    """Filters holding overlapping parts of CTCF (one on the other strand) and the whole of it
+    join one cluster, placed where they sit in CTCF; GATA1 and USF1 stay apart."""
+    db = M.load_jaspar()
+    ctcf = db.probs[db.index("MA0139.2")]
+    gata = db.probs[db.index("MA0035.2")]
+    usf = db.probs[db.index("MA0093.4")]
+    rc = lambda m: M.reverse_complement_matrix(m, DNA)  # noqa: E731
+    mats = [ctcf[0:10], rc(ctcf[5:15]), gata, ctcf[2:13], rc(gata[1:]), usf]
+    pwms = [M.PWM(f"filter_{i}", m * 200, 200, "dna", 0.5) for i, m in enumerate(mats)]
+    # the whole-matrix similarity keeps the two halves of CTCF apart (the old rule)
+    assert M.motif_similarity(mats[0], mats[1], DNA)[0] < 0.7
+    clusters = M.cluster_filters(pwms, DNA, max_p=3e-4)
+    assert [c.members for c in clusters] == [[0, 1, 3], [2, 4], [5]]
+    ct = clusters[0]
+    starts = {m: p for m, p in zip(ct.members, ct.place)}
+    assert starts[1][1] != starts[0][1] == starts[3][1]  # the other strand
+    # placed as in CTCF (on the cluster's strand): the first half at 0, the middle at 2
+    if starts[0][1] == 0:
+        assert (starts[3][0] - starts[0][0], starts[1][0] - starts[0][0]) == (2, 5)
+        merged = ct.counts
+    else:
+        merged = M.reverse_complement_matrix(ct.counts, DNA)
+    # the cluster's PWM: every member's sites pooled over the whole motif
+    np.testing.assert_allclose(merged.sum(axis=1), [200] * 2 + [400] * 3 + [600] * 5 + [400] * 3 + [200] * 2)
+    assert M.consensus(M.counts_to_probs(merged), DNA) == M.consensus(ctcf, DNA)
+
+
+def test_enrichment_columns_agree_with_a_hand_count():
+    # 4 positives, 4 negatives; cluster 0 = filters 0 and 1, cluster 1 = filter 2
+    seq_max = np.array([[5, 0, 0], [0, 3, 0], [5, 0, 1], [0, 0, 0],
+                        [0, 3, 9], [0, 0, 9], [1, 1, 9], [0, 0, 0]], dtype=np.float32)
+    threshold = np.array([4.0, 2.0, 8.0])
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    calls = M.cluster_calls(seq_max, threshold, [[0, 1], [2]])
+    assert calls[:, 0].tolist() == [True, True, True, False, True, False, False, False]
+    assert calls[:, 1].tolist() == [False, False, False, False, True, True, True, False]
+    e = M.enrichment(calls, labels)
+    # cluster 0: 3 of 4 positives, 1 of 4 negatives
+    assert e["pos_frac"][0] == 0.75 and e["neg_frac"][0] == 0.25
+    np.testing.assert_allclose(e["odds_ratio"][0], 3.5 * 3.5 / (1.5 * 1.5))
+    # one-sided Fisher: P(X >= 3), X hypergeometric (8 sequences, 4 calls, 4 positives)
+    np.testing.assert_allclose(e["fisher_p"][0], (4 * 4 + 1) / 70)
+    # cluster 1: no positive, 3 negatives: depleted
+    assert e["pos_frac"][1] == 0 and e["neg_frac"][1] == 0.75 and e["fisher_p"][1] == 1.0
+    np.testing.assert_allclose(e["odds_ratio"][1], 0.5 * 1.5 / (4.5 * 3.5))
+
+
+def test_filter_reading_the_track_alone_is_track_only():
+    """Filter 0 reads a motif, filter 1 only the conservation track (raised over every site
+    and over motif-free blocks): filter 1 fires as much on shuffled sequence with the track in
+    place, and loses its sites with the track at background."""
+    rng = np.random.default_rng(7)
+    pa = motif_probs(MOTIF_A)
+    codes, _ = planted_codes(rng, [pa], n=200, length=80)
+    tracks = np.zeros((200, 1, 80), dtype=np.float16)
+    tracks[:, 0, 30:45] = 3.0  # a conserved block in every sequence, whatever it holds
+    w = np.zeros((2, 5, 10), dtype=np.float32)
+    w[0, :4] = log_odds(pa)
+    w[1, 4] = 1.0  # the track only
+    arch = {"alphabet": "dna", "n_filters": 2, "filter_width": 10, "dropout": 0.0, "n_tracks": 1}
+    torch.manual_seed(0)
+    model = model_mod.SeqCNN(arch).eval()
+    with torch.no_grad():
+        model.conv1.weight.copy_(torch.from_numpy(w))
+        model.conv1.bias.zero_()
+    source = BatchSource(codes, tracks, np.ones(200, dtype=np.float32), torch.device("cpu"), DNA, "uniform")
+    sites = M.filter_counts(model, source, np.arange(200), frac=0.5)
+    pwms, _ = M.filter_pwms(sites, "dna", min_sites=10)
+    background = M.track_background(tracks, np.arange(200))
+    assert background.tolist() == [0.0]
+    resp = M.track_response(model, codes, tracks, np.arange(200), sites.threshold, background, seed=3)
+    assert resp.kept_shuffled[0] < 0.2 and resp.kept_shuffled[1] > 0.9
+    assert resp.kept_background[1] == 0.0 and resp.kept_background[0] > 0.9
+    kind = M.track_only_filters(resp, pwms, sites.n_sites, min_sites=10)
+    assert kind.tolist() == [False, True]
 
 
 def test_match_rule_needs_information_and_shuffles():
@@ -257,6 +326,8 @@ def _tiny_dataset(tmp_path, alphabet="dna", n=240, length=60, tracks=1):
             rc = log_odds(pa)[DNA.complement_codes()[:4].astype(int)][:, ::-1]
             model.conv1.weight[1, :4] = torch.from_numpy(rc.astype(np.float32).copy())
             model.head.weight[0, 0] = 2.0
+            model.conv1.weight[3] = 0.0
+            model.conv1.weight[3, 4] = 1.0  # reads the conservation track only
     model_mod.save(model, tmp_path / "model")
     return tmp_path / "dataset", tmp_path / "model"
 
@@ -270,10 +341,16 @@ def test_motifs_verb_writes_the_contract(tmp_path):
     tsv = pd.read_csv(out / "motifs.tsv", sep="\t", keep_default_na=False)
     assert list(tsv.columns[:10]) == ["rank", "cluster", "influence", "n_sites", "ic", "match_id",
                                       "match_name", "match_p", "match_q", "filters"]
-    assert list(tsv.columns[10:16]) == ["match_E", "match_offset", "match_strand",
-                                        "conservation_reliance", "consensus", "logo"]
+    assert list(tsv.columns[10:20]) == ["kind", "match_E", "match_offset", "match_strand", "consensus",
+                                        "logo", "pos_frac", "neg_frac", "odds_ratio", "fisher_p"]
     assert list(tsv["rank"]) == list(range(1, len(tsv) + 1))
-    assert list(tsv["cluster"]) == [f"motif_{k}" for k in tsv["rank"]]
+    prefix = {"motif": "motif", "track-only": "track"}
+    assert list(tsv["cluster"]) == [f"{prefix[k]}_{r}" for k, r in zip(tsv["kind"], tsv["rank"])]
+    # filter 3 reads the track only: reported as such, never hidden
+    track = tsv[tsv["kind"] == "track-only"]
+    assert "filter_3" in ",".join(track["filters"]) and "filter_3" not in ",".join(tsv[tsv.kind == "motif"].filters)
+    for col in ("pos_frac", "neg_frac", "track_sites_kept"):
+        assert tsv[col].astype(float).between(0, 1).all()
     assert (np.diff(tsv["influence"].astype(float)) <= 1e-12).all()
     top = tsv.iloc[0]
     assert "filter_0" in top["filters"].split(",")

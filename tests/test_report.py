@@ -110,7 +110,9 @@ def make_results(root: Path, evil_name: str = EVIL, n_motifs: int = 3, n_sites: 
                      "nearest_id": f"MA000{k}.1" if k < n_motifs else "MA9999.1",
                      "nearest_name": f"TF{k}" if k < n_motifs else "NEAREST1",
                      "filters": f"filter_{k},filter_{k + 3}", "match_E": 1e-3 * k if k < n_motifs else "",
-                     "match_offset": 1, "match_strand": "+", "conservation_reliance": 0.1 * k,
+                     "match_offset": 1, "match_strand": "+", "kind": "motif" if k > 1 else "track-only",
+                     "pos_frac": 0.5, "neg_frac": 0.05, "odds_ratio": 19.0, "fisher_p": 1e-9,
+                     "track_sites_kept": 0.1 * k, "track_logit_change": -0.5 * k,
                      "consensus": "ACGTGACGTA", "logo": f"logos/motif_{k}.png"})
     pd.DataFrame(rows).to_csv(root / "motifs.tsv", sep="\t", index=False)
     for f in range(n_filters):

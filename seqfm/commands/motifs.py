@@ -43,8 +43,10 @@ def add_arguments(p) -> None:
                         "auroc: drop of validation AUROC; positives: mean logit drop on positives "
                         "(when the filter, or all filters of a cluster, is zeroed)")
     c.add_argument("--cluster-similarity", type=float, default=0.7,
-                   help="filters whose similarity reaches this join a cluster: the smaller of the best "
-                        "aligned matrix similarity (both strands) and the co-activation correlation")
+                   help="no longer used (kept for older configurations): see --cluster-max-p")
+    c.add_argument("--cluster-max-p", type=float, default=3e-4,
+                   help="clusters merge when TomTom between their merged matrices (any offset, partial "
+                        "overlap, both strands) gives at most this p-value both ways")
     c.add_argument("--coactivation", action=bool_opt, default=True,
                    help="also require filters of one cluster to fire on the same sequences "
                         "(correlation of per-sequence maximum activations)")
@@ -88,7 +90,7 @@ def run(args) -> None:
     cfg = motifs.MotifConfig(
         frac=args.frac, min_sites=args.min_sites, trim_bits=args.trim_bits,
         pseudocount=args.pseudocount, cluster_similarity=args.cluster_similarity,
-        coactivation=args.coactivation,
+        coactivation=args.coactivation, cluster_max_p=args.cluster_max_p,
         influence=args.influence, jaspar_release=args.jaspar_release,
         jaspar_collection=args.jaspar_collection, jaspar_tax_group=args.jaspar_tax_group,
         motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=args.threads,
