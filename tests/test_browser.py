@@ -159,3 +159,28 @@ def test_report_links_the_igv_session(scanned, tmp_path):
     sec = report.section_scan(report.load(root))
     assert 'href="scan/igv_session.xml"' in sec and 'href="scan/sites.bb"' in sec
     assert 'href="scan/sites.bed.gz"' in sec
+
+
+def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
+    import pandas as pd
+
+    from seqfm import sites
+
+    table = pd.DataFrame({
+        "chrom": ["chr1", "chr1", "chr2"], "start": [10, 40, 5], "end": [29, 59, 24],
+        "name": ["motif_1:peak 1", "cam:peak 1", "motif_1:peak 2"], "score": [1000, 310, 0],
+        "strand": ["+", "-", "+"], "detector": ["filter_3", "cam", "filter_3"],
+        "cluster": ["motif_1", ".", "motif_1"], "activation": [4.5, -0.25, 2.0],
+        "p": [1e-12, 3e-4, 0.01], "q": [1e-10, 0.001, 1.0], "match_name": ["CTCF", ".", "CTCF"]})
+    sites.write_calls(table, tmp_path / "sites.bed", tmp_path / "sites.gff3")
+    assert (tmp_path / "sites.as").read_text() == browser.SITES_AS
+    header = (tmp_path / "sites.bed").read_text().splitlines()[0]
+    assert header == "#" + "\t".join(sites.BED_HEADER)
+    assert len(browser.autosql_fields()) == len(sites.BED_HEADER)
+    assert browser.check_bed(tmp_path / "sites.bed", sizes={"chr1": 100, "chr2": 30}) == 3
+    bb = browser.write_bigbed(tmp_path / "sites.bed", {"chr1": 100, "chr2": 30})
+    import pyBigWig
+
+    entries = pyBigWig.open(str(bb)).entries("chr1", 0, 100)
+    assert [e[:2] for e in entries] == [(10, 29), (40, 59)]
+    assert entries[0][2].split("\t")[0] == "motif_1:peak 1"
