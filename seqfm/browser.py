@@ -249,9 +249,10 @@ def _bed_records(bed: Path) -> Iterable[tuple[str, int, int, str]]:
 
 
 def write_bigbed(bed: str | os.PathLike, sizes: Mapping[str, int], out: str | os.PathLike | None = None,
-                 autosql: str = SITES_AS, defined_fields: int = DEFINED_FIELDS) -> Path:
+                 autosql: str = SITES_AS, defined_fields: int = DEFINED_FIELDS) -> Path | None:
     """Convert a sorted BED6+ file to bigBed (``out``, default ``bed`` with suffix ``.bb``)
     with ``autosql`` embedded, as ``bedToBigBed -type=bed{defined_fields}+M -as=...`` does.
+    None (and no file) when the BED holds no record.
 
     Parameters
     ----------
@@ -265,6 +266,9 @@ def write_bigbed(bed: str | os.PathLike, sizes: Mapping[str, int], out: str | os
     bed = Path(bed)
     out = Path(out) if out else bed.with_suffix(".bb")
     records = list(_bed_records(bed))
+    if not records:  # a bigBed needs at least one item (pybigtools writes none without)
+        log.info("%s: no calls, so no bigBed", bed)
+        return None
     used = {r[0] for r in records}
     chroms = {c: int(n) for c, n in sizes.items()} if sizes else {}
     missing = used - set(chroms)
@@ -342,8 +346,9 @@ def write_scan_files(out: str | os.PathLike, sizes: Mapping[str, int] | None,
     files = {"autosql": str(write_autosql(out / "sites.as"))}
     gz = write_tabix(bed)
     files.update(sites_bed_gz=str(gz), sites_tbi=str(gz) + ".tbi")
-    if sizes:
-        files["sites_bb"] = str(write_bigbed(bed, sizes, out / "sites.bb"))
+    bb = write_bigbed(bed, sizes, out / "sites.bb") if sizes else None
+    if bb is not None:
+        files["sites_bb"] = str(bb)
     if genome:
         session = write_igv_session(out / "igv_session.xml", genome,
                                     [t for t in tracks if Path(t).is_file()], gz,

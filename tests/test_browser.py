@@ -184,3 +184,11 @@ def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
     entries = pyBigWig.open(str(bb)).entries("chr1", 0, 100)
     assert [e[:2] for e in entries] == [(10, 29), (40, 59)]
     assert entries[0][2].split("\t")[0] == "motif_1:peak 1"
+    # no calls: the indexed BED (header only) still, no bigBed
+    sites.write_calls(table.iloc[:0], tmp_path / "e" / "sites.bed", tmp_path / "e" / "sites.gff3")
+    files = browser.write_scan_files(tmp_path / "e", {"chr1": 100})
+    assert "sites_bb" not in files and not (tmp_path / "e" / "sites.bb").exists()
+    import pysam
+
+    tbx = pysam.TabixFile(files["sites_bed_gz"])
+    assert list(tbx.contigs) == [] and tbx.header[0].startswith("#chrom")
