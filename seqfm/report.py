@@ -1260,6 +1260,12 @@ def section_scan(r: SampleResults, max_rows: int = MAX_SITE_ROWS) -> str | None:
             f"<span class=\"muted\">{fmt_bytes(p.stat().st_size)}</span></li>" for p in files[:200])
         parts.append("<h3>Files</h3><p>Genome-wide tracks are bigWig files: open them in a genome browser "
                      f"(IGV, UCSC) beside the calls.</p><ul class=\"dl\">{items}</ul>")
+        if (folder / "igv_session.xml").is_file():
+            parts.append(f"<p>IGV: open {_file_link(r, 'scan/igv_session.xml')} (File &gt; Open Session; "
+                         "the genome, the CAM track and the indexed calls "
+                         f"{_file_link(r, 'scan/sites.bed.gz')}). UCSC: host "
+                         f"{_file_link(r, 'scan/sites.bb')} and add it as a <code>type=bigBed</code> "
+                         "custom track (its autoSql names the extra columns).</p>")
     else:
         parts.append(_note("scan/ is empty."))
     return _section("scan", "Genome-wide scan", "\n".join(parts))

@@ -1105,10 +1105,12 @@ class ShardResult:
 
 def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str | os.PathLike,
                  sizes: dict, labels=None, progress: bool = False, protein: bool = False,
-                 text: bool = True) -> ShardResult:
+                 text: bool = True, genome: str | None = None) -> ShardResult:
     """Scan ``sources`` (chromosomes of one shard) and write the shard's files to ``out``:
     ``candidates.npz``, the bigWigs and ``scan.json``, and with ``text`` the calls as
-    ``sites.bed`` and ``sites.gff3`` (a workflow shard leaves those to the merge)."""
+    ``sites.bed`` and ``sites.gff3`` with their browser files (:mod:`seqfm.browser`; a
+    workflow shard leaves those to the merge). ``genome``: the FASTA's path, recorded in
+    ``scan.json`` for the IGV session."""
     from . import sites
 
     cfg = scanner.config
@@ -1183,6 +1185,9 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     if text:
         sites.write_calls(table, out / "sites.bed", out / "sites.gff3", protein=protein)
         files.update(sites_bed=str(out / "sites.bed"), sites_gff3=str(out / "sites.gff3"))
+        from .browser import write_scan_files
+
+        files.update(write_scan_files(out, sizes, genome, [out / "cam.bw"]))
     seconds = time.perf_counter() - t0
     summary = {"chroms": [s.name for s in sources], "sizes": sizes, "bases": bases,
                "n_filters": scanner.n_filters, "filter_width": scanner.width,
@@ -1191,7 +1196,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                "n_calls": n_calls, "q": cfg.q, "seconds": seconds,
                "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
-               "config": asdict(cfg), "files": files}
+               "config": asdict(cfg), "files": files, "genome": genome}
     from .model import save_json
 
     save_json(summary, out / "scan.json")
@@ -1311,6 +1316,10 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     bin_ = int(infos[0]["config"].get("bin", 1))
     for name in names:
         merge_tracks([s / f"{name}.bw" for s in shards], out / f"{name}.bw", bin_)
+    from .browser import write_scan_files
+
+    sizes = {c: n for i in infos for c, n in (i.get("sizes") or {}).items()}
+    browser_files = write_scan_files(out, sizes, infos[0].get("genome"), [out / "cam.bw"])
     bases = sum(i["bases"] for i in infos)
     seconds = sum(i["seconds"] for i in infos)
     summary = {"shards": [str(s) for s in shards], "bases": bases, "n_tests": n_tests,
@@ -1319,7 +1328,8 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
                "n_cam_calls": int((table["detector"] == "cam").sum()) if len(table) else 0,
                "q": q, "scan_seconds": seconds, "bases_per_s": bases / seconds if seconds else None,
                "tracks": [str(out / f"{n}.bw") for n in names],
-               "sites_bed": str(out / "sites.bed"), "sites_gff3": str(out / "sites.gff3")}
+               "sites_bed": str(out / "sites.bed"), "sites_gff3": str(out / "sites.gff3"),
+               **browser_files}
     from .model import save_json
 
     save_json(summary, out / "summary.json")
@@ -1477,7 +1487,8 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
     labels = sites.read_filter_labels(filters_tsv, scanner.n_filters) if filters_tsv else None
     log.info("scanning %s (%s) with %s on %s", genome_path, ",".join(chroms), model_pt, scanner.device)
     res = scan_sources(scanner, sources, null, out, dict(genome.sizes), labels, progress,
-                       protein=scanner.alphabet.complement is None, text=not shard)
+                       protein=scanner.alphabet.complement is None, text=not shard,
+                       genome=str(Path(genome_path).resolve()))
     return {"out": str(res.out), "n_calls": res.n_calls, "n_candidates": res.n_candidates,
             "bases": res.bases, "seconds": res.seconds, **res.files}
 

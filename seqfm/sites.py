@@ -720,14 +720,19 @@ def _write_rows(handle, columns: Sequence) -> None:
 
 def write_calls(table: pd.DataFrame, bed: str | os.PathLike, gff3: str | os.PathLike,
                 protein: bool = False) -> None:
-    """:func:`write_bed` and :func:`write_gff3` of one table (its values formatted once)."""
+    """:func:`write_bed` and :func:`write_gff3` of one table (its values formatted once), and
+    the BED's autoSql beside it (``sites.bed`` -> ``sites.as``; see :mod:`seqfm.browser`)."""
+    from .browser import write_autosql
+
     cols = _Columns(table)
     write_bed(table, bed, cols)
     write_gff3(table, gff3, protein, cols)
+    write_autosql(Path(bed).with_suffix(".as"))
 
 
 def write_bed(table: pd.DataFrame, path: str | os.PathLike, _cols: _Columns | None = None) -> None:
-    """Write the calls as BED6+ with the header line ``#chrom start end name score strand ...``."""
+    """Write the calls as BED6+6 with the header line ``#chrom start end name score strand ...``
+    (the extra columns described by :data:`seqfm.browser.SITES_AS`)."""
     from .io import atomic_write
 
     c, tab = _cols or _Columns(table), "\t"
