@@ -8,6 +8,8 @@ rule simulate_example:
         positives="resources/example/positives.bed",
         narrowpeak="resources/example/positives.narrowPeak",
         truth="resources/example/truth.bed",
+        decoys="resources/example/decoys.bed",
+        decoy_elements="resources/example/decoy_elements.bed",
         conservation="resources/example/conservation.bw",
     params:
         out=lambda w, output: Path(output.genome).parent,
