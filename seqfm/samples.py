@@ -62,7 +62,8 @@ def read_samples(path: str | Path, schema: str | Path | None = None) -> pd.DataF
 
 def _explain(err, col: str, row: dict) -> str:
     if err.validator == "pattern" and col == "sample":
-        return f"sample name {row['sample']!r} must match ^[A-Za-z0-9._-]+$ (it becomes a folder name)"
+        return (f"sample name {row['sample']!r} must match ^[A-Za-z0-9._-]+$ and not be . or .. "
+                f"(it becomes a folder name)")
     if err.validator == "enum":
         return f"column '{col}' is {row[col]!r}; use one of {', '.join(err.validator_value)}"
     if err.validator == "minLength":
