@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,13 +354,13 @@ def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nda
     try:
         df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, usecols=[0, 1, 2, 3],
                          names=["chrom", "start", "end", "value"], compression=compression(path),
-                         dtype={"chrom": str, "start": np.int64, "end": np.int64, "value": np.float64},
-                         skip_blank_lines=True, na_filter=False)
+                         dtype=str, skip_blank_lines=True, na_filter=False)
     except (ValueError, TypeError, OverflowError, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as err:
         raise InputError(f"{path}: not a bedGraph (chrom, start, end, value, tab-separated): "
                          f"{(str(err).splitlines() or [type(err).__name__])[0][:200]}") from None
     df["line"] = np.arange(len(df)) + skip + 1
+    _bedgraph_numbers(df, path)
     _check_bedgraph_rows(df, path)
     out = {}
     for chrom, g in df.groupby("chrom", sort=False):
@@ -373,6 +374,19 @@ def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nda
                              f"not overlap")
         out[chrom] = (starts, ends, g["value"].to_numpy(np.float32))
     return out
+
+
+def _bedgraph_numbers(df: pd.DataFrame, path: Path) -> None:
+    """Columns start, end (integers) and value (a number) parsed in place, naming the first bad line."""
+    for col, integer in (("start", True), ("end", True), ("value", False)):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & (df[col].str.strip().str.lower() != "nan") if not integer else \
+            values.isna() | (values != values.round()) | (values.abs() > 2**62)
+        if bad.any():
+            row = df[bad].iloc[0]
+            raise InputError(f"{path} line {row.line}: bedGraph column {col} is {row[col]!r}; "
+                             f"expected {'an integer' if integer else 'a number'}")
+        df[col] = values.astype(np.int64) if integer else values.astype(np.float64)
 
 
 def _check_bedgraph_rows(df: pd.DataFrame, path: Path) -> None:
@@ -473,9 +487,13 @@ def sweep_stale(path: str | os.PathLike) -> None:
 def _output_path(path: str | os.PathLike, folder: bool, what: str) -> Path:
     """``path`` made absolute, with its parent folders, after checking it is the right kind."""
     path = Path(os.path.abspath(path))
-    if folder and path.exists() and not path.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)  # one look: another writer may swap it
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = None
+    if folder and is_dir is False:
         raise InputError(f"{path}: is a file, but {what} is a folder; give a folder path")
-    if not folder and path.is_dir():
+    if not folder and is_dir:
         raise InputError(f"{path}: is a folder, but {what} is a file; give a file path")
     if folder and path == Path.cwd():
         raise InputError(f"{path}: is the current folder; give {what} a folder of its own")
@@ -543,10 +561,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", fsync: bool = False, 
 
 
 def _check_replaceable(path: Path, ours, what: str) -> None:
-    with suppress(FileNotFoundError, NotADirectoryError):
-        if any(True for _ in os.scandir(path)) and not (ours and ours(path)):
-            raise InputError(f"{path}: already holds files that are not {what}; seqfm never "
-                             f"deletes what it did not write: give a new or empty folder")
+    """Refuse a non-empty folder ``path`` that ``ours`` does not recognise."""
+    for _ in range(1000):
+        try:
+            inode = os.stat(path).st_ino
+            if not any(True for _ in os.scandir(path)) or (ours and ours(path)):
+                return
+            if os.stat(path).st_ino != inode:
+                continue  # another writer swapped it while we looked: look again
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        raise InputError(f"{path}: already holds files that are not {what}; seqfm never "
+                         f"deletes what it did not write: give a new or empty folder")
 
 
 def _swap_folder(tmp: Path, path: Path, ours, what: str) -> None:

@@ -406,15 +406,17 @@ def checked_architecture(arch: dict, state: Any, model_pt, model_json) -> dict[s
     except (ValueError, TypeError, OverflowError, KeyError) as err:
         raise InputError(f"{model_json}: architecture is not valid ({str(err)[:200]})") from None
     largest = max((max(v.shape, default=1) for v in state.values()), default=0)
-    bounds = {k: largest for k in ("n_tracks", "n_filters", "filter_width", "dilated_channels",
-                                   "dilated_width")}
-    bounds["dilated_layers"] = len(state)
+    sizes = ("n_tracks", "n_filters", "filter_width")
+    if arch["dilated_layers"]:
+        sizes += ("dilated_channels", "dilated_width")
+    bounds = {"dilated_layers": len(state), **{k: largest for k in sizes}}
     for key, bound in bounds.items():
         if arch[key] > bound:
             raise InputError(f"{model_json}: architecture {key} = {arch[key]} does not fit the "
                              f"weights in {model_pt} (at most {bound})")
+    # strand awareness adds no parameter; without it no meta-device op needs torch's compiler
     with torch.device("meta"):
-        skeleton = SeqCNN(arch)
+        skeleton = SeqCNN({**arch, "strand_aware": False})
     check_state_dict(skeleton, state, model_pt)
     return arch
 
