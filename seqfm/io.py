@@ -355,6 +355,8 @@ def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nda
         df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, usecols=[0, 1, 2, 3],
                          names=["chrom", "start", "end", "value"], compression=compression(path),
                          dtype=str, skip_blank_lines=True, na_filter=False)
+    except (EOFError, OSError, zlib.error) as err:  # a truncated or corrupt gzip stream
+        raise InputError(f"{path}: the gzip data is truncated or corrupt ({err})") from None
     except (ValueError, TypeError, OverflowError, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as err:
         raise InputError(f"{path}: not a bedGraph (chrom, start, end, value, tab-separated): "

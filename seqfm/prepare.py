@@ -54,7 +54,7 @@ def prepare(positives: str, negatives: str, genome: str | None, cfg: PrepareConf
     pos = load_regions(positives, gen, cfg, "positives")
     if pos.empty:
         raise InputError(f"{positives}: the positive set is empty")
-    _refuse_blank(pos, positives, cfg)
+    _check_sequences(pos, positives, cfg)
     pos["label"], pos["source"] = 1, ""
     neg = make_negatives(negatives, pos, gen, cfg)
     neg["label"] = 0
@@ -65,9 +65,12 @@ def prepare(positives: str, negatives: str, genome: str | None, cfg: PrepareConf
     return table[COLUMNS]
 
 
-def _refuse_blank(rows: pd.DataFrame, path: str, cfg: PrepareConfig) -> None:
-    """Refuse a sequence made only of the unknown letter (N; X for protein): nothing to learn."""
-    unknown = "N" if get_alphabet(cfg.alphabet).name == "dna" else "X"
+def _check_sequences(rows: pd.DataFrame, path: str, cfg: PrepareConfig) -> None:
+    """Refuse a letter outside the alphabet, and a sequence made only of the unknown letter
+    (N; X for protein): nothing to learn from it. Both name the file and the sequence."""
+    alphabet = get_alphabet(cfg.alphabet)
+    alphabet.encode_batch(list(rows["sequence"]), where=[f"{path}: sequence '{n}'" for n in rows["name"]])
+    unknown = "N" if alphabet.name == "dna" else "X"
     blank = rows["sequence"].str.upper().str.strip(unknown + "-*") == ""
     if blank.any():
         name = rows["name"][blank].iloc[0]
