@@ -412,10 +412,9 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
     ``letter-probability matrix`` rows must have one value per letter.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: motif database not found")
     letters, motifs = "ACGT", []
-    lines = path.read_text(errors="replace").splitlines()
+    with open_text(path, "motif database") as text:
+        lines = [line.rstrip("\r\n") for line in text]
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -438,7 +437,14 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
                 if len(values) != len(letters):
                     raise InputError(f"{path} line {i + 1}: motif '{ident}' row {k + 1} has "
                                      f"{len(values)} values; the alphabet {letters} needs {len(letters)}")
-                rows.append([float(v) for v in values])
+                try:
+                    row = [float(v) for v in values]
+                except ValueError:
+                    row = [-1.0]
+                if not all(0 <= v < np.inf for v in row):
+                    raise InputError(f"{path} line {i + 1}: motif '{ident}' row {k + 1} holds a "
+                                     f"value that is no probability (need numbers >= 0)")
+                rows.append(row)
             probs = np.array(rows)
             motifs.append((ident, name, probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)))
         i += 1

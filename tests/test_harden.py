@@ -448,3 +448,19 @@ def test_a_wrong_compression_is_named_and_no_binary_is_printed(tmp_path, capsys,
                     tmp_path / "p.tsv")
     one_line_failure(rc, err, "pos.fa", message)
     assert err.isascii() and "\x00" not in err
+
+
+def test_samples_table_and_motif_database_name_a_wrong_compression(tmp_path):
+    from seqfm.samples import read_samples
+
+    table = tmp_path / "samples.tsv"
+    table.write_bytes(b"BZh91AY&SY\x00\x01")
+    with pytest.raises(InputError, match=r"samples.tsv: is bzip2-compressed"):
+        read_samples(table)
+    meme = tmp_path / "db.meme"
+    meme.write_bytes(b"MEME version 4\n\xff\xfe\n")
+    with pytest.raises(InputError, match=r"db.meme line 2: byte 0xff .* not UTF-8"):
+        io.read_meme(meme)
+    meme.write_text("MEME version 4\nMOTIF m1 X\nletter-probability matrix: w= 1\n0.1 0.2 x 0.4\n")
+    with pytest.raises(InputError, match=r"db.meme line 4: motif 'm1' row 1 holds a value that is no probability"):
+        io.read_meme(meme)

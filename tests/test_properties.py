@@ -187,6 +187,26 @@ def test_samples_table_is_read_or_refused_in_one_line(data):
         assert df["sample"].is_unique and not df["sample"].isin([".", ".."]).any()
 
 
+MEME = ("MEME version 4\n\nALPHABET= ACGT\n\n" + "".join(
+    f"MOTIF m{k} NAME{k}\nletter-probability matrix: alength= 4 w= 3\n"
+    "0.1 0.2 0.3 0.4\n0.25 0.25 0.25 0.25\n0.7 0.1 0.1 0.1\n\n" for k in range(3)))
+
+
+@settings(PROFILE, max_examples=150)
+@given(mutated(MEME, sep=" "))
+def test_meme_reader_returns_normalised_motifs_or_one_line(data):
+    with folder() as tmp:
+        path = tmp / "db.meme"
+        path.write_bytes(data)
+        try:
+            letters, motifs = io.read_meme(path)
+        except InputError as err:
+            check_refusal(err, path)
+            return
+        for _, _, probs in motifs:
+            assert probs.shape[1] == len(letters) and np.isfinite(probs).all() and (probs >= 0).all()
+
+
 # ---------------------------------------------------------------------- verbs
 def _genome(tmp: Path) -> Path:
     path = tmp / "g.fa"
