@@ -164,13 +164,14 @@ BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand",
                "signal", "p", "q", "summit"]
 
 
-def read_bed(path: str | os.PathLike, what: str = "BED") -> pd.DataFrame:
+def read_bed(path: str | os.PathLike, what: str = "BED", unique_names: bool = False) -> pd.DataFrame:
     """Read BED3+ or narrowPeak into a DataFrame.
 
     Columns: ``chrom start end name strand summit line`` where ``summit`` is the
     narrowPeak summit offset (-1 when absent) and ``line`` the 1-based line
-    number. Header, track and browser lines and ``#`` comments are skipped. Names
-    (column 4, else ``chrom:start-end``) must be unique: they key the sequences downstream.
+    number. Header, track and browser lines and ``#`` comments are skipped. With
+    ``unique_names`` (sequences to prepare, which names key downstream) the names (column 4,
+    else ``chrom:start-end``) must be unique.
     """
     path = Path(path)
     rows, first_line = [], {}
@@ -205,7 +206,7 @@ def read_bed(path: str | os.PathLike, what: str = "BED") -> pd.DataFrame:
                                      f"the peak of length {end - start} (need -1 for none, or "
                                      f"0 to {end - start - 1})")
             name = f[3] if len(f) > 3 and f[3] not in ("", ".") else f"{f[0]}:{start}-{end}"
-            if name in first_line:
+            if unique_names and name in first_line:
                 raise InputError(f"{path} line {lineno}: duplicate name '{name}' (first on line "
                                  f"{first_line[name]}); BED names (column 4) must be unique")
             first_line[name] = lineno

@@ -83,7 +83,7 @@ def load_regions(path: str, genome: io.Genome | None, cfg: PrepareConfig, what: 
     if is_bed(path):
         if genome is None:
             raise InputError(f"{path}: {what} are intervals (BED) so the sample needs a 'genome' FASTA")
-        return regions_from_bed(io.read_bed(path, what), genome, cfg.length, path)
+        return regions_from_bed(io.read_bed(path, what, unique_names=True), genome, cfg.length, path)
     return regions_from_fasta(io.read_fasta(path, what), cfg, path)
 
 

@@ -148,7 +148,7 @@ def test_bed_reader_returns_intervals_or_one_line(data):
         path = tmp / "x.narrowPeak"
         path.write_bytes(data)
         try:
-            bed = io.read_bed(path)
+            bed = io.read_bed(path, unique_names=True)
         except InputError as err:
             check_refusal(err, path)
             return
