@@ -4,8 +4,8 @@ Each command module defines ``HELP`` (one line), ``ORDER`` (its place in
 ``seqfm --help``), ``add_arguments(parser)`` and ``run(args)``. Command modules
 import the library lazily inside ``run`` so that ``seqfm --help`` stays fast.
 
-Bad input (``InputError``) is printed as one line on stderr with exit status 2,
-never as a traceback.
+Bad input (``InputError``), and a path the file system refuses (an ``OSError`` naming
+it), is printed as one line on stderr with exit status 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -66,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         msg = f"seqfm {args.verb}: error: {err}"
         logging.getLogger("seqfm").debug(msg)
+        print(msg, file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.filename is None:
+            raise
+        # the file system refused (no space, no permission, a folder where a file was
+        # expected): one line naming the path, as for bad input
+        msg = f"seqfm {args.verb}: error: {err.filename}: {err.strerror or err}"
         print(msg, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

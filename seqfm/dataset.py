@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,7 +82,11 @@ class Dataset:
 
 
 def write(dataset: Dataset, folder: str | os.PathLike) -> None:
-    """Write ``dataset`` to ``folder`` atomically (a temporary folder renamed into place)."""
+    """Write ``dataset`` to ``folder`` atomically (a temporary folder renamed into place).
+
+    An existing ``folder`` is replaced only when it is empty or a dataset (see
+    :func:`is_dataset`); one holding anything else is refused with an ``InputError``.
+    """
     folder = Path(folder)
     n, length = dataset.codes.shape
     if dataset.tracks.shape[0] != n or dataset.tracks.shape[2:] not in ((length,), ()):
@@ -98,25 +100,39 @@ def write(dataset: Dataset, folder: str | os.PathLike) -> None:
         splits={s: int((dataset.meta["split"] == s).sum()) for s in SPLITS},
         seqfm_version=__version__,
     )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    from .io import atomic_path
+
+    with atomic_path(folder, folder=True, ours=is_dataset, what="a seqfm dataset") as tmp:
         np.save(tmp / "codes.npy", dataset.codes.astype(np.uint8, copy=False))
         np.save(tmp / "tracks.npy", dataset.tracks.astype(np.float16, copy=False))
         np.save(tmp / "labels.npy", dataset.labels.astype(np.uint8, copy=False))
         dataset.meta[META_COLUMNS].to_csv(tmp / "meta.tsv", sep="\t", index=False)
         (tmp / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+
+#: every file a dataset folder holds; a folder holding anything else is not replaced
+FILES = ("codes.npy", "tracks.npy", "labels.npy", "meta.tsv", "dataset.json")
+
+
+def is_dataset(folder: Path) -> bool:
+    """Whether ``folder`` holds a dataset that :func:`write` wrote and nothing else."""
+    try:
+        names = set(os.listdir(folder))
+        info = json.loads((folder / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return names <= set(FILES) and isinstance(info, dict) and "seqfm_version" in info
 
 
 def read(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
     """Read a dataset folder; arrays are memory-mapped unless ``mmap=False``."""
+    from .errors import InputError
+
     folder = Path(folder)
+    missing = [f for f in FILES if not (folder / f).is_file()]
+    if missing:
+        raise InputError(f"{folder}: not a dataset folder (no {missing[0]}); make one with "
+                         f"`seqfm encode`")
     mode = "r" if mmap else None
     meta = pd.read_csv(folder / "meta.tsv", sep="\t", dtype={"chrom": str, "name": str},
                        keep_default_na=False)
@@ -127,6 +143,21 @@ def read(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
         meta=meta,
         info=json.loads((folder / "dataset.json").read_text()),
     )
+
+
+def check_model_tracks(info: dict, dataset: Dataset, model_json, folder) -> None:
+    """Refuse a dataset whose conservation tracks are not those the model was trained on.
+
+    ``info`` is the model's ``model.json``; its ``tracks`` (names, in order) must equal the
+    dataset's. Models written before track names were recorded are let through.
+    """
+    from .errors import InputError
+
+    want = info.get("tracks")
+    if want is not None and list(want) != dataset.track_names:
+        raise InputError(f"{model_json}: the model was trained on track(s) {list(want)} but the "
+                         f"dataset {folder} holds {dataset.track_names}; encode it with the same "
+                         f"tracks, in the same order")
 
 
 def encode(table: pd.DataFrame, alphabet: str, policy: str = "uniform",

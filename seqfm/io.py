@@ -8,13 +8,19 @@ Coordinates are 0-based half-open.
 
 from __future__ import annotations
 
+import errno
+import gzip
 import os
 import re
-import tempfile
-from contextlib import contextmanager
+import secrets
+import shutil
+import socket
+import stat
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -23,6 +29,62 @@ from .errors import InputError
 
 #: FASTA header written by `bedtools getfasta`: chrom:start-end, optionally (+) or (-)
 COORD_HEADER = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<strand>[+.-])\))?$")
+
+
+# --------------------------------------------------------------------------- opening inputs
+#: leading bytes of compressed files; gzip (and bgzip, which is gzip) is read transparently
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz",
+          b"\x28\xb5\x2f\xfd": "zstd", b"PK\x03\x04": "zip"}
+
+
+def input_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` if it is an existing file, else an :class:`InputError` naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: {what} file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, but the {what} must be a file")
+    return path
+
+
+def compression(path: str | os.PathLike) -> str | None:
+    """``"gzip"``, ``"bzip2"``, ``"xz"``, ``"zstd"``, ``"zip"`` from the file's first bytes, else None."""
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+
+
+@contextmanager
+def open_text(path: str | os.PathLike, what: str):
+    """Open a text input, plain or gzip/bgzip-compressed, and yield its lines (``str``).
+
+    Other compressions, binary data and bytes that are not UTF-8 are refused with an
+    :class:`InputError` naming the file and line; the offending bytes are never printed.
+    """
+    path = input_file(path, what)
+    kind = compression(path)
+    if kind not in (None, "gzip"):
+        raise InputError(f"{path}: is {kind}-compressed; the {what} must be plain text or "
+                         f"gzip/bgzip-compressed")
+    with (gzip.open(path, "rb") if kind else open(path, "rb")) as raw:
+        yield _decoded_lines(raw, path, what)
+
+
+def _decoded_lines(raw, path: Path, what: str) -> Iterator[str]:
+    lineno = 0
+    try:
+        for lineno, line in enumerate(raw, start=1):
+            if b"\0" in line:
+                raise InputError(f"{path} line {lineno}: binary data (a NUL byte), not {what} text")
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"{path} line {lineno}: byte 0x{line[err.start]:02x} (column "
+                                 f"{err.start + 1}) is not UTF-8 text; the {what} must be "
+                                 f"plain text") from None
+    except (EOFError, OSError, zlib.error) as err:  # truncated or corrupt gzip stream
+        raise InputError(f"{path} line {lineno + 1}: the gzip data is truncated or corrupt "
+                         f"({err})") from None
 
 
 # --------------------------------------------------------------------------- FASTA
@@ -41,8 +103,6 @@ def read_fasta(path: str | os.PathLike, what: str = "FASTA") -> list[FastaRecord
     punctuation other than ``-``/``*``). Sequences keep their case.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: {what} file not found")
     records: list[FastaRecord] = []
     name, chunks, header_line = None, [], 0
     seen: set[str] = set()
@@ -55,8 +115,8 @@ def read_fasta(path: str | os.PathLike, what: str = "FASTA") -> list[FastaRecord
             raise InputError(f"{path} line {header_line}: record '{name}' has no sequence")
         records.append(FastaRecord(name, seq, header_line))
 
-    with open(path, "r", encoding="ascii", errors="replace") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with open_text(path, what) as lines:
+        for lineno, line in enumerate(lines, start=1):
             line = line.strip()
             if not line:
                 continue
@@ -104,19 +164,19 @@ BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand",
                "signal", "p", "q", "summit"]
 
 
-def read_bed(path: str | os.PathLike, what: str = "BED") -> pd.DataFrame:
+def read_bed(path: str | os.PathLike, what: str = "BED", unique_names: bool = False) -> pd.DataFrame:
     """Read BED3+ or narrowPeak into a DataFrame.
 
     Columns: ``chrom start end name strand summit line`` where ``summit`` is the
     narrowPeak summit offset (-1 when absent) and ``line`` the 1-based line
-    number. Header, track and browser lines and ``#`` comments are skipped.
+    number. Header, track and browser lines and ``#`` comments are skipped. With
+    ``unique_names`` (sequences to prepare, which names key downstream) the names (column 4,
+    else ``chrom:start-end``) must be unique.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: {what} file not found")
-    rows = []
-    with open(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
+    rows, first_line = [], {}
+    with open_text(path, what) as lines:
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
             f = line.rstrip("\n").split("\t")
@@ -141,10 +201,15 @@ def read_bed(path: str | os.PathLike, what: str = "BED") -> pd.DataFrame:
                 except ValueError:
                     raise InputError(f"{path} line {lineno}: narrowPeak summit (column 10) must be "
                                      f"an integer, found {f[9]!r}") from None
-                if summit >= end - start:
+                if summit >= end - start or summit < -1:
                     raise InputError(f"{path} line {lineno}: summit offset {summit} lies outside "
-                                     f"the peak of length {end - start}")
+                                     f"the peak of length {end - start} (need -1 for none, or "
+                                     f"0 to {end - start - 1})")
             name = f[3] if len(f) > 3 and f[3] not in ("", ".") else f"{f[0]}:{start}-{end}"
+            if unique_names and name in first_line:
+                raise InputError(f"{path} line {lineno}: duplicate name '{name}' (first on line "
+                                 f"{first_line[name]}); BED names (column 4) must be unique")
+            first_line[name] = lineno
             rows.append((f[0], start, end, name, strand, summit, lineno))
     return pd.DataFrame(rows, columns=["chrom", "start", "end", "name", "strand", "summit", "line"])
 
@@ -164,14 +229,15 @@ class Genome:
     def __init__(self, path: str | os.PathLike):
         import pyfaidx
 
-        self.path = Path(path)
-        if not self.path.exists():
-            raise InputError(f"{self.path}: genome FASTA not found")
+        self.path = input_file(path, "genome FASTA")
+        _check_indexable(self.path)
         try:
             self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False,
                                         rebuild=False, build_index=True)
-        except (pyfaidx.FastaIndexingError, ValueError, OSError) as err:
-            raise InputError(f"{self.path}: cannot index the genome FASTA ({err})") from None
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError,
+                OSError, UnicodeDecodeError, ImportError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise InputError(f"{self.path}: cannot index the genome FASTA ({first})") from None
         self.sizes = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def check(self, chrom: str, start: int, end: int, where: str) -> None:
@@ -193,12 +259,34 @@ class Genome:
         return self._fasta[chrom][:]
 
 
+def _check_indexable(path: Path) -> None:
+    """Refuse a genome pyfaidx cannot index: only plain or bgzip-compressed FASTA can be."""
+    kind = compression(path)
+    if kind not in (None, "gzip"):
+        raise InputError(f"{path}: is {kind}-compressed; a genome FASTA must be plain or "
+                         f"bgzip-compressed (bgzip -d, then bgzip)")
+    if kind == "gzip" and not _is_bgzf(path):
+        raise InputError(f"{path}: is gzip-compressed but not with bgzip, so it cannot be "
+                         f"indexed; recompress it with bgzip (gunzip {path.name} && bgzip "
+                         f"{path.name.removesuffix('.gz')})")
+
+
+def _is_bgzf(path: Path) -> bool:
+    """A BGZF (bgzip) file: gzip whose first member carries the ``BC`` extra field."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    return len(head) == 18 and head[3] & 4 and head[12:14] == b"BC"
+
+
 def _few(names, n: int = 5) -> str:
     names = list(names)
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
 # --------------------------------------------------------------------------- tracks
+#: the largest magnitude a float16 track value can hold
+F16_MAX = float(np.finfo(np.float16).max)
+
 class Track:
     """A per-base score track (bigWig or bedGraph) read over intervals.
 
@@ -206,10 +294,11 @@ class Track:
     """
 
     def __init__(self, path: str | os.PathLike, fill: float = 0.0):
-        self.path = Path(path)
+        self.path = input_file(path, "conservation track")
+        if not np.isfinite(fill) or abs(fill) > F16_MAX:
+            raise InputError(f"track fill value {fill} must be a finite number within "
+                             f"±{F16_MAX:g} (tracks are stored as float16)")
         self.fill = fill
-        if not self.path.exists():
-            raise InputError(f"{self.path}: conservation track not found")
         if self.path.suffix.lower() in (".bw", ".bigwig"):
             import pyBigWig
 
@@ -247,34 +336,73 @@ class Track:
             idx = np.searchsorted(ends, pos, side="right")
             idx = np.minimum(idx, len(ends) - 1)
             vals = np.where((starts[idx] <= pos) & (pos < ends[idx]), scores[idx], np.nan)
+        big = np.abs(vals) > F16_MAX  # NaN (no data) compares False
+        if big.any():
+            at = lo + int(np.argmax(big))
+            raise InputError(f"{self.path}: {chrom}:{at}-{at + 1} holds {vals[big][0]}, beyond "
+                             f"what a track stores (finite, within ±{F16_MAX:g}, as float16)")
         out[lo - start:hi - start] = np.where(np.isnan(vals), self.fill, vals)
         return out
 
 
 def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     skip = 0
-    with open(path) as handle:  # leading track/browser/comment lines
-        for line in handle:
+    with open_text(path, "bedGraph") as lines:  # leading track/browser/comment lines
+        for line in lines:
             if not line.startswith(("track", "browser", "#")):
                 break
             skip += 1
     try:
         df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, usecols=[0, 1, 2, 3],
-                         names=["chrom", "start", "end", "value"],
-                         dtype={"chrom": str, "start": np.int64, "end": np.int64, "value": np.float32},
-                         skip_blank_lines=True)
-    except (ValueError, pd.errors.ParserError) as err:
+                         names=["chrom", "start", "end", "value"], compression=compression(path),
+                         dtype=str, skip_blank_lines=True, na_filter=False)
+    except (EOFError, OSError, zlib.error) as err:  # a truncated or corrupt gzip stream
+        raise InputError(f"{path}: the gzip data is truncated or corrupt ({err})") from None
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as err:
         raise InputError(f"{path}: not a bedGraph (chrom, start, end, value, tab-separated): "
-                         f"{str(err).splitlines()[0]}") from None
-    bad = df["end"] <= df["start"]
-    if bad.any():
-        row = df[bad].iloc[0]
-        raise InputError(f"{path}: bedGraph interval {row.chrom}:{row.start}-{row.end} is empty")
+                         f"{(str(err).splitlines() or [type(err).__name__])[0][:200]}") from None
+    df["line"] = np.arange(len(df)) + skip + 1
+    _bedgraph_numbers(df, path)
+    _check_bedgraph_rows(df, path)
     out = {}
     for chrom, g in df.groupby("chrom", sort=False):
-        g = g.sort_values("start")
-        out[chrom] = (g["start"].to_numpy(), g["end"].to_numpy(), g["value"].to_numpy())
+        g = g.sort_values("start", kind="stable")
+        starts, ends = g["start"].to_numpy(), g["end"].to_numpy()
+        over = np.flatnonzero(starts[1:] < ends[:-1])
+        if len(over):
+            a, b = g.iloc[over[0]], g.iloc[over[0] + 1]
+            raise InputError(f"{path} line {b.line}: bedGraph interval {chrom}:{b.start}-{b.end} "
+                             f"overlaps {chrom}:{a.start}-{a.end} (line {a.line}); intervals must "
+                             f"not overlap")
+        out[chrom] = (starts, ends, g["value"].to_numpy(np.float32))
     return out
+
+
+def _bedgraph_numbers(df: pd.DataFrame, path: Path) -> None:
+    """Columns start, end (integers) and value (a number) parsed in place, naming the first bad line."""
+    for col, integer in (("start", True), ("end", True), ("value", False)):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & (df[col].str.strip().str.lower() != "nan") if not integer else \
+            values.isna() | (values != values.round()) | (values.abs() > 2**62)
+        if bad.any():
+            row = df[bad].iloc[0]
+            raise InputError(f"{path} line {row.line}: bedGraph column {col} is {row[col]!r}; "
+                             f"expected {'an integer' if integer else 'a number'}")
+        df[col] = values.astype(np.int64) if integer else values.astype(np.float64)
+
+
+def _check_bedgraph_rows(df: pd.DataFrame, path: Path) -> None:
+    """Refuse empty or negative intervals and values a float16 track cannot hold."""
+    checks = [(df["start"] < 0, "starts before 0"),
+              (df["end"] <= df["start"], "is empty (need start < end)"),
+              (~np.isfinite(df["value"]) | (df["value"].abs() > F16_MAX),
+               f"has a value that is not a finite number within ±{F16_MAX:g} (float16)")]
+    for bad, what in checks:
+        if bad.any():
+            row = df[bad].iloc[0]
+            raise InputError(f"{path} line {row.line}: bedGraph interval "
+                             f"{row.chrom}:{row.start}-{row.end} {what}")
 
 
 # --------------------------------------------------------------------------- MEME
@@ -285,10 +413,9 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
     ``letter-probability matrix`` rows must have one value per letter.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: motif database not found")
     letters, motifs = "ACGT", []
-    lines = path.read_text(errors="replace").splitlines()
+    with open_text(path, "motif database") as text:
+        lines = [line.rstrip("\r\n") for line in text]
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -311,7 +438,14 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
                 if len(values) != len(letters):
                     raise InputError(f"{path} line {i + 1}: motif '{ident}' row {k + 1} has "
                                      f"{len(values)} values; the alphabet {letters} needs {len(letters)}")
-                rows.append([float(v) for v in values])
+                try:
+                    row = [float(v) for v in values]
+                except ValueError:
+                    row = [-1.0]
+                if not all(0 <= v < np.inf for v in row):
+                    raise InputError(f"{path} line {i + 1}: motif '{ident}' row {k + 1} holds a "
+                                     f"value that is no probability (need numbers >= 0)")
+                rows.append(row)
             probs = np.array(rows)
             motifs.append((ident, name, probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)))
         i += 1
@@ -321,17 +455,152 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
 
 
 # --------------------------------------------------------------------------- atomic writes
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w"):
-    """Open a temporary file beside ``path``; rename it into place only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+#: temporaries are named ``.{name}.tmp-{host}-{pid}-{token}``: a later run on the same host
+#: recognises those of a killed process (its pid is gone) and removes them
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+
+
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _alive(pid: int) -> bool:
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-        os.replace(tmp, path)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def sweep_stale(path: str | os.PathLike) -> None:
+    """Remove the temporaries of ``path`` that a killed seqfm process on this host left behind."""
+    path = Path(path)
+    stale = re.compile(rf"\.{re.escape(path.name)}\.tmp-{_HOST}-(\d+)-[0-9a-f]{{8}}")
+    with suppress(OSError), os.scandir(path.parent) as entries:
+        for entry in entries:
+            m = stale.fullmatch(entry.name)
+            if m and not _alive(int(m[1])):
+                _remove(Path(entry.path))
+
+
+def _output_path(path: str | os.PathLike, folder: bool, what: str) -> Path:
+    """``path`` made absolute, with its parent folders, after checking it is the right kind."""
+    path = Path(os.path.abspath(path))
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)  # one look: another writer may swap it
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = None
+    if folder and is_dir is False:
+        raise InputError(f"{path}: is a file, but {what} is a folder; give a folder path")
+    if not folder and is_dir:
+        raise InputError(f"{path}: is a folder, but {what} is a file; give a file path")
+    if folder and path == Path.cwd():
+        raise InputError(f"{path}: is the current folder; give {what} a folder of its own")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{parent}: is a file, so {path} cannot be written beneath it")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, folder: bool = False,
+                ours: Callable[[Path], bool] | None = None, what: str = "the output"):
+    """Yield a temporary path beside ``path`` and rename it into place on success.
+
+    The one way seqfm writes an output. The temporary is created like any new file
+    (``0o666``) or folder (``0o777``), so the user's umask gives it the usual modes (0644 and
+    0755 under umask 022) and the rest of a lab can read it. On any error it is removed and
+    ``path`` keeps what it had.
+
+    Parameters
+    ----------
+    path : path
+        The output file or folder.
+    folder : bool
+        Yield an empty folder instead of an empty file.
+    ours : callable, optional
+        For a folder: whether an existing, non-empty ``path`` is a folder this writer made
+        (and may replace). Without it, or when it says no, such a folder is refused with an
+        :class:`InputError` before anything is written and never deleted.
+    what : str
+        What the output is, for messages.
+    """
+    path = _output_path(path, folder, what)
+    if folder:
+        _check_replaceable(path, ours, what)
+    sweep_stale(path)
+    tmp = _temp_beside(path)
+    if folder:
+        os.mkdir(tmp, 0o777)
+    else:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        if folder:
+            _swap_folder(tmp, path, ours, what)
+        else:
+            os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", fsync: bool = False, **open_kw):
+    """Open a file beside ``path`` (see :func:`atomic_path`); it replaces ``path`` on success."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **open_kw) as handle:
+            yield handle
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def _check_replaceable(path: Path, ours, what: str) -> None:
+    """Refuse a non-empty folder ``path`` that ``ours`` does not recognise."""
+    for _ in range(1000):
+        try:
+            inode = os.stat(path).st_ino
+            if not any(True for _ in os.scandir(path)) or (ours and ours(path)):
+                return
+            if os.stat(path).st_ino != inode:
+                continue  # another writer swapped it while we looked: look again
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        raise InputError(f"{path}: already holds files that are not {what}; seqfm never "
+                         f"deletes what it did not write: give a new or empty folder")
+
+
+def _swap_folder(tmp: Path, path: Path, ours, what: str) -> None:
+    """Rename folder ``tmp`` to ``path``, moving an old ``path`` (one of ours) aside first.
+
+    Another writer of the same folder may swap in between: the last one to rename wins.
+    """
+    for _ in range(1000):
+        try:
+            os.rename(tmp, path)  # succeeds when path is absent or an empty folder
+            return
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        _check_replaceable(path, ours, what)
+        old = _temp_beside(path)
+        try:
+            os.rename(path, old)
+        except FileNotFoundError:
+            continue  # another writer moved it first
+        shutil.rmtree(old, ignore_errors=True)
+    raise InputError(f"{path}: could not be replaced; is another process rewriting it?")

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .alphabet import Alphabet, get as get_alphabet
+from .io import atomic_path
 
 COLOURS = {"dna": "classic", "protein": "chemistry"}
 
@@ -141,10 +142,9 @@ def save_logo(stem: str | os.PathLike, probs: np.ndarray, alphabet: str | Alphab
         paths = []
         for ext in ("png", "svg"):
             path = stem.with_name(stem.name + f".{ext}")
-            tmp = path.with_name(f".{path.name}.tmp.{ext}")
             meta = {"Description": desc, "Title": title or stem.name}
-            fig.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
             paths.append(path)
     finally:
         plt.close(fig)

@@ -31,7 +31,6 @@ import copy
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from torch.nn import functional as F
 from . import __version__
 from .alphabet import get as get_alphabet
 from .errors import InputError
+from .io import atomic_path, atomic_write
 
 #: architecture defaults; ``model.json``'s ``architecture`` overrides them
 DEFAULTS: dict[str, Any] = {
@@ -279,23 +279,15 @@ class SeqCNN(nn.Module):
 
 
 # ---------------------------------------------------------------------- files
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+#: a model.json larger than this is no seqfm model description
+MAX_MODEL_JSON_BYTES = 16 * 2**20
 
 
 def save_json(obj: dict, path: str | os.PathLike) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     text = json.dumps(obj, indent=2, default=_json_default) + "\n"
-    _atomic_write_bytes(Path(path), lambda tmp: Path(tmp).write_text(text))
+    with atomic_write(path) as handle:
+        handle.write(text)
 
 
 def _json_default(o):
@@ -338,7 +330,8 @@ def save(model: SeqCNN, folder: str | os.PathLike | None = None, info: dict | No
                     + [f"track{i}" for i in range(model.arch["n_tracks"])])
     meta["seqfm_version"] = __version__
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _atomic_write_bytes(model_pt, lambda tmp: torch.save(state, tmp))
+    with atomic_path(model_pt) as tmp:
+        torch.save(state, tmp)
     save_json(meta, model_json)
     return model_pt, model_json
 
@@ -382,21 +375,58 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
         A missing, unreadable or tampered file, or weights that do not fit the architecture
         (naming the file and the first mismatching tensor).
     """
-    model_json = Path(model_json)
-    try:
-        info = json.loads(model_json.read_text())
-        arch = info["architecture"]
-        if not isinstance(arch, dict):
-            raise TypeError("architecture is not an object")
-    except FileNotFoundError:
-        raise InputError(f"{model_json}: no such model description file") from None
-    except (ValueError, KeyError, TypeError) as err:
-        raise InputError(f"{model_json}: not a seqfm model.json ({err})") from None
-    model = SeqCNN(arch)
+    info = read_model_json(model_json)
     state = load_state_dict_file(model_pt, "cpu")
-    check_state_dict(model, state, model_pt)
+    model = SeqCNN(checked_architecture(info["architecture"], state, model_pt, model_json))
     model.load_state_dict(state)
     return model.to(device).eval(), info
+
+
+def read_model_json(path: str | os.PathLike) -> dict:
+    """Parse ``model.json`` (at most :data:`MAX_MODEL_JSON_BYTES`); it must hold an ``architecture`` object."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model description file")
+    if path.stat().st_size > MAX_MODEL_JSON_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size} bytes is too large for a seqfm model.json")
+    try:
+        info = json.loads(path.read_bytes())
+        if not isinstance(info, dict) or not isinstance(info.get("architecture"), dict):
+            raise ValueError("no 'architecture' object")
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise InputError(f"{path}: not a seqfm model.json ({str(err)[:200]})") from None
+    return info
+
+
+def checked_architecture(arch: dict, state: Any, model_pt, model_json) -> dict[str, Any]:
+    """``arch`` validated and proven to fit the weights ``state`` before any real allocation.
+
+    Every size must be within the largest dimension of a tensor in ``state`` (and the layer
+    count within the tensor count), so a tampered ``model.json`` cannot ask for gigabytes;
+    the network is then built on the ``meta`` device (no memory) and its shapes compared.
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{model_pt}: not a state_dict (expected a mapping of names to tensors)")
+    try:
+        arch = architecture(**arch)
+    except InputError as err:
+        raise InputError(f"{model_json}: {err}") from None
+    except (ValueError, TypeError, OverflowError, KeyError) as err:
+        raise InputError(f"{model_json}: architecture is not valid ({str(err)[:200]})") from None
+    largest = max((max(v.shape, default=1) for v in state.values()), default=0)
+    sizes = ("n_tracks", "n_filters", "filter_width")
+    if arch["dilated_layers"]:
+        sizes += ("dilated_channels", "dilated_width")
+    bounds = {"dilated_layers": len(state), **{k: largest for k in sizes}}
+    for key, bound in bounds.items():
+        if arch[key] > bound:
+            raise InputError(f"{model_json}: architecture {key} = {arch[key]} does not fit the "
+                             f"weights in {model_pt} (at most {bound})")
+    # strand awareness adds no parameter; without it no meta-device op needs torch's compiler
+    with torch.device("meta"):
+        skeleton = SeqCNN({**arch, "strand_aware": False})
+    check_state_dict(skeleton, state, model_pt)
+    return arch
 
 
 def check_state_dict(model: nn.Module, state: Any, path: str | os.PathLike) -> None:

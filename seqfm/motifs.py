@@ -978,18 +978,10 @@ def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    import tempfile
+    from .io import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(text)
 
 
 def _bar(enabled: bool, total: int, desc: str):
@@ -1421,6 +1413,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     if data.alphabet.name != alpha.name:
         raise InputError(f"{model_json}: the model reads {alpha.name} but {dset_path} holds "
                          f"{data.alphabet.name} sequences")
+    ds_mod.check_model_tracks(info, data, model_json, dset_path)
     if data.n_channels != model.n_channels:
         raise InputError(f"{model_json}: the model takes {model.n_channels} input channels but "
                          f"{dset_path} gives {data.n_channels} (letters + {data.tracks.shape[1]} tracks)")
@@ -1595,7 +1588,6 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                 "nearest_name": db.names[t], "match_family": _family(db, t) if sig else ""}
 
     # 7. files
-    logo_tmp = out / f".logos.tmp.{os.getpid()}"
     filt_rows, mot_rows = [], []
     for k, cl in enumerate(clusters):
         row = {"rank": cl["rank"], "cluster": cl["name"], "influence": _g(cl["influence"]),
@@ -1630,11 +1622,12 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         filt_rows.append(row)
     filt_rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
 
-    try:
-        if cfg.logos:
-            import shutil
+    from .io import atomic_path
 
-            shutil.rmtree(logo_tmp, ignore_errors=True)
+    # logos/ is drawn beside and swapped in last; a killed run's leftover is removed next time
+    with atomic_path(out / "logos", folder=True, ours=_is_logos_folder,
+                     what="a seqfm logos folder") as logo_tmp:
+        if cfg.logos:
             log.info("drawing %d cluster and %d filter logos (PNG + SVG)", len(clusters), len(have))
             track_names = data.track_names
             jobs = []
@@ -1669,17 +1662,6 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         write_meme([cl["pwm"] for cl in clusters], out / "interpret" / "motifs.meme", alpha.name)
         _write_tsv(pd.DataFrame(filt_rows, columns=FILTER_COLUMNS), out / "interpret" / "filters.tsv")
         _write_tsv(pd.DataFrame(mot_rows, columns=MOTIF_COLUMNS), out / "motifs.tsv")
-        import shutil
-
-        final = out / "logos"
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(logo_tmp, final)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(logo_tmp, ignore_errors=True)
-        raise
     summary = {"n_filters": n_f, "n_pwms": len(have), "n_clusters": len(found), "n_track_only": len(track_f),
                "pwm_sequences": which, "influence_split_size": int(len(ev)),
                "seconds": round(time.time() - t0, 1),
@@ -1750,6 +1732,14 @@ def _cluster_track_weights(weight: np.ndarray, alpha: Alphabet, cl: dict, bounds
         if 0 <= j < len(out):
             out[j] = tw[i]
     return out
+
+
+def _is_logos_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds only logos (PNG/SVG files and a ``filters/`` folder of them)."""
+    for path in folder.rglob("*"):
+        if not (path.is_dir() and path.name == "filters" or path.suffix in (".png", ".svg")):
+            return False
+    return True
 
 
 def _write_tsv(df, path: Path) -> None:

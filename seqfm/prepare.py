@@ -55,6 +55,7 @@ def prepare(positives: str, negatives: str, genome: str | None, cfg: PrepareConf
     pos = load_regions(positives, gen, cfg, "positives")
     if pos.empty:
         raise InputError(f"{positives}: the positive set is empty")
+    _check_sequences(pos, positives, cfg)
     pos["label"], pos["source"] = 1, ""
     neg = make_negatives(negatives, pos, gen, cfg)
     neg["label"] = 0
@@ -65,12 +66,25 @@ def prepare(positives: str, negatives: str, genome: str | None, cfg: PrepareConf
     return table[COLUMNS]
 
 
+def _check_sequences(rows: pd.DataFrame, path: str, cfg: PrepareConfig) -> None:
+    """Refuse a letter outside the alphabet, and a sequence made only of the unknown letter
+    (N; X for protein): nothing to learn from it. Both name the file and the sequence."""
+    alphabet = get_alphabet(cfg.alphabet)
+    alphabet.encode_batch(list(rows["sequence"]), where=[f"{path}: sequence '{n}'" for n in rows["name"]])
+    unknown = "N" if alphabet.name == "dna" else "X"
+    blank = rows["sequence"].str.upper().str.strip(unknown + "-*") == ""
+    if blank.any():
+        name = rows["name"][blank].iloc[0]
+        raise InputError(f"{path}: sequence '{name}' is all {unknown} within its {cfg.length}-letter "
+                         f"window ({int(blank.sum())} such); remove it or fix its coordinates")
+
+
 def load_regions(path: str, genome: io.Genome | None, cfg: PrepareConfig, what: str) -> pd.DataFrame:
     """Read FASTA or BED (+ genome) into fixed-length rows with coordinates where known."""
     if is_bed(path):
         if genome is None:
             raise InputError(f"{path}: {what} are intervals (BED) so the sample needs a 'genome' FASTA")
-        return regions_from_bed(io.read_bed(path, what), genome, cfg.length, path)
+        return regions_from_bed(io.read_bed(path, what, unique_names=True), genome, cfg.length, path)
     return regions_from_fasta(io.read_fasta(path, what), cfg, path)
 
 
@@ -240,5 +254,43 @@ def write(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def read(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", dtype={"chrom": str, "name": str, "source": str},
-                       keep_default_na=False)
+    """Read a prepared table (see the module docstring), checking that it is one.
+
+    Refused with an :class:`InputError` naming the file and line: a missing, empty or
+    binary file, missing columns (a FASTA or BED given in its place), a start, end or label
+    that is no integer, a label other than 0/1, a split other than train/valid/test.
+    """
+    path = io.input_file(path, "prepared table")
+    kind = io.compression(path)
+    if kind not in (None, "gzip"):
+        raise InputError(f"{path}: is {kind}-compressed; a prepared table is plain or gzip text")
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, compression=kind)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: is empty; expected the table `seqfm prepare` writes") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError, OSError) as err:
+        raise InputError(f"{path}: not a prepared table ({_first_line(err)})") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: not a prepared table (no column {missing[0]!r}); its header "
+                         f"must name {', '.join(COLUMNS)}, as `seqfm prepare` writes it")
+    for col in ("start", "end", "label"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values != values.round())
+        if col == "label":
+            bad |= ~values.isin([0, 1])
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"{path} line {i + 2}: column {col!r} is {df[col].iloc[i]!r}; "
+                             f"expected {'0 or 1' if col == 'label' else 'an integer'}")
+        df[col] = values.astype(np.int64)
+    bad = ~df["split"].isin(["train", "valid", "test"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{path} line {i + 2}: split {df['split'].iloc[i]!r} is not train, "
+                         f"valid or test")
+    return df
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]

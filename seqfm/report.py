@@ -77,7 +77,7 @@ STYLE = {
     "svg.fonttype": "none",
 }
 
-_SAMPLE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAMPLE_NAME = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]+$")
 
 
 # =========================================================================== small helpers

@@ -22,12 +22,17 @@ def read_samples(path: str | Path, schema: str | Path | None = None) -> pd.DataF
     """
     import jsonschema
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: samples table not found")
+    from .io import compression, input_file
+
+    path = input_file(path, "samples table")
+    kind = compression(path)
+    if kind not in (None, "gzip"):
+        raise InputError(f"{path}: is {kind}-compressed; the samples table must be plain text")
     try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None,
+                         compression=kind)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
+            OSError) as err:
         raise InputError(f"{path}: not a tab-separated table with a header row "
                          f"({str(err).splitlines()[0]})") from None
     df.columns = [c.strip() for c in df.columns]
@@ -62,7 +67,8 @@ def read_samples(path: str | Path, schema: str | Path | None = None) -> pd.DataF
 
 def _explain(err, col: str, row: dict) -> str:
     if err.validator == "pattern" and col == "sample":
-        return f"sample name {row['sample']!r} must match ^[A-Za-z0-9._-]+$ (it becomes a folder name)"
+        return (f"sample name {row['sample']!r} must match ^[A-Za-z0-9._-]+$ and not be . or .. "
+                f"(it becomes a folder name)")
     if err.validator == "enum":
         return f"column '{col}' is {row[col]!r}; use one of {', '.join(err.validator_value)}"
     if err.validator == "minLength":

@@ -184,6 +184,11 @@ def simulate_protein(out_dir: str | os.PathLike, seed: int = 1, n_positives: int
         if (out / "msa").exists():
             import shutil
 
+            if any(p.suffix != ".a3m" for p in (out / "msa").iterdir()):  # not ours: keep it
+                from .errors import InputError
+
+                raise InputError(f"{out / 'msa'}: holds files that are not simulated alignments; "
+                                 f"seqfm never deletes what it did not write: give another --out")
             shutil.rmtree(out / "msa")
     log.info("simulated %d + %d proteins with %d planted sites -> %s", n_positives, n_negatives,
              len(truth), out)

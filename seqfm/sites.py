@@ -1000,6 +1000,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
         raise InputError(f"{model_json}: the model reads {model.arch['alphabet']} but the dataset "
                          f"{dataset_dir} is {ds.alphabet.name}")
     n_tracks = ds.tracks.shape[1] if ds.tracks.ndim == 3 else 0
+    dataset_mod.check_model_tracks(info, ds, model_json, dataset_dir)
     if n_tracks != model.arch["n_tracks"]:
         raise InputError(f"{model_json}: the model reads {model.arch['n_tracks']} conservation "
                          f"track(s) but the dataset {dataset_dir} has {n_tracks}")

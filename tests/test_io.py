@@ -108,7 +108,7 @@ def test_bedgraph_reads_like_bigwig(tmp_path):
     bg = write(tmp_path / "c.bedGraph", "track type=bedGraph\nchr1\t0\t5\t1.5\nchr1\t7\t10\t-2\n")
     assert io.Track(bg).values("chr1", 3, 10).tolist() == [1.5, 1.5, 0, 0, -2, -2, -2]
     bad = write(tmp_path / "d.bedGraph", "chr1\t0\tfive\t1\n")
-    with pytest.raises(InputError, match="not a bedGraph"):
+    with pytest.raises(InputError, match="d.bedGraph line 1: bedGraph column end is 'five'"):
         io.Track(bad)
 
 
