@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY = ["Snakefile", "workflow", "config"]
+COPY = ["Snakefile", "workflow", "config", "seqfm/schemas"]  # the workflow reads the package's schemas
 TARGET_S = 300.0
 
 

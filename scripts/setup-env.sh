@@ -10,7 +10,7 @@
 # (e.g. "--index-url https://download.pytorch.org/whl/cu128" for a specific CUDA).
 set -euo pipefail
 venv=${1:-.venv}
-extras=${2:-dev}
+extras=${2:-workflow,dev}
 torch_version=${TORCH_VERSION:-2.13.0}
 cpu_index=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 

@@ -11,7 +11,7 @@ from .errors import InputError
 
 REQUIRED = ["sample", "alphabet", "positives", "negatives"]
 OPTIONAL = ["genome", "conservation"]
-SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "samples.schema.yaml"
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "samples.schema.yaml"  # shipped in the package
 
 
 def read_samples(path: str | Path, schema: str | Path | None = None) -> pd.DataFrame:

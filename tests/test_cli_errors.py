@@ -73,7 +73,7 @@ def encode(tmp_path, fasta_text, *extra):
                    "--out", prep)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "dataset"
-    return run_cli("encode", prep, "--out", out, *extra), out
+    return run_cli("encode", "--prepared", prep, "--out", out, *extra), out
 
 
 def test_letter_outside_alphabet_under_strict_policy(tmp_path):
@@ -87,42 +87,52 @@ def test_chromosome_missing_from_bigwig(tmp_path, small_genome):
                          "cons.bw", out=out)
 
 
-def workflow_with_samples(tmp_path, samples_text):
+def deployed(tmp_path):
+    """A project folder holding only the user's config/ (how a deployed workflow runs)."""
     work = tmp_path / "wf"
-    work.mkdir()
-    for name in ("Snakefile", "workflow", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    (work / "config" / "samples.tsv").write_text(samples_text)
-    return subprocess.run([shutil.which("snakemake") or "snakemake", "-n", "--cores", "1"],
-                          cwd=work, capture_output=True, text=True)
+    shutil.copytree(ROOT / "config", work / "config")
+    return work
 
 
-@pytest.mark.parametrize("text,fragments", [
+def dry_run(work, *extra):
+    return subprocess.run([shutil.which("snakemake") or "snakemake", "-n", "--cores", "1",
+                           "-s", ROOT / "workflow" / "Snakefile", "-d", work, *extra],
+                          capture_output=True, text=True)
+
+
+BAD_TABLES = [
     ("sample\talphabet\tpositives\nx\tdna\tp.fa\n", ["samples.tsv", "missing column(s) negatives"]),
     ("sample\talphabet\tpositives\tnegatives\nmy sample\tdna\tp.fa\tshuffle\n",
      ["samples.tsv line 2", "'my sample'", "^[A-Za-z0-9._-]+$"]),
     ("sample\talphabet\tpositives\tnegatives\nok\trna\tp.fa\tshuffle\n",
      ["samples.tsv line 2", "column 'alphabet' is 'rna'", "dna, protein"]),
-])
+    ("sample\talphabet\tpositives\tnegatives\nok\tdna\tp.narrowPeak.gz\tshuffle\n",
+     ["samples.tsv line 2", "BED intervals", "'genome' needs a genome FASTA"]),
+]
+
+
+@pytest.mark.parametrize("text,fragments", BAD_TABLES)
 def test_bad_samples_table_stops_the_workflow(tmp_path, text, fragments):
-    proc = workflow_with_samples(tmp_path, text)
+    from seqfm.errors import InputError
+    from seqfm.samples import read_samples
+
+    work = deployed(tmp_path)
+    (work / "config" / "samples.tsv").write_text(text)
+    proc = dry_run(work)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out
     line = next(l for l in out.splitlines() if l.startswith("seqfm: error"))
     for f in fragments:
         assert f in line, (f, out)
+    # the workflow (which parses without seqfm) and seqfm's own reader say the same
+    with pytest.raises(InputError) as err:
+        read_samples(work / "config" / "samples.tsv")
+    assert line.split("samples.tsv", 1)[1] == str(err.value).split("samples.tsv", 1)[1]
 
 
 def test_bad_config_value_names_the_key(tmp_path):
-    work = tmp_path / "wf"
-    work.mkdir()
-    for name in ("Snakefile", "workflow", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    proc = subprocess.run(["snakemake", "-n", "--cores", "1", "--config", "seed=one"], cwd=work,
-                          capture_output=True, text=True)
+    proc = dry_run(deployed(tmp_path), "--config", "seed=one")
     assert proc.returncode != 0
     line = next(l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("seqfm: error"))
     assert "config: seed: 'one' is not of type 'integer'" in line

@@ -94,7 +94,8 @@ def slurm():
 
 
 def _copy_workflow(dest):
-    for name in ("Snakefile", "workflow", "config"):
+    # the workflow's files; it reads the JSON schemas from the package's folder beside it
+    for name in ("Snakefile", "workflow", "config", "seqfm/schemas"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "small.yaml").write_text(SMALL_YAML)

@@ -310,7 +310,7 @@ def test_cli_shards_and_merge(tmp_path):
     n_info = json.loads((tmp_path / "shards" / "chrN" / "scan.json").read_text())
     assert n_info["n_calls"] is None and n_info["bases"] == 3000  # the merge makes the calls
     merged = tmp_path / "merged"
-    r = run_cli("scan", "--merge", *shards, "--out", merged, "--q", "0.5")
+    r = run_cli("scan", "--gather", *shards, "--out", merged, "--q", "0.5")
     assert r.returncode == 0, r.stderr
     bed = read_bed(merged / "sites.bed")
     f0 = bed[bed["detector"] == "filter_0"]
@@ -334,13 +334,18 @@ def test_cli_shards_and_merge(tmp_path):
     # same merged calls and tracks
     plan = scan.plan_shards({"chr1": 8000, "chr2": 8000, "chrN": 3000}, ["chr1", "chr2", "chrN"], 11000)
     assert plan == [("chr1", ["chr1"]), ("chr2+1", ["chr2", "chrN"])]
-    scan.write_shard_plan(plan, {"chr1": 8000, "chr2": 8000, "chrN": 3000}, tmp_path / "plan")
+    r = run_cli("scan-plan", "--genome", fa, "--shard-bases", 11000, "--out", tmp_path / "plan")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "plan" / "shards.tsv").read_text().splitlines()[1:] == [
+        "chr1\t1\t8000\tchr1\tchr1", "chr2+1\t2\t11000\tchr2\tchrN"]
     pack = tmp_path / "packed" / "chr2+1"
     r = run_cli("scan", *common, "--chroms-file", tmp_path / "plan" / "chr2+1.txt", "--null", null,
                 "--out", pack, "--shard")
     assert r.returncode == 0, r.stderr
+    # (the old spelling --merge of --gather still works, with a warning)
     r = run_cli("scan", "--merge", shards[0], pack, "--out", tmp_path / "merged2", "--q", "0.5")
     assert r.returncode == 0, r.stderr
+    assert "--merge is deprecated; use --gather" in r.stderr
     for name in ("sites.bed", "sites.gff3"):
         assert (tmp_path / "merged2" / name).read_bytes() == (merged / name).read_bytes()
     bw2 = pyBigWig.open(str(tmp_path / "merged2" / "cam.bw"))

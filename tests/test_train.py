@@ -232,7 +232,7 @@ def test_cli_train_help_and_bad_input(tmp_path):
                 "--batch-size", "--lr", "--patience", "--device", "--threads", "--amp", "--seed",
                 "--baseline-k", "--resume", "--out"):
         assert opt in res.stdout
-    res = run_cli("train", tmp_path / "missing", "--out", tmp_path / "out")
+    res = run_cli("train", "--dataset", tmp_path / "missing", "--out", tmp_path / "out")
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "missing" in res.stderr
     assert "Traceback" not in res.stderr

@@ -1,4 +1,6 @@
-"""End to end: the Snakemake workflow on a small simulated example, as `make demo` runs it."""
+"""End to end: the workflow deployed into a project folder that holds only the user's config/
+(the small configuration CI runs, .test/config/), run with
+`snakemake -s <seqfm>/workflow/Snakefile -d <project>` as a deployed catalog workflow is."""
 
 import json
 import shutil
@@ -12,23 +14,53 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-# a smaller example than the demo's, so the suite stays fast on 2 cores
-SMALL_CONFIG = """
-simulate: {seed: 3, genome_size: 1000000, n_positives: 600}
-"""
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+
+
+def snakemake(project, *args):
+    return subprocess.run(["snakemake", "-s", str(SNAKEFILE), "-d", str(project), *args],
+                          cwd=project.parent, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    work = tmp_path_factory.mktemp("demo")
-    for name in ("Snakefile", "workflow", "config"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    (work / "config" / "small.yaml").write_text(SMALL_CONFIG)
-    proc = subprocess.run(["snakemake", "--cores", "2", "--workflow-profile", "workflow/profiles/default",
-                           "--configfile", "config/small.yaml"], cwd=work, capture_output=True, text=True)
+    project = tmp_path_factory.mktemp("deployed") / "myproject"
+    shutil.copytree(ROOT / ".test" / "config", project / "config")
+    proc = snakemake(project, "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return work
+    # the workflow's own profile (workflow/profiles/default) was found without being named
+    assert "Using workflow specific profile" in proc.stdout + proc.stderr
+    assert "profiles/default" in proc.stdout + proc.stderr
+    return project
+
+
+def test_deployed_run_writes_the_contract_into_the_project_only(demo):
+    for sample in ("dna_example", "protein_example"):
+        res = demo / "results" / sample
+        for name in ("report.html", "model.pt", "model.json", "metrics.json", "sites.bed",
+                     "sites.gff3", "filters.meme", "motifs.tsv"):
+            assert (res / name).is_file() and (res / name).stat().st_size > 0, (sample, name)
+        assert any((res / "logos").iterdir())
+    for name in ("sites.bed", "sites.gff3", "cam.bw", "summary.json"):
+        assert (demo / "results" / "dna_example" / "scan" / name).is_file()
+    assert (demo / "results" / "index.html").is_file()
+    # nothing of the workflow was copied into the project; the example data were made there
+    assert not (demo / "workflow").exists() and not (demo / "Snakefile").exists()
+    assert (demo / "resources" / "example" / "genome.fa").is_file()
+    # the scan covered the configured chromosomes, in one packed shard (two small ones)
+    plan = (demo / "results" / "dna_example" / "scan_plan" / "shards.tsv").read_text().splitlines()
+    assert plan[1].split("\t")[:2] == ["chr4+1", "2"]
+
+
+def test_every_step_logs_its_stderr(demo):
+    logs = demo / "results" / "dna_example" / "logs"
+    for step in ("prepare", "encode", "train", "motifs", "sites", "scan_plan", "scan_null",
+                 "scan_chr4+1", "scan_merge", "report"):
+        assert (logs / f"{step}.log").is_file(), step
+    # seqfm logs to stderr: the rule's log holds it (a crash's traceback would land there too)
+    for step in ("train", "scan_plan", "scan_null", "scan_chr4+1", "scan_merge"):
+        assert " seqfm INFO " in (logs / f"{step}.log").read_text(), step
+    assert "shard(s)" in (logs / "scan_plan.log").read_text()
 
 
 def test_dataset_is_encoded_with_conservation(demo):
@@ -58,8 +90,7 @@ def test_planted_sites_lie_in_the_encoded_positives(demo):
 
 
 def test_rerun_has_nothing_to_do(demo):
-    proc = subprocess.run(["snakemake", "-n", "--cores", "1", "--configfile", "config/small.yaml"], cwd=demo,
-                          capture_output=True, text=True)
+    proc = snakemake(demo, "-n", "--cores", "1")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
@@ -71,8 +102,7 @@ def test_report_pages_and_snakemake_report(demo):
     index = (demo / "results" / "index.html").read_text()
     assert 'id="performance"' in page and 'id="sites"' in page and "<script" not in page
     assert 'href="dna_example/report.html"' in index
-    proc = subprocess.run(["snakemake", "--report", "report.zip", "--configfile", "config/small.yaml"],
-                          cwd=demo, capture_output=True, text=True)
+    proc = snakemake(demo, "--report", str(demo / "report.zip"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with zipfile.ZipFile(demo / "report.zip") as z:
         names = z.namelist()

@@ -6,7 +6,10 @@ ORDER = 30
 
 
 def add_arguments(p) -> None:
-    p.add_argument("prepared", help="table written by `seqfm prepare`")
+    import argparse
+
+    p.add_argument("--prepared", metavar="TSV", help="table written by `seqfm prepare` (required)")
+    p.add_argument("prepared_tsv", nargs="?", help=argparse.SUPPRESS)  # deprecated spelling: positional
     p.add_argument("--alphabet", default="dna", choices=["dna", "protein"])
     p.add_argument("--policy", default="uniform", choices=["uniform", "zeros", "strict"],
                    help="ambiguity letters (N, IUPAC; X, B, Z...): spread uniformly over the "
@@ -24,7 +27,9 @@ def run(args) -> None:
     import logging
 
     from .. import dataset, prepare
+    from ._common import dataset_option
 
+    args.prepared = dataset_option(args, "prepared", "prepared_tsv", "--prepared")
     table = prepare.read(args.prepared)
     tracks = [t for t in args.conservation.split(",") if t]
     data = dataset.encode(table, args.alphabet, args.policy, tracks, seed=args.seed, fill=args.fill,

@@ -15,11 +15,13 @@ The first TomTom run on a machine compiles memelite's kernels (about a minute) u
 """
 
 HELP = "trained CNN -> filter PWMs (MEME), motif clusters ranked by influence, JASPAR matches, logos"
-ORDER = 60
+ORDER = 50
 
 
 def add_arguments(p) -> None:
     import argparse
+
+    from ._common import add_threads
 
     bool_opt = argparse.BooleanOptionalAction
     p.add_argument("--model", required=True, metavar="MODEL_PT", help="model.pt (state_dict)")
@@ -70,7 +72,7 @@ def add_arguments(p) -> None:
 
     r = p.add_argument_group("hardware and outputs")
     r.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    r.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = all available)")
+    add_threads(r)
     r.add_argument("--batch-size", type=int, default=256)
     r.add_argument("--seed", type=int, default=1, help="seed of the column shuffles")
     r.add_argument("--logos", action=bool_opt, default=True, help="draw PNG + SVG logos")
@@ -82,6 +84,7 @@ def run(args) -> None:
     import sys
 
     from .. import motifs
+    from ._common import threads
 
     motifs.use_numba_cache()
     rule = motifs.MatchRule(min_ic=args.min_ic, min_ic_per_position=args.min_ic_per_position,
@@ -93,7 +96,7 @@ def run(args) -> None:
         coactivation=args.coactivation, cluster_max_p=args.cluster_max_p,
         influence=args.influence, jaspar_release=args.jaspar_release,
         jaspar_collection=args.jaspar_collection, jaspar_tax_group=args.jaspar_tax_group,
-        motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=args.threads,
+        motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=threads(args),
         logos=args.logos)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     motifs.run(args.model, args.model_json, args.dataset, args.out, cfg, progress=progress)

@@ -11,7 +11,7 @@ Three modes:
       scan one shard (the chromosomes given, default all) and write DIR/candidates.npz,
       DIR/sites.bed, DIR/sites.gff3 (q-values of this shard), DIR/cam.bw (+ DIR/filter_K.bw
       for --tracks) and DIR/scan.json; without --null the null is built in process;
-  seqfm scan --merge SHARD_DIR [SHARD_DIR ...] --out DIR
+  seqfm scan --gather SHARD_DIR [SHARD_DIR ...] --out DIR
       gather shards: genome-wide q-values (Benjamini-Hochberg over every shard's tests),
       DIR/sites.bed, DIR/sites.gff3, one bigWig per track and DIR/summary.json.
 
@@ -46,6 +46,8 @@ def _quantiles(text: str) -> tuple:
 def add_arguments(p) -> None:
     import argparse
 
+    from ._common import add_deprecated, add_threads
+
     bool_opt = argparse.BooleanOptionalAction
     p.add_argument("--model", metavar="MODEL_PT", help="model.pt (state_dict)")
     p.add_argument("--model-json", metavar="MODEL_JSON", help="model.json (architecture)")
@@ -65,8 +67,9 @@ def add_arguments(p) -> None:
     p.add_argument("--null", metavar="NPZ", help="null written by --make-null (default: build it here)")
     p.add_argument("--make-null", action="store_true",
                    help="only build the null and write it to --null (default DIR/null.npz)")
-    p.add_argument("--merge", nargs="+", metavar="SHARD_DIR",
-                   help="gather these shard folders into --out")
+    p.add_argument("--gather", nargs="+", metavar="SHARD_DIR",
+                   help="gather these shard folders into --out (genome-wide q-values)")
+    add_deprecated(p, "--merge", "--gather", dest="gather", nargs="+", metavar="SHARD_DIR")
     p.add_argument("--filters-tsv", metavar="TSV",
                    help="filters.tsv naming each filter's motif cluster and best match (optional)")
 
@@ -100,15 +103,14 @@ def add_arguments(p) -> None:
                    help="bigWig zoom levels; libBigWig builds them in memory at the end (about 14 "
                         "bytes per base), so shards to be merged are best written with 0")
     s.add_argument("--shard", action="store_true",
-                   help="a shard to be merged: write only what --merge reads (candidates.npz, "
+                   help="a shard to be merged: write only what --gather reads (candidates.npz, "
                         "bigWigs without zoom levels, scan.json); the merge writes the BED and GFF3")
     s.add_argument("--max-candidates", type=int, default=250_000,
                    help="candidates kept per shard and family (smallest p-values)")
 
     r = p.add_argument_group("hardware")
     r.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    r.add_argument("--threads", type=int, default=0,
-                   help="CPU threads (torch, and tiles side by side in the fused kernel; 0 = all available)")
+    add_threads(r, "torch, and tiles side by side in the fused kernel")
     r.add_argument("--engine", choices=["auto", "fused", "torch"], default="auto",
                    help="auto: a fused CPU kernel for strand-aware models without dilated layers "
                         "on the CPU, PyTorch otherwise (GPU, dilated layers, protein)")
@@ -122,6 +124,7 @@ def run(args) -> None:
 
     from .. import scan
     from ..errors import InputError
+    from ._common import threads
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     config = scan.ScanConfig(
@@ -131,15 +134,15 @@ def run(args) -> None:
         merge=args.merge_calls, tracks=[t.strip() for t in args.tracks.split(",") if t.strip()],
         bin=args.bin, max_candidates=args.max_candidates, device=args.device, engine=args.engine,
         zooms=args.zooms)
-    if args.merge:
-        labels = _labels_for_merge(args.filters_tsv, args.merge[0]) if args.filters_tsv else None
-        res = scan.merge_shards(args.merge, args.out, q=args.q, merge=args.merge_calls, labels=labels)
+    if args.gather:
+        labels = _labels_for_merge(args.filters_tsv, args.gather[0]) if args.filters_tsv else None
+        res = scan.merge_shards(args.gather, args.out, q=args.q, merge=args.merge_calls, labels=labels)
         print(json.dumps({k: res[k] for k in ("n_calls", "n_filter_calls", "n_cam_calls")}))
         return
     fasta = args.genome or args.fasta
     if not (args.model and args.model_json and fasta):
         raise InputError("scan needs --model, --model-json and --genome (or --fasta), "
-                         "or --merge SHARD_DIR ...")
+                         "or --gather SHARD_DIR ...")
     chroms = [c.strip() for c in args.chrom.split(",") if c.strip()]
     if args.chroms_file:
         if chroms:
@@ -148,7 +151,7 @@ def run(args) -> None:
     res = scan.run(args.model, args.model_json, fasta, args.out, chroms=chroms,
                    conservation=[c for c in args.conservation.split(",") if c],
                    fill=args.fill, config=config, null_path=args.null, make_null=args.make_null,
-                   filters_tsv=args.filters_tsv, threads=args.threads, progress=progress,
+                   filters_tsv=args.filters_tsv, threads=threads(args), progress=progress,
                    shard=args.shard)
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}))
 

@@ -23,8 +23,11 @@ def _auto_int(text: str):
 def add_arguments(p) -> None:
     import argparse
 
+    from ._common import add_threads
+
     bool_opt = argparse.BooleanOptionalAction
-    p.add_argument("dataset", metavar="DATASET_DIR", help="dataset folder written by `seqfm encode`")
+    p.add_argument("--dataset", metavar="DATASET_DIR", help="dataset folder written by `seqfm encode` (required)")
+    p.add_argument("dataset_dir", nargs="?", help=argparse.SUPPRESS)  # deprecated spelling: positional
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder (results/{sample}); checkpoints go to DIR/train")
 
@@ -57,7 +60,7 @@ def add_arguments(p) -> None:
     t.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip (0 = off)")
     t.add_argument("--valid-fraction", type=float, default=0.1,
                    help="share of training rows held out when the dataset has no 'valid' rows")
-    t.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and dropout")
+    t.add_argument("--seed", type=int, default=1, help="seed of initialisation, shuffling and dropout")
     t.add_argument("--resume", action=bool_opt, default=True,
                    help="continue from DIR/train/last.pt when it was written with the same options")
 
@@ -65,7 +68,7 @@ def add_arguments(p) -> None:
     r.add_argument("--device", default="auto",
                    help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps; an absent "
                         "device falls back to CPU with a warning")
-    r.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = all available)")
+    add_threads(r)
     r.add_argument("--amp", action=bool_opt, default=True,
                    help="mixed precision on CUDA (bfloat16 where supported, else float16)")
     r.add_argument("--resident-max-mb", type=float, default=2048.0,
@@ -85,17 +88,19 @@ def add_arguments(p) -> None:
 
 def run(args) -> None:
     from .. import train
+    from ._common import dataset_option, threads
 
+    dataset = dataset_option(args, "dataset", "dataset_dir", "--dataset")
     config = train.TrainConfig(
         batch_size=args.batch_size, max_epochs=args.epochs, lr=args.lr,
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, patience=args.patience,
         min_delta=args.min_delta, pos_weight=args.pos_weight, grad_clip=args.grad_clip,
-        seed=args.seed, device=args.device, threads=args.threads, amp=args.amp,
+        seed=args.seed, device=args.device, threads=threads(args), amp=args.amp,
         valid_fraction=args.valid_fraction, baseline_k=args.baseline_k,
         resident_max_mb=args.resident_max_mb, sequence_control=args.sequence_control)
     arch = {"n_filters": args.filters, "filter_width": args.filter_width,
             "strand_aware": args.strand_aware, "dilated_layers": args.dilated_layers,
             "dilated_channels": args.dilated_channels, "dilated_width": args.dilated_width,
             "dropout": args.dropout, "global_pool": args.global_pool}
-    train.run(args.dataset, args.out, config, arch, progress=args.progress, resume=args.resume,
+    train.run(dataset, args.out, config, arch, progress=args.progress, resume=args.resume,
               plots=args.plots)
