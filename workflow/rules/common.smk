@@ -49,7 +49,8 @@ def _is_bed(path):
 def _explain(err, col, row):
     if err.validator == "pattern" and col == "sample":
         return (
-            f"sample name {row['sample']!r} must match ^[A-Za-z0-9._-]+$ (it becomes a folder name)"
+            f"sample name {row['sample']!r} must match ^[A-Za-z0-9._-]+$ and not be . or .. "
+            "(it becomes a folder name)"
         )
     if err.validator == "enum":
         return f"column '{col}' is {row[col]!r}; use one of {', '.join(err.validator_value)}"
