@@ -53,7 +53,7 @@ candidate with ``p <= q``), ``DIR/scan.json`` (tests per family, chromosome size
 ``DIR/sites.bed`` / ``DIR/sites.gff3`` (calls with this shard's q-values; not with ``--shard``,
 as the workflow runs it) and bigWigs ``DIR/cam.bw`` (+ ``DIR/filter_K.bw``; means over bins of
 ``bin`` bases, 10 by default). :func:`merge_shards` gathers shards into the same files with
-genome-wide q-values (``seqfm scan --merge``).
+genome-wide q-values (``seqfm scan --gather``).
 """
 
 from __future__ import annotations
@@ -1291,7 +1291,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
             raise InputError(f"{s}: not a scan shard folder (no scan.json)")
         infos.append(json.loads(f.read_text()))
     if not infos:
-        raise InputError("scan --merge needs at least one shard folder")
+        raise InputError("scan --gather needs at least one shard folder")
     q = infos[0]["q"] if q is None else q
     merge = merge or infos[0]["config"].get("merge", "all")
     n_tests = {"filters": sum(i["n_tests"]["filters"] for i in infos),
