@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import yaml
 
@@ -116,6 +117,24 @@ def test_wheel_install_reads_its_schema(tmp_path):
                            "--out", "plan"], **run)
     assert plan.returncode == 0, plan.stderr
     assert (tmp_path / "plan" / "chrA+1.txt").read_text() == "chrA\nchrB\n"
+    # ENCODE files as downloaded: peaks gzipped, the genome bgzipped
+    import gzip
+
+    from Bio import bgzf
+
+    rng = np.random.default_rng(3)
+    with bgzf.BgzfWriter(str(tmp_path / "genome.fa.gz")) as handle:
+        for c in ("chr1", "chr2"):
+            handle.write(f">{c}\n" + "".join(rng.choice(list("ACGT"), 5000)) + "\n")
+    peaks = "".join(f"chr1\t{s}\t{s + 300}\tpeak{i}\t100\t.\t5.0\t-1\t-1\t150\n"
+                    for i, s in enumerate(range(100, 4500, 400)))
+    (tmp_path / "peaks.narrowPeak.gz").write_bytes(gzip.compress(peaks.encode()))
+    prep = subprocess.run([venv / "bin" / "seqfm", "prepare", "--positives", "peaks.narrowPeak.gz",
+                           "--genome", "genome.fa.gz", "--negatives", "shuffle", "--length", "100",
+                           "--out", "prepared.tsv"], **run)
+    assert prep.returncode == 0, prep.stderr
+    table = (tmp_path / "prepared.tsv").read_text().splitlines()
+    assert len(table) == 1 + 2 * 11 and table[1].split("\t")[1] == "chr1"
 
 
 def test_catalog_files_are_there():
