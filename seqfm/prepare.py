@@ -289,6 +289,12 @@ def read(path: str | Path) -> pd.DataFrame:
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"{path} line {i + 2}: split {df['split'].iloc[i]!r} is not train, "
                          f"valid or test")
+    src = df["source"].astype(str)
+    orphan = (src != "") & ~src.isin(set(df["name"].astype(str)))
+    if orphan.any():  # a shuffled negative takes its source's tracks
+        i = int(np.flatnonzero(orphan.to_numpy())[0])
+        raise InputError(f"{path} line {i + 2}: source {src.iloc[i]!r} of {df['name'].iloc[i]!r} "
+                         f"is not a sequence of the table")
     return df
 
 

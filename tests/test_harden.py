@@ -74,7 +74,7 @@ def test_encode_refuses_a_results_folder_and_keeps_it(tmp_path, prepared, capsys
     (results / "model.json").write_text("{}")
     (results / "logos" / "c1.png").write_bytes(b"png")
     before = snapshot(results)
-    rc, err = seqfm(capsys, "encode", prepared, "--out", results)
+    rc, err = seqfm(capsys, "encode", "--prepared", prepared, "--out", results)
     one_line_failure(rc, err, str(results), "not a seqfm dataset", "new or empty folder")
     assert snapshot(results) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pos.fa", "prepared.tsv", "r"]
@@ -83,16 +83,16 @@ def test_encode_refuses_a_results_folder_and_keeps_it(tmp_path, prepared, capsys
 def test_encode_out_dot_never_empties_the_current_folder(tmp_path, prepared, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = snapshot(tmp_path)
-    rc, err = seqfm(capsys, "encode", prepared, "--out", ".")
+    rc, err = seqfm(capsys, "encode", "--prepared", prepared, "--out", ".")
     one_line_failure(rc, err, str(tmp_path))
     assert snapshot(tmp_path) == before
 
 
 def test_encode_replaces_its_own_dataset(tmp_path, prepared, capsys):
     out = tmp_path / "ds"
-    assert seqfm(capsys, "encode", prepared, "--out", out)[0] == 0
+    assert seqfm(capsys, "encode", "--prepared", prepared, "--out", out)[0] == 0
     (out / "codes.npy").write_bytes(b"stale")
-    assert seqfm(capsys, "encode", prepared, "--out", out)[0] == 0
+    assert seqfm(capsys, "encode", "--prepared", prepared, "--out", out)[0] == 0
     assert dataset.read(out).codes.shape == (24, 12)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "pos.fa", "prepared.tsv"]
 
@@ -211,7 +211,7 @@ def _encode_with_track(tmp_path, capsys, track_name, track_text, *extra):
     track = tmp_path / track_name
     track.write_text(track_text)
     out = tmp_path / "ds"
-    return (*seqfm(capsys, "encode", prep, "--conservation", track, "--out", out, *extra), out)
+    return (*seqfm(capsys, "encode", "--prepared", prep, "--conservation", track, "--out", out, *extra), out)
 
 
 @pytest.mark.parametrize("value", ["inf", "1e6", "-70000", "nan"])
@@ -366,20 +366,20 @@ def test_encode_refuses_what_is_no_prepared_table(tmp_path, capsys, content, mes
     table = tmp_path / "prepared.tsv"
     if content is not None:
         table.write_text(content)
-    rc, err = seqfm(capsys, "encode", table, "--out", tmp_path / "ds")
+    rc, err = seqfm(capsys, "encode", "--prepared", table, "--out", tmp_path / "ds")
     one_line_failure(rc, err, "prepared.tsv", message)
     assert not (tmp_path / "ds").exists()
 
 
 def test_out_of_the_wrong_kind_is_one_line(tmp_path, prepared, capsys):
     (tmp_path / "file").write_text("mine")
-    rc, err = seqfm(capsys, "encode", prepared, "--out", tmp_path / "file")
+    rc, err = seqfm(capsys, "encode", "--prepared", prepared, "--out", tmp_path / "file")
     one_line_failure(rc, err, "file: is a file")
     (tmp_path / "folder").mkdir()
     rc, err = seqfm(capsys, "prepare", "--positives", tmp_path / "pos.fa", "--negatives", "shuffle",
                     "--length", 12, "--out", tmp_path / "folder")
     one_line_failure(rc, err, "folder: is a folder")
-    rc, err = seqfm(capsys, "encode", prepared, "--out", tmp_path / "file" / "ds")
+    rc, err = seqfm(capsys, "encode", "--prepared", prepared, "--out", tmp_path / "file" / "ds")
     one_line_failure(rc, err, "file: is a file")
     assert (tmp_path / "file").read_text() == "mine" and not any((tmp_path / "folder").iterdir())
 

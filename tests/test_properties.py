@@ -269,7 +269,7 @@ def test_encode_on_a_mutated_table_and_track(prepared_text, data):
         table, track, out = tmp / "prepared.tsv", tmp / "cons.bedGraph", tmp / "ds"
         table.write_bytes(table_bytes)
         track.write_bytes(track_bytes)
-        rc, err = run("encode", table, "--conservation", track, "--out", out)
+        rc, err = run("encode", "--prepared", table, "--conservation", track, "--out", out)
         check_verb(rc, err, out, None, table, track)
         if rc == 0:
             ds = dataset.read(out)

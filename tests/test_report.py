@@ -401,8 +401,8 @@ def test_config_digest_is_stable_and_order_free():
 def test_report_rule_defaults_match_the_cli():
     from seqfm.cli import build_parser
 
-    text = (ROOT / "workflow" / "rules" / "report.smk").read_text()
-    defaults = eval(re.search(r"REPORT_DEFAULTS = (\{.*\})", text).group(1))
+    text = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    defaults = eval(re.search(r"REPORT_DEFAULTS = (\{.*?\})", text, re.S).group(1))
     args = build_parser().parse_args(["report", "--results", "r", "--out", "o"])
     assert defaults == {"max_motifs": args.max_motifs, "max_sites": args.max_sites,
                         "featuremaps": args.featuremaps, "embed_downloads": args.embed_downloads}
