@@ -88,3 +88,16 @@ def dataset_option(args, dest: str, positional: str, option: str):
     if value is None:
         raise InputError(f"{option} is required")
     return value
+
+
+def quantiles(text: str) -> tuple:
+    """Comma-separated quantiles in [0, 1] (an empty string: none)."""
+    import argparse
+
+    try:
+        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
+    if any(not 0 < v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"quantiles must lie strictly between 0 and 1: {text!r}")
+    return vals

@@ -30,23 +30,10 @@ def _auto_int(text: str):
     return None if text.lower() in ("auto", "none", "") else int(text)
 
 
-def _quantiles(text: str) -> tuple:
-    """Comma-separated quantiles in [0, 1] (an empty string: none)."""
-    import argparse
-
-    try:
-        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
-    if any(not 0 < v < 1 for v in vals):
-        raise argparse.ArgumentTypeError(f"quantiles must lie strictly between 0 and 1: {text!r}")
-    return vals
-
-
 def add_arguments(p) -> None:
     import argparse
 
-    from ._common import add_deprecated, add_threads
+    from ._common import add_deprecated, add_threads, quantiles
 
     bool_opt = argparse.BooleanOptionalAction
     p.add_argument("--model", metavar="MODEL_PT", help="model.pt (state_dict)")
@@ -77,7 +64,7 @@ def add_arguments(p) -> None:
     s.add_argument("--tile", type=int, default=20_000, help="bases owned by one tile")
     s.add_argument("--batch-size", type=int, default=4, help="tiles per batch on the device")
     s.add_argument("--q", type=float, default=0.05, help="Benjamini-Hochberg q-value threshold")
-    s.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.97,0.99",
+    s.add_argument("--strata", type=quantiles, default="0.5,0.9,0.97,0.99",
                    help="conservation strata: edges at these quantiles of the track's window means (comma-separated; '' for none); calls are tested within each stratum")
     s.add_argument("--null-bases", type=int, default=10_000_000,
                    help="bases of dinucleotide-shuffled genome windows in the null")

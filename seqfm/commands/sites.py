@@ -20,23 +20,10 @@ HELP = "trained model -> binding-site calls (sites.bed, sites.gff3) with empiric
 ORDER = 60
 
 
-def _quantiles(text: str) -> tuple:
-    """Comma-separated quantiles in [0, 1] (an empty string: none)."""
-    import argparse
-
-    try:
-        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from None
-    if any(not 0 < v < 1 for v in vals):
-        raise argparse.ArgumentTypeError(f"quantiles must lie strictly between 0 and 1: {text!r}")
-    return vals
-
-
 def add_arguments(p) -> None:
     import argparse
 
-    from ._common import add_deprecated, add_threads
+    from ._common import add_deprecated, add_threads, quantiles
 
     bool_opt = argparse.BooleanOptionalAction
     p.add_argument("--model", required=True, metavar="MODEL_PT", help="model.pt (state_dict)")
@@ -59,7 +46,7 @@ def add_arguments(p) -> None:
     c.add_argument("--labels", choices=["positive", "negative", "all"], default="positive",
                    help="which labels among them")
     c.add_argument("--q", type=float, default=0.05, help="Benjamini-Hochberg q-value threshold")
-    c.add_argument("--strata", type=_quantiles, default="0.5,0.9,0.97,0.99",
+    c.add_argument("--strata", type=quantiles, default="0.5,0.9,0.97,0.99",
                    help="conservation strata: edges at these quantiles of the track's window means (comma-separated; '' for none); calls are tested within each stratum")
     c.add_argument("--null-copies", type=int, default=10,
                    help="dinucleotide-shuffled copies of each sequence in the empirical null")
