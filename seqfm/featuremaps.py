@@ -143,10 +143,16 @@ def maps(model, x: torch.Tensor, cam: bool = True
         return values, strand, None, None
     c, c_strand = _cam(model, x, fwd, rev)
     if model.arch["n_tracks"]:
-        ref = model.reference_input(x)
-        c = c - _cam(model, ref, *(F.relu(s) if s is not None else None
-                                   for s in model._conv1_both(ref)))[0]
+        c = c - reference_cam(model, x)
     return values, strand, c, c_strand
+
+
+def reference_cam(model, x: torch.Tensor) -> torch.Tensor:
+    """The CAM ``(N, L1)`` of :meth:`seqfm.model.SeqCNN.reference_input` (uniform letters, the
+    tracks of ``x``): what the conservation alone gives, subtracted from a tracked model's CAM."""
+    ref = model.reference_input(x)
+    return _cam(model, ref, *(F.relu(s) if s is not None else None
+                              for s in model._conv1_both(ref)))[0]
 
 
 def _cam(model, x, fwd, rev):

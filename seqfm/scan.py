@@ -410,40 +410,35 @@ class Scanner:
     def _maps(self, x):
         """One conv1 pass: strand-max filter values ``(B, F, L1)``, their strand (bool, reverse),
         the CAM ``(B, L1)``, and what is needed for the CAM's strand at peaks."""
+        from torch.nn import functional as F
+
+        from .featuremaps import reference_cam
+
+        fwd, rev = self.model._conv1_both(x)
+        vals, strand, cam, streams = self._streams(x, F.relu(fwd), rev)
+        if self.n_tracks:  # the CAM relative to its reference input (seqfm.featuremaps.maps)
+            cam = cam - reference_cam(self.model, x)
+        return vals, strand, cam, streams
+
+    def _streams(self, x, fwd, rev):
+        """:meth:`_maps` from the post-ReLU forward and raw reverse conv1 outputs."""
         torch = self.torch
         from torch.nn import functional as F
 
         m = self.model
-        fwd, rev = m._conv1_both(x)
-        fwd = F.relu(fwd)
         w = self._w_head
         if rev is None:
-            vals, strand = fwd, None
-            if m.n_channels > self.alphabet.size:  # the CAM relative to its reference input
-                from .featuremaps import maps
-
-                return vals, strand, maps(m, x, cam=True)[2], None
             h = m._trunk(fwd) if m.project is not None else fwd
-            cam = torch.einsum("d,ndl->nl", w, h)
-            return vals, strand, cam, None
+            return fwd, None, torch.einsum("d,ndl->nl", w, h), None
         rev = F.relu(rev)
         strand = rev > fwd
         vals = torch.maximum(fwd, rev)
-        if m.n_channels > self.alphabet.size:  # the CAM relative to its reference input
-            from .featuremaps import maps
-
-            cam = maps(m, x, cam=True)[2]
-            if m.project is None:
-                return vals, strand, cam, (fwd, rev)
         if m.project is None:
-            cam = torch.einsum("d,ndl->nl", w, vals)
-            return vals, strand, cam, (fwd, rev)
+            return vals, strand, torch.einsum("d,ndl->nl", w, vals), (fwd, rev)
         n = x.shape[0]
         out = m._trunk(torch.cat([fwd, rev.flip(-1)]))
         hf, hr = out[:n], out[n:].flip(-1)
-        if m.n_channels == self.alphabet.size:
-            cam = torch.einsum("d,ndl->nl", w, torch.maximum(hf, hr))
-        return vals, strand, cam, (hf, hr)
+        return vals, strand, torch.einsum("d,ndl->nl", w, torch.maximum(hf, hr)), (hf, hr)
 
     def _cam_strand(self, streams, b_idx, p_idx) -> np.ndarray:
         """1 where the reverse stream alone gives the larger CAM (at the given positions)."""
@@ -731,9 +726,11 @@ def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerpr
 
     n_filters = scanner.n_filters
     tracks = [src.tracks(0, src.length) for src in sources]
-    means = [sig.window_means(t, scanner.width) for t in tracks if t is not None]
-    edges = (sig.strata_edges(np.concatenate(means), config.strata) if means
-             else np.zeros(0))
+    # each window's track mean, once per source: the strata's edges, the positions' shares and
+    # every null peak's stratum
+    means = [sig.window_means(t, scanner.width) if t is not None else None for t in tracks]
+    known = [m for m in means if m is not None]
+    edges = sig.strata_edges(np.concatenate(known), config.strata) if known else np.zeros(0)
     n_strata = len(edges) + 1
     n_groups = (n_filters + 1) * n_strata
     counts = np.zeros((n_filters + 1, n_strata))
@@ -764,14 +761,15 @@ def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerpr
         sh = shuffle_batch(codes[None], seed=config.seed * 1000003 + k)[0]
         shuffled = ArraySource(f"null{k}", sh, tracks[k])
         # maxima that do not come back (filters' zeros) are split by the positions' strata
-        if tracks[k] is not None and len(edges):
-            m = sig.window_means(tracks[k], scanner.width)
+        m = means[k]
+        if m is not None and len(edges):
             pos_share = np.bincount(sig.stratum_of(m, edges), minlength=n_strata) / max(m.size, 1)
         else:
             pos_share = np.ones(n_strata) / n_strata
         for out in scanner.scan(shuffled, None, progress=False, want_tracks=False):
             det = np.where(out["det"] < 0, n_filters, out["det"])
-            stratum = candidate_strata(shuffled, out["pos"], scanner.width, edges)
+            stratum = (sig.stratum_of(m[out["pos"]], edges) if m is not None and len(edges)
+                       else np.zeros(len(det), np.int64))
             returned = np.zeros((n_filters + 1, n_strata))
             np.add.at(returned, (det, stratum), 1)
             counts += sig.tests_by_stratum(returned, out["n_tests"],
@@ -1003,10 +1001,7 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
     d = np.where(det < 0, n_filters, det)
     chrom_code, chrom_names = pd.factorize(c["chrom"])
     if merge != "none":
-        if merge == "all":
-            g = (det >= 0).astype(np.int64)
-        else:  # one group per cluster label (a filter without a cluster: its own), the CAM
-            g = pd.factorize(labels_of)[0][d]
+        g = _merge_groups(det, n_filters, merge, labels)
         keep = merge_overlapping(c["start"].to_numpy(), c["end"].to_numpy(),
                                  chrom_code * (n_filters + 2) + g,
                                  np.lexsort((c["pos"].to_numpy(), -c["rel"].to_numpy(),

@@ -167,8 +167,8 @@ def site_level_q(q: np.ndarray, p: np.ndarray, group: np.ndarray, alpha: float, 
 
 def sort_by_group(group: np.ndarray, value: np.ndarray, n_groups: int, **extra
                   ) -> tuple[list[np.ndarray], dict]:
-    """Values sorted within each group (:func:`group_values`) and the ``extra`` arrays in the
-    same order, flat (aligned with the groups' values one after the other)."""
+    """Values sorted within each group (a list of ``n_groups`` arrays) and the ``extra`` arrays
+    in the same order, flat (aligned with the groups' values one after the other)."""
     group = np.asarray(group, np.int64)
     order = np.lexsort((value, group))
     g, v = group[order], np.asarray(value)[order]
@@ -496,12 +496,3 @@ def trimmed(values: list[np.ndarray], floors: np.ndarray, keep: float = 0.1, min
         base += len(v)
     idx = np.concatenate(take) if take else np.zeros(0, np.int64)
     return out, floors, {k: np.asarray(x)[idx] for k, x in (extra or {}).items()}
-
-
-def group_values(group: np.ndarray, value: np.ndarray, n_groups: int) -> list[np.ndarray]:
-    """Sorted values of each group (``group`` ``(P,)`` int, ``value`` ``(P,)``)."""
-    group = np.asarray(group, np.int64)
-    order = np.lexsort((value, group))
-    g, v = group[order], np.asarray(value)[order]
-    bounds = np.searchsorted(g, np.arange(n_groups + 1))
-    return [v[bounds[k]:bounds[k + 1]].astype(np.float32) for k in range(n_groups)]
