@@ -122,11 +122,18 @@ def predict(model, x, batch_size: int = 256, probability: bool = False) -> torch
     -------
     torch.Tensor, float32, shape ``(N,)`` on the CPU.
     """
+    out = _batched(model, x, batch_size, lambda b: (model(b).float(),))
+    out = out[0] if out else torch.zeros(0)
+    return torch.sigmoid(out) if probability else out
+
+
+def _batched(model, x, batch_size: int, fn) -> list[torch.Tensor]:
+    """``fn`` (a batch on the model's device -> a tuple of tensors) over ``x`` in batches,
+    each output concatenated on the CPU (an empty list for no sequence)."""
     x = _as_input(model, x)
     dev = next(model.parameters()).device
-    out = torch.cat([model(x[i:i + batch_size].to(dev)).float().cpu()
-                     for i in range(0, len(x), batch_size)]) if len(x) else torch.zeros(0)
-    return torch.sigmoid(out) if probability else out
+    parts = [fn(x[i:i + batch_size].to(dev)) for i in range(0, len(x), batch_size)]
+    return [torch.cat([p[k].cpu() for p in parts]) for k in range(len(parts[0]))] if parts else []
 
 
 @torch.no_grad()
@@ -147,11 +154,8 @@ def feature_maps(model, x, batch_size: int = 256) -> tuple[torch.Tensor, torch.T
     """
     from .featuremaps import maps
 
-    x = _as_input(model, x)
-    dev = next(model.parameters()).device
-    parts = [maps(model, x[i:i + batch_size].to(dev), cam=False)[:2]
-             for i in range(0, len(x), batch_size)]
-    return (torch.cat([p[0].cpu() for p in parts]), torch.cat([p[1].cpu() for p in parts]))
+    values, strand = _batched(model, x, batch_size, lambda b: maps(model, b, cam=False)[:2])
+    return values, strand
 
 
 @torch.no_grad()
@@ -166,17 +170,18 @@ def cam(model, x, batch_size: int = 256) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, float32, ``(N, L1)``; position j is the window ``[j, j + W)`` (see
-    ``SeqCNN.cam_window`` for models with dilated layers).
+    ``SeqCNN.cam_window`` for models with dilated layers). For a model that reads tracks, the
+    map relative to the same tracks with uniform letters, as ``seqfm sites`` and ``seqfm scan``
+    call it (:func:`seqfm.featuremaps.maps`).
     """
-    x = _as_input(model, x)
-    dev = next(model.parameters()).device
-    return torch.cat([model.class_activation_map(x[i:i + batch_size].to(dev)).cpu()
-                      for i in range(0, len(x), batch_size)])
+    from .featuremaps import maps
+
+    return _batched(model, x, batch_size, lambda b: (maps(model, b)[2],))[0]
 
 
 def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | None = None,
                q: float = 0.05, null_copies: int = 20, seed: int = 1, cam: bool = True,
-               merge: str = "cluster", filters_tsv=None) -> pd.DataFrame:
+               merge: str = "all", filters_tsv=None) -> pd.DataFrame:
     """Binding sites on in-memory sequences, with p-values from a dinucleotide-shuffled null
     of the same sequences (tracks kept in place) and Benjamini-Hochberg q-values, as
     ``seqfm sites`` computes them.
@@ -191,6 +196,8 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
         Keep calls with q-value at most this.
     null_copies : int
         Shuffled copies per sequence in the null.
+    merge : str
+        ``all`` (one call per site, the default as in ``seqfm sites``), ``cluster`` or ``none``.
     filters_tsv : path, optional
         ``interpret/filters.tsv`` of ``seqfm motifs``: cluster and JASPAR names per filter.
 
