@@ -131,12 +131,10 @@ def maps(model, x: torch.Tensor, cam: bool = True
         1 where the reverse-strand stream alone gives a larger map than the forward stream
         alone; all zeros for models that read one strand.
     """
-    fwd, rev = model._conv1_both(x)
-    fwd = F.relu(fwd)
+    fwd, rev = model.first_layer(x)
     if rev is None:
         values, strand = fwd, torch.zeros(fwd.shape, dtype=torch.int8, device=fwd.device)
     else:
-        rev = F.relu(rev)
         values = torch.maximum(fwd, rev)
         strand = (rev > fwd).to(torch.int8)
     if not cam:
@@ -151,12 +149,11 @@ def reference_cam(model, x: torch.Tensor) -> torch.Tensor:
     """The CAM ``(N, L1)`` of :meth:`seqfm.model.SeqCNN.reference_input` (uniform letters, the
     tracks of ``x``): what the conservation alone gives, subtracted from a tracked model's CAM."""
     ref = model.reference_input(x)
-    return _cam(model, ref, *(F.relu(s) if s is not None else None
-                              for s in model._conv1_both(ref)))[0]
+    return _cam(model, ref, *model.first_layer(ref))[0]
 
 
 def _cam(model, x, fwd, rev):
-    """The CAM and its strand from the post-ReLU first-layer streams of ``x``."""
+    """The CAM and its strand from the first-layer streams of ``x`` (:meth:`SeqCNN.first_layer`)."""
     w = model.head.weight[0]
     if rev is None:
         c = torch.einsum("d,ndl->nl", w, model._trunk(fwd))

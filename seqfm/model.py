@@ -4,6 +4,9 @@ Architecture (:class:`SeqCNN`)::
 
     x (N, C, L)  one-hot channels (alphabet order), then conservation tracks
       -> conv1: F filters of width W (the motif detectors), ReLU      (N, F, L1),  L1 = L - W + 1
+         ``first_layer="gated"`` (with tracks): conv1 reads the letters only, and each filter's
+         response is multiplied by a gate, a sigmoid of its own convolution of the tracks:
+         relu(letters * w_f + b_f) * sigmoid(tracks * g_f + c_f)
       -> dropout, then ``dilated_layers`` residual blocks:
          Conv1d(k=3, dilation 2, 4, 8, ..., 'same' padding) + ReLU    (N, D, L1)
       -> global pooling over positions (max or mean)                  (N, D)
@@ -18,6 +21,11 @@ both strands as two streams with shared weights; the streams are aligned positio
 (the reverse stream is flipped back onto forward coordinates) and merged by an element-wise max
 before global pooling. The logits are therefore exactly invariant (up to float rounding) under
 reverse-complementing the input, and a motif is learned once, not as a forward and a reverse copy.
+
+The gated first layer makes a filter a sequence motif detector by construction: the tracks
+can only scale its response, so without sequence evidence it never fires, however conserved
+the window (the "concat" layer reads letters and tracks as channels of one convolution, so a
+filter can fire on conservation alone).
 
 Positions of the last feature maps (``class_activation_map``) are the start positions of the
 first-layer windows on the forward strand: position ``j`` holds the evidence of the input window
@@ -56,9 +64,13 @@ DEFAULTS: dict[str, Any] = {
     "dilated_width": 3,
     "dropout": 0.1,
     "global_pool": "max",
+    "first_layer": "gated",
 }
 
 GLOBAL_POOLS = ("max", "mean")
+FIRST_LAYERS = ("concat", "gated")
+#: the first layer of a model.json written before the key existed
+LEGACY_FIRST_LAYER = "concat"
 
 
 def architecture(**overrides: Any) -> dict[str, Any]:
@@ -86,6 +98,9 @@ def architecture(**overrides: Any) -> dict[str, Any]:
         raise InputError(f"dilated_width must be odd (symmetric padding), got {arch['dilated_width']}")
     if int(arch["dilated_layers"]) < 0 or int(arch["n_tracks"]) < 0:
         raise InputError("dilated_layers and n_tracks must be >= 0")
+    if arch["first_layer"] not in FIRST_LAYERS:
+        raise InputError(f"first_layer must be one of {', '.join(FIRST_LAYERS)}, "
+                         f"got {arch['first_layer']!r}")
     if arch["global_pool"] not in GLOBAL_POOLS:
         raise InputError(f"global_pool must be one of {', '.join(GLOBAL_POOLS)}, got {arch['global_pool']!r}")
     if not 0.0 <= float(arch["dropout"]) < 1.0:
@@ -107,12 +122,15 @@ class SeqCNN(nn.Module):
         Architecture (see :data:`DEFAULTS` and :func:`architecture`): ``alphabet``,
         ``n_tracks``, ``n_filters`` (F), ``filter_width`` (W), ``strand_aware``,
         ``dilated_layers``, ``dilated_channels``, ``dilated_width``, ``dropout``,
-        ``global_pool``.
+        ``global_pool``, ``first_layer``.
 
     Attributes
     ----------
     conv1 : torch.nn.Conv1d
-        The motif detectors: weight ``(F, C, W)``, C = alphabet size + ``n_tracks``.
+        The motif detectors: weight ``(F, C, W)``, C = alphabet size + ``n_tracks`` (the
+        letters first), or the alphabet size alone for a gated first layer.
+    gate : torch.nn.Conv1d or None
+        The gated first layer's track kernels, weight ``(F, n_tracks, W)``.
     dilated : torch.nn.ModuleList
         The optional dilated residual convolutions.
     head : torch.nn.Linear
@@ -126,7 +144,10 @@ class SeqCNN(nn.Module):
         self.alphabet = get_alphabet(a["alphabet"])
         self.n_channels = self.alphabet.size + a["n_tracks"]
         self.strand_aware = a["strand_aware"]
-        self.conv1 = nn.Conv1d(self.n_channels, a["n_filters"], a["filter_width"])
+        self.gated = a["first_layer"] == "gated" and a["n_tracks"] > 0
+        n_in = self.alphabet.size if self.gated else self.n_channels
+        self.conv1 = nn.Conv1d(n_in, a["n_filters"], a["filter_width"])
+        self.gate = nn.Conv1d(a["n_tracks"], a["n_filters"], a["filter_width"]) if self.gated else None
         self.drop = nn.Dropout(a["dropout"])
         self.dilated = nn.ModuleList()
         width = a["n_filters"]
@@ -189,18 +210,54 @@ class SeqCNN(nn.Module):
         return ref
 
     # ------------------------------------------------------------------ layers
+    def first_layer_weights(self) -> torch.Tensor:
+        """The first layer's weights ``(F, C, W)``, letters then tracks, whatever the layer: for
+        a gated layer the tracks' rows are the gate's kernels (they scale the response in a
+        sigmoid instead of adding to it)."""
+        if self.gated:
+            return torch.cat([self.conv1.weight, self.gate.weight], dim=1)
+        return self.conv1.weight
+
     def _conv1_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Pre-activation conv1 outputs ``(N, F, L1)`` of the forward and the reverse scan."""
+        if self.gated:
+            x = x[:, : self.alphabet.size]
         if not self.strand_aware:
             return self.conv1(x), None
         w = self.conv1.weight
-        w_rc = w.index_select(1, self.rc_perm).flip(-1)
+        w_rc = w.index_select(1, self.rc_perm[: w.shape[1]]).flip(-1)
         both = F.conv1d(x, torch.cat([w, w_rc]), torch.cat([self.conv1.bias, self.conv1.bias]))
         n_f = w.shape[0]
         return both[:, :n_f], both[:, n_f:]
 
+    def _gates_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The gated layer's gates ``(N, F, L1)`` on the forward and the reverse scan (the
+        reverse filter reads the tracks reversed, not complemented)."""
+        t = x[:, self.alphabet.size:]
+        if not self.strand_aware:
+            return torch.sigmoid(self.gate(t)), None
+        g, c = self.gate.weight, self.gate.bias
+        both = torch.sigmoid(F.conv1d(t, torch.cat([g, g.flip(-1)]), torch.cat([c, c])))
+        n_f = g.shape[0]
+        return both[:, :n_f], both[:, n_f:]
+
+    def first_layer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The motif detectors' activations ``(N, F, L1)`` on the forward and the reverse scan
+        (None for a model that reads one strand), both at forward-strand window starts.
+
+        ReLU of conv1; for a gated layer times the gate. Every reader of the first layer
+        (feature maps, the CAM, influence, the scan) goes through here."""
+        fwd, rev = self._conv1_both(x)
+        fwd = F.relu(fwd)
+        rev = None if rev is None else F.relu(rev)
+        if self.gated:
+            g_f, g_r = self._gates_both(x)
+            fwd = fwd * g_f
+            rev = None if rev is None else rev * g_r
+        return fwd, rev
+
     def filter_activations(self, x: torch.Tensor) -> torch.Tensor:
-        """Post-ReLU activations of every first-layer filter on both strands.
+        """Activations of every first-layer filter on both strands (:meth:`first_layer`).
 
         Parameters
         ----------
@@ -215,9 +272,8 @@ class SeqCNN(nn.Module):
             window ``[i, i + W)``. For protein models and DNA models with strand
             awareness off, strand 1 is all zeros (the model never reads that strand).
         """
-        fwd, rev = self._conv1_both(x)
-        fwd = F.relu(fwd)
-        rev = torch.zeros_like(fwd) if rev is None else F.relu(rev)
+        fwd, rev = self.first_layer(x)
+        rev = torch.zeros_like(fwd) if rev is None else rev
         return torch.stack([fwd, rev], dim=1)
 
     def _trunk(self, h: torch.Tensor) -> torch.Tensor:
@@ -230,11 +286,9 @@ class SeqCNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Last feature maps (strands merged), shape ``(N, D, L - W + 1)``, forward-strand positions."""
-        fwd, rev = self._conv1_both(x)
-        fwd = F.relu(fwd)
+        fwd, rev = self.first_layer(x)
         if rev is None:
             return self._trunk(fwd)
-        rev = F.relu(rev)
         if self.project is None:
             # no positional layers after conv1: the streams are already aligned
             return torch.maximum(self._trunk(fwd), self._trunk(rev))
@@ -376,6 +430,7 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
         (naming the file and the first mismatching tensor).
     """
     info = read_model_json(model_json)
+    info["architecture"].setdefault("first_layer", LEGACY_FIRST_LAYER)
     state = load_state_dict_file(model_pt, "cpu")
     model = SeqCNN(checked_architecture(info["architecture"], state, model_pt, model_json))
     model.load_state_dict(state)

@@ -205,11 +205,8 @@ class FilterSites:
 
 
 def _both_strands(model, x):
-    """Post-ReLU conv1 outputs ``(B, F, L1)`` forward and reverse (None without strands)."""
-    import torch.nn.functional as Fn
-
-    fwd, rev = model._conv1_both(x)
-    return Fn.relu(fwd), (None if rev is None else Fn.relu(rev))
+    """First-layer activations ``(B, F, L1)`` forward and reverse (None without strands)."""
+    return model.first_layer(x)
 
 
 def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
@@ -1516,7 +1513,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         d = float(per_filter[den][g].sum())
         return float(per_filter[num][g].sum()) / d if d > 0 else float("nan")
 
-    weight = model.conv1.weight.detach().cpu().numpy()
+    weight = model.first_layer_weights().detach().cpu().numpy()
     lbounds = bounds.copy()
     clusters = []
     for rank, c in enumerate(order, start=1):

@@ -790,7 +790,8 @@ def section_run(r: SampleResults) -> str:
     if isinstance(arch, Mapping):
         names = {"n_filters": "filters", "filters": "filters", "filter_width": "filter width",
                  "strand_aware": "strand-aware", "dilated_layers": "dilated layers",
-                 "global_pool": "global pooling", "n_tracks": "conservation channels"}
+                 "global_pool": "global pooling", "n_tracks": "conservation channels",
+                 "first_layer": "first layer"}
         def show(v):
             return {True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else v
 

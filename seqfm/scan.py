@@ -335,12 +335,14 @@ class Scanner:
         """Look-up tables of the fused kernel (both strands, every code's one-hot column)."""
         torch = self.torch
         m = self.model
+        a = self.alphabet.size
         with torch.no_grad():
-            w = m.conv1.weight.detach().float().cpu()
+            w = m.first_layer_weights().detach().float().cpu()
             w_rc = w.index_select(1, m.rc_perm.cpu()).flip(-1)
             wcat = torch.cat([w, w_rc]).numpy().astype(np.float64)  # (2F, C, W)
             bias = m.conv1.bias.detach().float().cpu().numpy()
-        a = self.alphabet.size
+            # a gated layer's gate biases (the kernel multiplies by the sigmoid of its track sums)
+            gate = (m.gate.bias.detach().float().cpu().numpy() if m.gated else np.zeros(0))
         policy = "zeros" if self.policy == "strict" else self.policy
         oh = self.alphabet.onehot_table(policy).astype(np.float64)  # (n_codes, A)
         E = np.einsum("ca,fak->kcf", oh, wcat[:, :a])  # (W, n_codes, 2F)
@@ -371,6 +373,7 @@ class Scanner:
         self._Wt = np.ascontiguousarray(wt, dtype=np.float32)
         self._taps = (0,) * wt.shape[1]  # the kernel is compiled for this number of track taps
         self._bias2 = np.concatenate([bias, bias]).astype(np.float32)
+        self._gate = np.concatenate([gate, gate]).astype(np.float32) if len(gate) else gate.astype(np.float32)
         # each filter on the uniform background sequence (the CAM's reference, see
         # seqfm.featuremaps.maps); none without tracks
         ref = np.concatenate([bias, bias]) + wcat[:, :a].mean(axis=1).sum(axis=1)
@@ -410,27 +413,21 @@ class Scanner:
     def _maps(self, x):
         """One conv1 pass: strand-max filter values ``(B, F, L1)``, their strand (bool, reverse),
         the CAM ``(B, L1)``, and what is needed for the CAM's strand at peaks."""
-        from torch.nn import functional as F
-
         from .featuremaps import reference_cam
 
-        fwd, rev = self.model._conv1_both(x)
-        vals, strand, cam, streams = self._streams(x, F.relu(fwd), rev)
+        vals, strand, cam, streams = self._streams(x, *self.model.first_layer(x))
         if self.n_tracks:  # the CAM relative to its reference input (seqfm.featuremaps.maps)
             cam = cam - reference_cam(self.model, x)
         return vals, strand, cam, streams
 
     def _streams(self, x, fwd, rev):
-        """:meth:`_maps` from the post-ReLU forward and raw reverse conv1 outputs."""
+        """:meth:`_maps` from the first layer's forward and reverse activations."""
         torch = self.torch
-        from torch.nn import functional as F
-
         m = self.model
         w = self._w_head
         if rev is None:
             h = m._trunk(fwd) if m.project is not None else fwd
             return fwd, None, torch.einsum("d,ndl->nl", w, h), None
-        rev = F.relu(rev)
         strand = rev > fwd
         vals = torch.maximum(fwd, rev)
         if m.project is None:
@@ -630,7 +627,7 @@ class Scanner:
                    own_hi[i0:i1], thr, bool(self.config.cam), sel, off - self.half, n_own,
                    trk[i0:i1], FUSED_CHUNK,
                    c_pos[i0:i1], c_det[i0:i1], c_val[i0:i1], c_str[i0:i1], n_c[i0:i1],
-                   tests[i0:i1], self._ref)
+                   tests[i0:i1], self._ref, self._gate)
 
         # tiles side by side in threads (the kernel releases the GIL)
         n_workers = max(1, min(b, self._n_workers))

@@ -241,7 +241,7 @@ def fold_taps(x, Wt, taps, width, j0, j1, ud, acc):  # pragma: no cover - compil
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1, acc,
-         ud, v, st, cam, cst, tacc, ref):  # pragma: no cover - compiled
+         ud, v, st, cam, cst, tacc, ref, gate):  # pragma: no cover - compiled
     """Filter values (strand maximum after ReLU), their strand, the CAM and its strand for
     window starts a0 .. a1 - 1, into rows 0 .. a1 - a0.
 
@@ -260,9 +260,15 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
     With tracks and a reference (``ref``, ``(2F,)``: each filter's value on the uniform
     background sequence, bias included) the CAM is relative to the reference input (the
     same tracks, uniform letters; :meth:`seqfm.model.SeqCNN.reference_input`): the track
-    terms are summed apart (``tacc``) and the reference's CAM is subtracted."""
+    terms are summed apart (``tacc``) and the reference's CAM is subtracted.
+
+    A gated first layer (``gate``, ``(2F,)``: the gate biases; empty otherwise) sums its track
+    terms apart too, from the gate bias, and a filter's value is ``relu(letters) *
+    sigmoid(tracks)`` (:meth:`seqfm.model.SeqCNN.first_layer`)."""
     n_tr = tracks_b.shape[0]
     use_ref = n_tr > 0 and ref.shape[0] > 0
+    gated = n_tr > 0 and gate.shape[0] > 0
+    apart = use_ref or gated
     f2 = E.shape[2]
     nf = f2 // 2
     n3 = T3.shape[0]
@@ -295,11 +301,11 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
                     r = codes_b[j + k]
                     for f in range(f2):
                         acc[j - j0, f] += E[k, r, f]
-        tgt = tacc if use_ref else acc
-        if use_ref:
+        tgt = tacc if apart else acc
+        if apart:
             for j in range(j0, j1):
                 for f in range(f2):
-                    tacc[j - j0, f] = 0.0
+                    tacc[j - j0, f] = gate[f] if gated else 0.0
         if fold and n_tr:
             for t in range(n_tr):
                 fold_taps(tracks_b[t], Wt[t], taps, width, j0, j1, ud, tgt)
@@ -310,7 +316,13 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
                         x = tracks_b[t, j + k]
                         for f in range(f2):
                             tgt[j - j0, f] += x * Wt[t, k, f]
-        if use_ref:
+        if gated:  # relu(letters) * sigmoid(tracks); tacc keeps the gate for the reference
+            for j in range(j0, j1):
+                for f in range(f2):
+                    g = np.float32(1.0) / (np.float32(1.0) + np.exp(-tacc[j - j0, f]))
+                    tacc[j - j0, f] = g
+                    acc[j - j0, f] = max(acc[j - j0, f], np.float32(0.0)) * g
+        elif use_ref:
             for j in range(j0, j1):
                 for f in range(f2):
                     acc[j - j0, f] += tacc[j - j0, f]
@@ -328,7 +340,12 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
                 cs += head[f] * m
                 cf += head[f] * a
                 cr += head[f] * r2
-            if use_ref:
+            if use_ref and gated:
+                for f in range(nf):
+                    bf = max(ref[f], np.float32(0.0)) * tacc[j - j0, f]
+                    br = max(ref[nf + f], np.float32(0.0)) * tacc[j - j0, nf + f]
+                    cs -= head[f] * max(bf, br)
+            elif use_ref:
                 for f in range(nf):
                     bf = max(ref[f] + tacc[j - j0, f], np.float32(0.0))
                     br = max(ref[nf + f] + tacc[j - j0, nf + f], np.float32(0.0))
@@ -340,7 +357,7 @@ def conv(codes_b, tracks_b, idx, plain, E, T3, Wt, fold, taps, bias, head, width
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, half, own_lo, own_hi,
            thr, want_cam, trk_sel, trk_j0, n_own, trk_out, chunk,
-           c_pos, c_det, c_val, c_str, n_c, tests, ref):  # pragma: no cover - compiled
+           c_pos, c_det, c_val, c_str, n_c, tests, ref, gate):  # pragma: no cover - compiled
     nb, lin = codes.shape
     f2 = E.shape[2]
     nf = f2 // 2
@@ -398,7 +415,7 @@ def kernel(codes, tracks, E, T3, Wt, fold, taps, bias, head, unknown, width, hal
             a1 = min(l1, d1 + half)
             n = a1 - a0
             conv(codes[b], tracks[b], idx, plain, E, T3, Wt, fold, taps, bias, head, width, a0, a1,
-                 acc, ud, v, st, cam, cst, tacc, ref)
+                 acc, ud, v, st, cam, cst, tacc, ref, gate)
             window_max(v, n, half, t1, t2, wm)
             peaks(v, wm, st, a0, d0, d1, half, okw, own_lo[b], own_hi[b], thr, 0, True,
                   k0, cnt, kp, tc, cf, c_pos[b], c_det[b], c_val[b], c_str[b], n_c[b], tests[b])

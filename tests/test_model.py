@@ -24,10 +24,11 @@ def make_x(codes, tracks):
 
 @pytest.mark.parametrize("dilated", [0, 2])
 @pytest.mark.parametrize("pool", ["max", "mean"])
-def test_output_invariant_to_reverse_complement(dilated, pool):
+@pytest.mark.parametrize("layer", ["concat", "gated"])
+def test_output_invariant_to_reverse_complement(dilated, pool, layer):
     torch.manual_seed(1)
     net = M.SeqCNN({"n_tracks": 1, "n_filters": 8, "filter_width": 7, "dilated_layers": dilated,
-                    "dilated_channels": 8, "global_pool": pool}).eval()
+                    "dilated_channels": 8, "global_pool": pool, "first_layer": layer}).eval()
     assert net.strand_aware
     codes, tracks = dna_input()
     # the reverse strand built independently of the model: complement codes, reverse tracks
@@ -58,9 +59,10 @@ def test_single_strand_model_is_not_invariant():
     assert torch.all(acts[:, 1] == 0)
 
 
-def test_filter_activations_strands_and_positions():
+@pytest.mark.parametrize("layer", ["concat", "gated"])
+def test_filter_activations_strands_and_positions(layer):
     torch.manual_seed(2)
-    net = M.SeqCNN({"n_tracks": 1, "n_filters": 5, "filter_width": 9}).eval()
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 5, "filter_width": 9, "first_layer": layer}).eval()
     codes, tracks = dna_input(n=3, length=40)
     x = make_x(codes, tracks)
     with torch.no_grad():
@@ -68,12 +70,54 @@ def test_filter_activations_strands_and_positions():
         assert acts.shape == (3, 2, 5, 32)
         # strand 0 at window i is the filter applied to x[:, :, i:i+W]
         i = 11
-        ref = torch.relu((net.conv1.weight[None] * x[:, None, :, i:i + 9]).sum((2, 3)) + net.conv1.bias)
+        w, win = net.first_layer_weights(), x[:, None, :, i:i + 9]
+        if layer == "concat":
+            ref = torch.relu((w[None] * win).sum((2, 3)) + net.conv1.bias)
+        else:  # letters through the ReLU, times the sigmoid of the tracks
+            ref = (torch.relu((w[None, :, :4] * win[:, :, :4]).sum((2, 3)) + net.conv1.bias)
+                   * torch.sigmoid((w[None, :, 4:] * win[:, :, 4:]).sum((2, 3)) + net.gate.bias))
         assert torch.allclose(acts[:, 0, :, i], ref, atol=1e-5)
         # strand 1 at forward start i = the forward filter on the reverse complement at L'-1-i
         acts_rc = net.filter_activations(net.reverse_complement(x))
         assert torch.allclose(acts[:, 1], acts_rc[:, 0].flip(-1), atol=1e-5)
         assert (acts >= 0).all()
+
+
+def test_gated_filter_reads_sequence_and_tracks_only_scale_it():
+    """A gated filter at a motif's log-odds fires on the motif and on nothing else, however
+    conserved: its track kernel scales the response (sigmoid), it cannot make one."""
+    motif = "GATTACA"
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 1, "filter_width": 7, "first_layer": "gated",
+                    "dropout": 0.0}).eval()
+    assert net.conv1.weight.shape == (1, 4, 7) and net.gate.weight.shape == (1, 1, 7)
+    with torch.no_grad():
+        net.conv1.weight.fill_(-1.0)
+        for k, letter in enumerate(motif):
+            net.conv1.weight[0, "ACGT".index(letter), k] = 2.0
+        net.conv1.bias.fill_(-13.0)  # only an exact match is positive (14 - 13 = 1)
+        net.gate.weight.fill_(1.0)  # the more conserved, the more open the gate
+        net.gate.bias.fill_(-3.5)
+    codes = np.random.default_rng(0).integers(0, 4, (1, 60)).astype(np.uint8)
+    codes[0, 20:27] = DNA.encode(motif)
+    for level, expect in ((0.0, 1 / (1 + np.exp(3.5))), (1.0, 1 / (1 + np.exp(-3.5)))):
+        tracks = np.full((1, 1, 60), level, np.float32)
+        with torch.no_grad():
+            acts = net.filter_activations(make_x(codes, tracks))[0, 0, 0]
+        assert acts[20].item() == pytest.approx(expect, rel=1e-5)
+        assert (acts[torch.arange(len(acts)) != 20] == 0).all()  # conserved random sequence: 0
+    # the weights in the concat layout: letters, then the gate's kernels
+    assert torch.equal(net.first_layer_weights()[0, 4], net.gate.weight[0, 0])
+
+
+def test_model_json_without_first_layer_is_a_concat_model(tmp_path):
+    torch.manual_seed(5)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 3, "filter_width": 5, "first_layer": "concat"})
+    pt, js = M.save(net, tmp_path)
+    info = json.loads(js.read_text())
+    del info["architecture"]["first_layer"]
+    js.write_text(json.dumps(info))
+    loaded, _ = M.load(pt, js)
+    assert not loaded.gated and loaded.conv1.weight.shape == (3, 5, 5)
 
 
 def test_mean_pool_cam_sums_to_logit_and_cam_window():

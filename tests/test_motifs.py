@@ -243,10 +243,12 @@ def test_enrichment_columns_agree_with_a_hand_count():
     np.testing.assert_allclose(e["odds_ratio"][1], 0.5 * 1.5 / (4.5 * 3.5))
 
 
-def test_filter_reading_the_track_alone_is_track_only():
+@pytest.mark.parametrize("layer", ["concat", "gated"])
+def test_filter_reading_the_track_alone_is_track_only(layer):
     """Filter 0 reads a motif, filter 1 only the conservation track (raised over every site
     and over motif-free blocks): filter 1 fires as much on shuffled sequence with the track in
-    place, and loses its sites with the track at background."""
+    place, and loses its sites with the track at background. A gated layer's filter 1 has no
+    letter weights and a positive bias: its gate alone shapes its response."""
     rng = np.random.default_rng(7)
     pa = motif_probs(MOTIF_A)
     codes, _ = planted_codes(rng, [pa], n=200, length=80)
@@ -255,12 +257,21 @@ def test_filter_reading_the_track_alone_is_track_only():
     w = np.zeros((2, 5, 10), dtype=np.float32)
     w[0, :4] = log_odds(pa)
     w[1, 4] = 1.0  # the track only
-    arch = {"alphabet": "dna", "n_filters": 2, "filter_width": 10, "dropout": 0.0, "n_tracks": 1}
+    arch = {"alphabet": "dna", "n_filters": 2, "filter_width": 10, "dropout": 0.0, "n_tracks": 1,
+            "first_layer": layer}
     torch.manual_seed(0)
     model = model_mod.SeqCNN(arch).eval()
     with torch.no_grad():
-        model.conv1.weight.copy_(torch.from_numpy(w))
         model.conv1.bias.zero_()
+        if layer == "concat":
+            model.conv1.weight.copy_(torch.from_numpy(w))
+        else:
+            model.conv1.weight.copy_(torch.from_numpy(w[:, :4]))
+            model.conv1.bias[1] = 10.0
+            model.gate.weight.zero_()
+            model.gate.weight[0] = 100.0  # filter 0's gate open wherever the track is not negative
+            model.gate.weight[1] = 1.0
+            model.gate.bias.copy_(torch.tensor([10.0, -10.0]))  # filter 1: open in the block only
     source = BatchSource(codes, tracks, np.ones(200, dtype=np.float32), torch.device("cpu"), DNA, "uniform")
     sites = M.filter_counts(model, source, np.arange(200), frac=0.5)
     pwms, _ = M.filter_pwms(sites, "dna", min_sites=10)
@@ -326,8 +337,10 @@ def _tiny_dataset(tmp_path, alphabet="dna", n=240, length=60, tracks=1):
             rc = log_odds(pa)[DNA.complement_codes()[:4].astype(int)][:, ::-1]
             model.conv1.weight[1, :4] = torch.from_numpy(rc.astype(np.float32).copy())
             model.head.weight[0, 0] = 2.0
-            model.conv1.weight[3] = 0.0
-            model.conv1.weight[3, 4] = 1.0  # reads the conservation track only
+            model.conv1.weight[3] = 0.0  # no letter weights: the gate alone shapes filter 3
+            model.conv1.bias[3] = 1.0
+            model.gate.weight[3] = 1.0
+            model.gate.bias[3] = -5.0
     model_mod.save(model, tmp_path / "model")
     return tmp_path / "dataset", tmp_path / "model"
 

@@ -118,10 +118,12 @@ def _near_ties(a, b, half=4, tol=1e-5):
     return True
 
 
-@pytest.mark.parametrize("engine,dilated,n_tracks", [("torch", 2, 1), ("torch", 0, 0), ("fused", 0, 1)])
-def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks):
+@pytest.mark.parametrize("engine,dilated,n_tracks,layer", [
+    ("torch", 2, 1, "concat"), ("torch", 0, 0, "concat"), ("fused", 0, 1, "concat"),
+    ("torch", 2, 1, "gated"), ("fused", 0, 1, "gated")])
+def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks, layer):
     torch.manual_seed(3)
-    model = SeqCNN({"n_filters": 6, "filter_width": 9, "n_tracks": n_tracks,
+    model = SeqCNN({"n_filters": 6, "filter_width": 9, "n_tracks": n_tracks, "first_layer": layer,
                     "dilated_layers": dilated, "dilated_channels": 8, "dropout": 0.0}).eval()
     rng = np.random.default_rng(5)
     codes = background(3001, seed=5)
@@ -150,12 +152,14 @@ def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks):
     assert np.isnan(trk_whole[:, 1200:1350]).all()
 
 
-@pytest.mark.parametrize("width,n_tracks", [(7, 1), (8, 2), (19, 1), (25, 0)])  # folded track
-# weights of odd and even widths; letter triples summed at once (up to 21) and one at a time
-def test_fused_kernel_matches_torch(width, n_tracks):
+@pytest.mark.parametrize("width,n_tracks,layer", [(7, 1, "concat"), (8, 2, "concat"), (19, 1, "concat"),
+                                                 (25, 0, "concat"), (8, 2, "gated"), (19, 1, "gated")])
+# folded track weights of odd and even widths; letter triples summed at once (up to 21) and one
+# at a time; both first layers
+def test_fused_kernel_matches_torch(width, n_tracks, layer):
     torch.manual_seed(1)
     model = SeqCNN({"n_filters": 5, "filter_width": width, "n_tracks": n_tracks,
-                    "dropout": 0.0}).eval()
+                    "first_layer": layer, "dropout": 0.0}).eval()
     codes = background(2500, seed=9)
     codes[100:160] = DNA.unknown_code
     codes[700] = DNA.symbols.index("Y")

@@ -21,8 +21,9 @@ def conserved_motif_model() -> SeqCNN:
     """Filter 0: MOTIF's log-odds (+2 match, -1 mismatch) whose response a conserved window
     raises by 15 (the track weighs 15 / (4 W) per column): conservation alone lifts random
     sequence far above zero, as filters trained on conserved positives do. Filter 1 never
-    fires. Head weights 1."""
-    m = SeqCNN({"n_filters": 2, "filter_width": WIDTH, "n_tracks": 1, "dropout": 0.0})
+    fires. Head weights 1. A concat first layer: a gated one cannot be lifted this way."""
+    m = SeqCNN({"n_filters": 2, "filter_width": WIDTH, "n_tracks": 1, "dropout": 0.0,
+                "first_layer": "concat"})
     with torch.no_grad():
         w = torch.full((2, 5, WIDTH), -1.0)
         for k, letter in enumerate(MOTIF):

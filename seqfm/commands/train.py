@@ -44,6 +44,10 @@ def add_arguments(p) -> None:
     m.add_argument("--dropout", type=float, default=0.1, help="dropout after the first layer")
     m.add_argument("--global-pool", choices=["max", "mean"], default="max",
                    help="global pooling over positions before the linear head")
+    m.add_argument("--first-layer", choices=["gated", "concat"], default="gated",
+                   help="with conservation tracks: 'gated' filters read the letters and the tracks "
+                        "only scale their response (a filter cannot fire on conservation alone); "
+                        "'concat' reads letters and tracks as channels of one convolution")
 
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=30, help="maximum number of epochs")
@@ -101,6 +105,7 @@ def run(args) -> None:
     arch = {"n_filters": args.filters, "filter_width": args.filter_width,
             "strand_aware": args.strand_aware, "dilated_layers": args.dilated_layers,
             "dilated_channels": args.dilated_channels, "dilated_width": args.dilated_width,
-            "dropout": args.dropout, "global_pool": args.global_pool}
+            "dropout": args.dropout, "global_pool": args.global_pool,
+            "first_layer": args.first_layer}
     train.run(dataset, args.out, config, arch, progress=args.progress, resume=args.resume,
               plots=args.plots)

@@ -305,6 +305,7 @@ def train_options(wildcards):
         f"--dilated-channels {t['dilated_channels']}",
         f"--dropout {t['dropout']}",
         f"--global-pool {t['global_pool']}",
+        f"--first-layer {t['first_layer']}",
         f"--epochs {t['epochs']}",
         f"--batch-size {t['batch_size']}",
         f"--lr {t['lr']}",
