@@ -25,6 +25,9 @@ at least one base):
   recall     planted sites overlapped by a call, overall and per planted motif
   label      of the recalled planted sites, the share whose best call (lowest q) names the
              planted motif: its `match_name` equals the truth's `name`, case-insensitive
+  family     the same, at the level of JASPAR's TF families: the best call's cluster is
+             matched (motifs.tsv `match_family`) to a matrix of the planted motif's family
+             (paralogs such as Gata1 / Gata3 or FOXA2 / Foxl2 share one motif)
   dec.hit    share of decoy elements overlapped by a call
   F1         (test set) binding-site F1 of bench_sites.py: a call is right when its centre
              lies within 10 bp of a planted site's centre (seqfm.sites.score_against_truth)
@@ -219,6 +222,9 @@ def score_calls(calls: pd.DataFrame, truth: pd.DataFrame, decoys: pd.DataFrame,
     any_named = bool(named.any())
     res["label_named"] = float(named.mean()) if len(best_site) else 0.0
     res["label_right"] = float(right.mean()) if len(best_site) and any_named else None
+    if "family" in calls and "family" in truth:  # the JASPAR family of the name, not the name
+        fam = same_family(calls["family"].to_numpy()[best_call], truth["family"].to_numpy()[best_site])
+        res["label_family_right"] = float(fam.mean()) if len(best_site) and any_named else None
     res["label_right_by_motif"] = {
         m: (float(right[t_name[best_site] == m].mean())
             if any_named and (t_name[best_site] == m).any() else None) for m in motifs}
@@ -356,6 +362,27 @@ def planted_matrices(example: Path) -> dict[str, np.ndarray]:
     return {m.name: m.probs for m in mots}
 
 
+def planted_families(example: Path) -> dict[str, str]:
+    """JASPAR's TF family of each planted motif, by motif name (``"; "``-joined when several)."""
+    import warnings
+
+    from pyjaspar import jaspardb
+
+    info = json.loads((example / "simulate.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        db = jaspardb(release=info["parameters"]["jaspar_release"])
+        found = [db.fetch_motif_by_id(mid) for mid in info["parameters"]["motifs"]]
+    return {m.name: "; ".join(m.tf_family or []) for m in found}
+
+
+def same_family(a, b) -> np.ndarray:
+    """Whether two arrays of ``"; "``-joined JASPAR family lists share a family."""
+    def fams(x):
+        return {f.strip() for f in str(x).split(";")} - {"", MISSING, "nan"}
+    return np.array([bool(fams(x) & fams(y)) for x, y in zip(a, b)], dtype=bool)
+
+
 def bh(p: np.ndarray, m: int) -> np.ndarray:
     """Benjamini-Hochberg q-values of the p-values ``p`` out of ``m`` tests in all (the
     untested or unreported ``m - len(p)`` tests having larger p-values)."""
@@ -472,6 +499,19 @@ def run(results: str | Path = ROOT / "results/dna_example",
     positives = read_bed(example / "positives.bed")
     planted = planted_matrices(example)
     names = list(planted)
+    families = planted_families(example)
+    truth["family"] = truth["name"].map(families).fillna("")
+    mt = results / "motifs.tsv"
+    cluster_family = ({} if not mt.is_file() else
+                      pd.read_csv(mt, sep="\t", keep_default_na=False).set_index("cluster")["match_family"]
+                      .astype(str).to_dict())
+
+    def with_family(calls: pd.DataFrame) -> pd.DataFrame:
+        """Each call's JASPAR family: its cluster's (motifs.tsv), or its planted motif's (FIMO)."""
+        key = calls["cluster"] if "cluster" in calls else calls["match_name"]
+        table = cluster_family if "cluster" in calls else families
+        return calls.assign(family=key.astype(str).map(table).fillna("").to_numpy())
+
     res["truth"] = {"planted_sites": len(truth), "decoy_elements": len(decoys),
                     "decoy_regions": len(regions), "positive_regions": len(positives),
                     "motifs": names}
@@ -483,13 +523,13 @@ def run(results: str | Path = ROOT / "results/dna_example",
     hits["q"] = bh(hits["p"].to_numpy(), n_tests)
     oracle = hits[hits["q"] <= oracle_q].reset_index(drop=True)
     res["seconds"]["fimo_genome"] = time.perf_counter() - t0
-    gw = {"oracle": {**score_calls(oracle, truth, decoys, regions, positives=positives),
+    gw = {"oracle": {**score_calls(with_family(oracle), truth, decoys, regions, positives=positives),
                      "n_tests": n_tests, "q": oracle_q, "max_p": float(oracle["p"].max())
                      if len(oracle) else None}}
     scan_bed = results / "scan" / "sites.bed"
     if scan_bed.is_file():
         for caller, calls in split_callers(read_bed(scan_bed)).items():
-            gw[caller] = score_calls(calls, truth, decoys, regions, positives=positives)
+            gw[caller] = score_calls(with_family(calls), truth, decoys, regions, positives=positives)
     else:
         res["missing"].append(str(scan_bed))
     res["genome"] = gw
@@ -516,7 +556,7 @@ def run(results: str | Path = ROOT / "results/dna_example",
         ts = {"n_sequences": int(len(rows))}
 
         def both(calls):
-            s = score_calls(calls, truth, decoys, regions, evaluated, positives)
+            s = score_calls(with_family(calls), truth, decoys, regions, evaluated, positives)
             f = score_against_truth(calls, truth, evaluated, tolerance)
             s.update({k: f[k] for k in ("precision", "f1")}, f1_recall=f["recall"])
             return s
@@ -568,14 +608,15 @@ def report(res: dict) -> str:
              f"motif in {t['decoy_regions']} decoy regions; results {res['results']}"]
     head = (f"  {'caller':<22}{'calls':>7}{'site':>7}{'dec.el':>7}{'dec.reg':>8}{'else':>6}"
             f"{'recall':>7}" + "".join(f"{n[:6]:>7}" for n in names)
-            + f"{'label':>7}{'dec.hit':>8}")
+            + f"{'label':>7}{'family':>7}{'dec.hit':>8}")
 
     def row(label, s, extra=""):
         return (f"  {label:<22}{s['n_calls']:>7}{s['share_site']:>7.3f}"
                 f"{s['share_decoy_element']:>7.3f}{s['share_decoy_region']:>8.3f}"
                 f"{s['share_elsewhere']:>6.2f}{s['recall']:>7.3f}"
                 + "".join(f"{s['recall_by_motif'].get(n, 0):>7.3f}" for n in names)
-                + f"{_f(s['label_right']):>7}{s['decoy_elements_hit']:>8.3f}{extra}")
+                + f"{_f(s['label_right']):>7}{_f(s.get('label_family_right')):>7}"
+                f"{s['decoy_elements_hit']:>8.3f}{extra}")
 
     gw = res["genome"]
     o = gw["oracle"]
@@ -624,7 +665,8 @@ def report(res: dict) -> str:
     lines.append("(site, dec.el, dec.reg, else: shares of the calls on a planted site, on a "
                  "conserved decoy element, in a decoy region, on neither; recall: planted sites "
                  "a call overlaps; label: recalled sites whose best call names the planted "
-                 "motif; dec.hit: decoy elements a call overlaps)")
+                 "motif; family: ... a motif of its JASPAR family; dec.hit: decoy elements a call "
+                 "overlaps)")
     if res["missing"]:
         lines.append("not measured (missing): " + ", ".join(res["missing"]))
     sec = res["seconds"]

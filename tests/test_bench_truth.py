@@ -80,6 +80,21 @@ def test_label_accuracy(bt):
     assert s["clusters_per_site"] == 1.0
 
 
+def test_family_labels(bt):
+    """A paralog's name is wrong by name and right by family; another family is wrong by both."""
+    fam = {"CTCF": "More than 3 adjacent zinc fingers", "Gata1": "C4-GATA-related",
+           "USF1": "bHLH-ZIP"}
+    truth = TRUTH.assign(family=TRUTH["name"].map(fam))
+    calls = CALLS.assign(family=["More than 3 adjacent zinc fingers", "C4-GATA-related",
+                                 "Tal-related; C4-GATA-related", "bHLH-ZIP", "", "", "", ""])
+    calls.loc[2, "match_name"] = "GATA1::TAL1"  # the Gata1 site: a paralog's name, its family
+    s = bt.score_calls(calls, truth, DECOYS, REGIONS)
+    assert s["label_right"] == pytest.approx(1 / 3)  # CTCF chr1 only
+    assert s["label_family_right"] == pytest.approx(2 / 3)  # and the Gata1 site by family
+    assert bt.same_family(["a; b", "", "c"], ["b", "", "d"]).tolist() == [True, False, False]
+    assert "label_family_right" not in bt.score_calls(CALLS, TRUTH, DECOYS, REGIONS)
+
+
 def test_evaluated_sequences(bt):
     # only chr1:0-300 evaluated: two planted sites count, no decoy element; shares unchanged
     s = bt.score_calls(CALLS, TRUTH, DECOYS, REGIONS, evaluated=bed([("chr1", 0, 300)]))
