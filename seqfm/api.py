@@ -225,20 +225,24 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
     cfg = sites.SitesConfig(q=q, null_copies=null_copies, seed=seed, cam=cam, merge=merge,
                             null_max_seqs=max(n, 1))
     n_f = model.conv1.weight.shape[0]
-    labels = sites.read_filter_labels(filters_tsv, n_f) if filters_tsv else sites.FilterLabels.default(n_f)
+    labels = (sites.read_filter_labels(filters_tsv, n_f, model.alphabet) if filters_tsv
+              else sites.FilterLabels.default(n_f))
     sc = sites.call_sites(model, ds, cfg, rows=np.arange(n), labels=labels)
     c = sc.calls
     det = c["detector"].to_numpy()
-    flip = labels.flipped(det) if len(c) else np.zeros(0, bool)
+    seq_strand = c["seq_strand"].to_numpy().astype(bool) ^ labels.flipped(det)
+    cluster = np.array(["." if d < 0 else labels.cluster[d] for d in det], dtype=object)
+    if labels.namer is not None and len(c):  # named by the sequence, as seqfm sites does
+        sites.name_by_sequence(labels.namer, ds, c, det, cluster,
+                               np.empty(len(c), dtype=object), seq_strand)
     stranded = model.alphabet.complement is not None
-    strand = np.where(c["seq_strand"].to_numpy().astype(bool) ^ flip, "-", "+") if stranded \
-        else np.full(len(c), ".")
+    strand = np.where(seq_strand, "-", "+") if stranded else np.full(len(c), ".")
     out = pd.DataFrame({
         "name": np.asarray(names, dtype=object)[c["row"].to_numpy()] if len(c) else [],
         "start": c["seq_start"].to_numpy(np.int64), "end": c["seq_end"].to_numpy(np.int64),
         "strand": strand,
         "detector": ["cam" if d < 0 else sites.filter_name(d) for d in det],
-        "cluster": ["." if d < 0 else labels.cluster[d] for d in det],
+        "cluster": cluster,
         "activation": c["activation"].to_numpy(), "p": c["p"].to_numpy(), "q": c["q"].to_numpy()})
     return out.sort_values(["name", "start", "detector"], kind="mergesort").reset_index(drop=True)
 

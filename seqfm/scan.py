@@ -1167,8 +1167,8 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     strata_tests = [[float(x) for x in row] for row in tests]  # (F + 1, S)
     p_dropped = min(fbuf.p_dropped, cbuf.p_dropped)
     # a workflow shard's calls would be thrown away: the merge makes them genome-wide
-    table = (call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels, strata_tests,
-                        null) if text else None)
+    table = (name_calls(call_table(candidates_frame(cands), n_tests, cfg.q, cfg.merge, labels,
+                                   strata_tests, null), labels, genome) if text else None)
     t_calls = time.perf_counter() - t0  # + BH q-values and merged calls, in memory
     n_calls = None if table is None else int(len(table))
     cand_path = out / "candidates.npz"
@@ -1267,6 +1267,47 @@ def _has_data(bw, chrom: str) -> bool:
         return False
 
 
+def name_calls(table: pd.DataFrame, labels, genome_path) -> pd.DataFrame:
+    """The call table with each filter call named after the cluster whose PWM explains its
+    sequence best (:mod:`seqfm.labels`; the genome read at the calls, the background being
+    the letters within :data:`seqfm.labels.BG_FLANK` of them). Unchanged without a namer or
+    without the genome."""
+    from . import labels as labels_mod
+    from .alphabet import DNA
+    from .io import Genome
+
+    namer = getattr(labels, "namer", None)
+    if namer is None or table.empty or not genome_path or not Path(genome_path).is_file():
+        return table
+    rows = np.flatnonzero(table["detector"].astype(str).to_numpy() != "cam")
+    if not len(rows):
+        return table
+    genome = Genome(genome_path)
+    chrom = table["chrom"].to_numpy()[rows]
+    start = table["start"].to_numpy(np.int64)[rows]
+    end = table["end"].to_numpy(np.int64)[rows]
+    windows, counts = [], np.zeros(256, np.int64)
+    sources: dict = {}
+    for c, s, e in zip(chrom.tolist(), start.tolist(), end.tolist()):
+        src = sources.get(c) or sources.setdefault(c, GenomeSource(genome, c, DNA))
+        lo, hi = max(0, s - labels_mod.BG_FLANK), min(src.length, e + labels_mod.BG_FLANK)
+        codes = src.read(lo, hi)
+        counts += np.bincount(codes, minlength=256)
+        a = max(0, s - labels_mod.FLANK) - lo
+        windows.append(codes[a: min(src.length, e + labels_mod.FLANK) - lo])
+    background = (counts[: DNA.size] + 1.0) / (counts[: DNA.size].sum() + DNA.size)
+    take, k, rev = labels_mod.choose(namer, *labels_mod.pad(windows, 255), background,
+                                     table["cluster"].to_numpy()[rows])
+    rows, k, rev = rows[take], k[take], rev[take]
+    table = table.copy()
+    cluster = np.asarray(namer.clusters, dtype=object)[k]
+    table.loc[rows, "cluster"] = cluster
+    table.loc[rows, "match_name"] = np.asarray(namer.match_names, dtype=object)[k]
+    table.loc[rows, "name"] = [f"{a}:{b}" for a, b in zip(cluster, table["chrom"].to_numpy()[rows])]
+    table.loc[rows, "strand"] = np.where(rev, "-", "+")
+    return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
+
+
 def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q: float | None = None,
                  merge: str | None = None, labels=None, protein: bool = False) -> dict:
     """Gather shard folders into ``out/sites.bed``, ``out/sites.gff3`` (genome-wide q-values:
@@ -1298,7 +1339,8 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     if null is None:
         log.warning("the shards' null (%s) is not there: q-values are per detector and stratum, "
                     "not measured on merged calls", null_file)
-    table = call_table(cands, n_tests, q, merge, labels, strata_tests, null)
+    table = name_calls(call_table(cands, n_tests, q, merge, labels, strata_tests, null), labels,
+                       infos[0].get("genome"))
     if len(table) and table["p"].max() >= p_dropped:
         log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut are "
                     "upper bounds (raise scan max_candidates)", p_dropped)
@@ -1476,7 +1518,8 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
                          f"{', '.join(all_chroms[:5])}{' and more' if len(all_chroms) > 5 else ''})")
     chroms = sorted(set(chroms), key=all_chroms.index)  # bigWig entries go in header order
     sources = [GenomeSource(genome, c, scanner.alphabet, track_objs) for c in chroms]
-    labels = sites.read_filter_labels(filters_tsv, scanner.n_filters) if filters_tsv else None
+    labels = (sites.read_filter_labels(filters_tsv, scanner.n_filters, scanner.alphabet)
+              if filters_tsv else None)
     log.info("scanning %s (%s) with %s on %s", genome_path, ",".join(chroms), model_pt, scanner.device)
     res = scan_sources(scanner, sources, null, out, dict(genome.sizes), labels, progress,
                        protein=scanner.alphabet.complement is None, text=not shard,

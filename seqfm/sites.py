@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import labels as labels_mod
 from . import significance as sig
 from .errors import InputError
 from .significance import NullModel, ScanNull, bh  # noqa: F401  (re-exported)
@@ -172,6 +173,8 @@ class FilterLabels:
     #: filters whose JASPAR match lies on the reverse strand of their weights: their calls'
     #: strands are flipped so that a strand names the orientation of the matched motif
     flip: np.ndarray | None = None
+    #: names each call after the cluster whose PWM explains its sequence best (seqfm.labels)
+    namer: labels_mod.MotifNamer | None = None
 
     @classmethod
     def default(cls, n_filters: int) -> "FilterLabels":
@@ -190,7 +193,7 @@ def filter_name(i: int) -> str:
     return f"filter_{i}"
 
 
-def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> FilterLabels:
+def read_filter_labels(path: str | os.PathLike | None, n_filters: int, alphabet=None) -> FilterLabels:
     """Read cluster, best-match name and influence per filter from ``filters.tsv``.
 
     The file has one row per filter with a ``filter`` column (``filter_12`` or ``12``) and
@@ -199,7 +202,9 @@ def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> Filter
     ``match_strand`` ``-`` (TomTom aligned the matrix to the filter's reverse complement) gets
     its calls' strands flipped, so that the strand is the matched motif's orientation. When
     ``motifs.tsv`` lies beside the ``interpret/`` folder (``results/{sample}/motifs.tsv``), a
-    cluster's match names all of its filters' calls.
+    cluster's match names all of its filters' calls. With ``alphabet``, and ``motifs.tsv``
+    and ``interpret/motifs.meme`` there, each call is named after the cluster whose PWM
+    explains its sequence best (:mod:`seqfm.labels`).
     """
     labels = FilterLabels.default(n_filters)
     if path is None or not Path(path).is_file() or Path(path).stat().st_size == 0:
@@ -234,6 +239,8 @@ def read_filter_labels(path: str | os.PathLike | None, n_filters: int) -> Filter
     if np.isfinite(influence).any():
         labels.influence = influence
     _apply_motif_table(Path(path).parent.parent / "motifs.tsv", labels, n_filters)
+    if alphabet is not None:
+        labels.namer = labels_mod.load(Path(path).parent.parent, alphabet)
     return labels
 
 
@@ -633,12 +640,15 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
     length = dataset.codes.shape[1]
     det = c["detector"].to_numpy()
     seq_strand = c["seq_strand"].to_numpy().astype(bool) ^ labels.flipped(det)
-    chrom, start, end, strand = to_output_coordinates(
-        c["row"].to_numpy(), c["seq_start"].to_numpy(), c["seq_end"].to_numpy(),
-        seq_strand.astype(np.int8), dataset.meta, length, stranded)
     detector = np.array(["cam" if d < 0 else filter_name(d) for d in det], dtype=object)
     cluster = np.array(["." if d < 0 else labels.cluster[d] for d in det], dtype=object)
     match = np.array(["." if d < 0 else labels.match_name[d] for d in det], dtype=object)
+    if labels.namer is not None and len(c):
+        seq_strand = seq_strand.copy()
+        name_by_sequence(labels.namer, dataset, c, det, cluster, match, seq_strand)
+    chrom, start, end, strand = to_output_coordinates(
+        c["row"].to_numpy(), c["seq_start"].to_numpy(), c["seq_end"].to_numpy(),
+        seq_strand.astype(np.int8), dataset.meta, length, stranded)
     seqname = dataset.meta["name"].astype(str).to_numpy()[c["row"].to_numpy()]
     label = np.where(cluster != ".", cluster, detector)
     name = np.array([f"{a}:{b}" for a, b in zip(label, seqname)], dtype=object)
@@ -649,6 +659,25 @@ def calls_table(sc: SiteCalls, dataset, labels: FilterLabels, stranded: bool) ->
         "q": c["q"].to_numpy(), "match_name": match,
     })
     return table.sort_values(["chrom", "start", "end", "name"], kind="mergesort").reset_index(drop=True)
+
+
+def name_by_sequence(namer, dataset, c: pd.DataFrame, det: np.ndarray, cluster: np.ndarray,
+                      match: np.ndarray, seq_strand: np.ndarray) -> None:
+    """Rename filter calls (in place) after the cluster whose PWM explains their window best
+    (:mod:`seqfm.labels`), the background being the letters of the called sequences."""
+    rows = c["row"].to_numpy()
+    length = dataset.codes.shape[1]
+    lo = np.maximum(c["seq_start"].to_numpy() - labels_mod.FLANK, 0)
+    hi = np.minimum(c["seq_end"].to_numpy() + labels_mod.FLANK, length)
+    codes = np.asarray(dataset.codes[np.unique(rows)])
+    background = labels_mod.composition(codes, dataset.alphabet.size)
+    windows, lengths = labels_mod.pad([np.asarray(dataset.codes[r, a:b]) for r, a, b in
+                                       zip(rows.tolist(), lo.tolist(), hi.tolist())], 255)
+    take, k, rev = labels_mod.choose(namer, windows, lengths, background, cluster)
+    take &= det >= 0
+    cluster[take] = np.asarray(namer.clusters, dtype=object)[k[take]]
+    match[take] = np.asarray(namer.match_names, dtype=object)[k[take]]
+    seq_strand[take] = rev[take]
 
 
 class _Columns:
@@ -1008,7 +1037,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
         raise InputError(f"{dataset_dir}: sequences of length {ds.codes.shape[1]} are shorter "
                          f"than the filters ({model.filter_width})")
     n_filters = model.conv1.weight.shape[0]
-    labels = read_filter_labels(filters_tsv, n_filters)
+    labels = read_filter_labels(filters_tsv, n_filters, ds.alphabet)
     truth = None
     if truth_bed:
         from .io import read_bed

@@ -154,4 +154,6 @@ def _labels_for_merge(filters_tsv, shard):
     info = Path(shard) / "scan.json"
     if not info.is_file():
         raise InputError(f"{shard}: not a scan shard folder (no scan.json)")
-    return read_filter_labels(filters_tsv, int(json.loads(info.read_text())["n_filters"]))
+    from ..alphabet import DNA
+
+    return read_filter_labels(filters_tsv, int(json.loads(info.read_text())["n_filters"]), DNA)
