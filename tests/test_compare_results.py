@@ -1,0 +1,40 @@
+"""scripts/compare-results.py: what a behaviour-preserving change must leave identical."""
+
+import importlib.util
+import json
+import time
+
+import numpy as np
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("compare_results", ROOT / "scripts" / "compare-results.py")
+cr = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cr)
+
+
+def write(folder, seconds, value, svg_id="pabcdef0123"):
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps({"n_calls": value, "seconds": seconds,
+                                                     "bases_per_s": 1e6 / seconds}))
+    (folder / "epochs.csv").write_text(f"epoch,auroc,seconds\n1,0.9,{seconds}\n")
+    (folder / "logo.svg").write_text(f'<dc:date>2026-12-0{value}T12:00:00</dc:date><g clip-path="url(#{svg_id})"/>')
+    np.savez(folder / "maps.npz", a=np.arange(5) * value)
+    (folder / "logs").mkdir()
+    (folder / "logs" / "run.log").write_text(str(time.time()))
+
+
+def test_timings_dates_and_ids_aside_the_outputs_are_the_same(tmp_path):
+    write(tmp_path / "a", 1.5, 1)
+    time.sleep(1.1)  # the npz entries carry their writing time
+    write(tmp_path / "b", 2.5, 1, svg_id="p0123abcdef")
+    assert cr.compare(tmp_path / "a", tmp_path / "b", cr.SKIP) == []
+
+
+def test_a_changed_value_is_a_difference(tmp_path):
+    write(tmp_path / "a", 1.5, 1)
+    write(tmp_path / "b", 1.5, 2)
+    (tmp_path / "b" / "extra.tsv").write_text("x\n")
+    diffs = cr.compare(tmp_path / "a", tmp_path / "b", cr.SKIP)
+    assert sorted(d.split(":")[0] for d in diffs) == ["extra.tsv", "maps.npz", "summary.json"]
+    assert cr.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 1
