@@ -40,6 +40,8 @@ MAX_P = 0.01
 MIN_SHARE = 0.05
 #: resolution of the integer scores of the exact p-values (units per bit)
 RESOLUTION = 100
+#: calls scored at once
+CHUNK = 20000
 _PSEUDO = 0.01
 
 
@@ -75,10 +77,14 @@ class MotifNamer:
         best_p = np.ones(n)
         best_k = np.full(n, -1, np.int64)
         best_rev = np.zeros(n, bool)
-        for k, probs in enumerate(self.probs):
-            p, rev = window_p(probs, windows, lengths, background, self.alphabet)
-            better = p < best_p
-            best_p[better], best_k[better], best_rev[better] = p[better], k, rev[better]
+        tables = [score_tail(log_odds(p, background, self.alphabet.size), background)
+                  for p in self.probs]
+        for lo in range(0, n, CHUNK):  # bounded memory, whatever the number of calls
+            sl = slice(lo, lo + CHUNK)
+            for k, (scores, tail) in enumerate(tables):
+                p, rev = window_p(scores, tail, windows[sl], lengths[sl], self.alphabet)
+                better = p < best_p[sl]
+                best_p[sl][better], best_k[sl][better], best_rev[sl][better] = p[better], k, rev[better]
         return best_k, best_p, best_rev
 
 
@@ -137,15 +143,19 @@ def score_tail(log_odds: np.ndarray, background: np.ndarray) -> tuple[np.ndarray
     return s, np.minimum(np.cumsum(dist[::-1])[::-1], 1.0)
 
 
-def window_p(probs: np.ndarray, windows: np.ndarray, lengths: np.ndarray, background: np.ndarray,
+def log_odds(probs: np.ndarray, background: np.ndarray, n_letters: int) -> np.ndarray:
+    """A PWM's log-odds (bits) against the background, with a small pseudocount."""
+    return np.log2((probs + _PSEUDO) / (1 + n_letters * _PSEUDO) / background)
+
+
+def window_p(s: np.ndarray, tail: np.ndarray, windows: np.ndarray, lengths: np.ndarray,
              alphabet: Alphabet) -> tuple[np.ndarray, np.ndarray]:
     """The p-value of a PWM's best placement in each window (both strands for DNA), corrected
-    for the placements tried (Sidak), and whether that placement is on the reverse strand."""
-    w = len(probs)
+    for the placements tried (Sidak), and whether that placement is on the reverse strand;
+    ``s`` and ``tail`` are the PWM's integer scores and their tail (:func:`score_tail`)."""
+    w = len(s)
     n, length = windows.shape
     a = alphabet.size
-    log_odds = np.log2((probs + _PSEUDO) / (1 + a * _PSEUDO) / background)
-    s, tail = score_tail(log_odds, background)
     strands = [s]
     if alphabet.complement is not None:
         comp = alphabet.complement_codes()[:a].astype(np.int64)
