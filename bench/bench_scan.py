@@ -19,7 +19,18 @@ seeded random sequence when the example has not been built):
   - memelite FIMO with as many PWMs as the model has filters, of the filter width (the model's
     own filters as probability matrices, softmax over letters per column), both strands,
     p < 1e-4: given the one-hot sequence ready in memory (hits as data frames), and from the
-    FASTA to a TSV of its hits (FIMO's own reading, as its command line runs it).
+    FASTA to a TSV of its hits (FIMO's own reading, as its command line runs it);
+  - the PyTorch peer, what a tangermeme or gReLU user writes for the same model: the
+    chromosome read with pyfaidx and its conservation with pyBigWig, one-hot encoded
+    (tangermeme's ``one_hot_encode``) with the track as the fifth channel, cut into the same
+    tiles as seqfm's (``tile`` window starts each, plus the filter width), run through
+    ``tangermeme.predict.predict`` with batches of the same size on a module whose forward is
+    the model's class-activation map (both strands, ``SeqCNN.class_activation_map``) minus the
+    map of ``SeqCNN.reference_input`` (what seqfm's CAM is, for a model with tracks), windows
+    holding N dropped, averaged over the same bins and written to a bigWig with zoom levels by
+    pyBigWig: only the CAM track, no calls. Its bigWig is compared with seqfm's ``cam.bw``
+    (correlation and largest difference over the bins both hold), so that both compute the
+    same thing.
 Median of ``repeat`` runs, interleaved, after one warm-up run each (numba compilation).
 
 Memory: `seqfm scan` on seeded random chromosomes of two lengths 10x apart (with N runs) in
@@ -27,7 +38,7 @@ separate processes, as the workflow runs a shard (bigWig without zoom levels: li
 those in memory, about 14 bytes per base, so the gather job adds them to the merged file); peak RSS from ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` of a
 wrapper process that runs just that one scan.
 
-Run:  python bench/bench_scan.py [--repeat 3] [--short 1000000]
+Run:  python bench/bench_scan.py [--repeat 3] [--short 1000000] [--model-dir DIR] [--example DIR]
 """
 
 from __future__ import annotations
@@ -74,7 +85,8 @@ def _models(tmp: Path):
 
     if (MODEL_DIR / "model.pt").is_file() and (MODEL_DIR / "model.json").is_file():
         model, info = load(MODEL_DIR / "model.pt", MODEL_DIR / "model.json")
-        what = f"trained example model ({MODEL_DIR.relative_to(ROOT)})"
+        shown = MODEL_DIR.relative_to(ROOT) if MODEL_DIR.is_relative_to(ROOT) else MODEL_DIR
+        what = f"trained example model ({shown})"
         pt, js = MODEL_DIR / "model.pt", MODEL_DIR / "model.json"
         tracks = [str(TRACK)] if model.arch["n_tracks"] == 1 and TRACK.is_file() else []
         if model.arch["n_tracks"] != len(tracks):
@@ -88,7 +100,8 @@ def _models(tmp: Path):
     arch["n_tracks"] = 0
     seq_only = SeqCNN(arch).eval()
     with torch.no_grad():
-        sd = {k: v.clone() for k, v in model.state_dict().items()}
+        # a gated first layer's track kernels go with the tracks
+        sd = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("gate.")}
         sd["conv1.weight"] = sd["conv1.weight"][:, :4].contiguous()
         seq_only.load_state_dict(sd)
     pt0, js0 = save(seq_only, tmp / "seq_only")
@@ -128,6 +141,88 @@ def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
     if rc:
         raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr[-500:]}")
     return kb / 1024, secs
+
+
+def _torch_peer(pt, js, genome: Path, chrom: str, tracks: list, out: Path, tile: int,
+                batch_size: int, bin_: int, device: str) -> dict:
+    """The CAM of one chromosome to a bigWig as a tangermeme user computes it (module docstring):
+    seconds, bases."""
+    import pyBigWig
+    import pyfaidx
+    import torch
+    from tangermeme.predict import predict
+    from tangermeme.utils import one_hot_encode
+
+    from seqfm.model import load
+
+    t0 = time.perf_counter()
+    model, _ = load(pt, js)
+
+    class CAM(torch.nn.Module):
+        """The model's class-activation map, relative to its reference input with tracks."""
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            cam = self.m.class_activation_map(x)
+            if self.m.arch["n_tracks"]:
+                cam = cam - self.m.class_activation_map(self.m.reference_input(x))
+            return cam
+
+    fa = pyfaidx.Fasta(str(genome))
+    sizes = {name: len(fa[name]) for name in fa.keys()}
+    seq = str(fa[chrom][:]).upper()
+    length, width = len(seq), model.filter_width
+    x = one_hot_encode(seq).float()  # (4, L); N (and anything else) -> zeros
+    if tracks:
+        bw = pyBigWig.open(str(tracks[0]))
+        cons = np.nan_to_num(bw.values(chrom, 0, length, numpy=True).astype(np.float32))
+        bw.close()
+        x = torch.cat([x, torch.from_numpy(cons)[None]])
+    n_win = length - width + 1
+    n_tiles = -(-n_win // tile)
+    x = torch.nn.functional.pad(x, (0, n_tiles * tile + width - 1 - length))
+    X = torch.stack([x[:, a:a + tile + width - 1] for a in range(0, n_tiles * tile, tile)])
+    with torch.no_grad():
+        cam = predict(CAM(model).eval(), X, batch_size=batch_size, device=device)
+    cam = cam.reshape(-1)[:n_win].numpy().astype(np.float64)
+    n_in = np.concatenate([[0], np.cumsum(np.frombuffer(seq.encode(), np.uint8) == ord("N"))])
+    cam[n_in[width:] - n_in[:n_win] > 0] = np.nan  # windows holding N
+    track = np.full(-(-length // bin_) * bin_, np.nan)
+    track[width // 2: width // 2 + n_win] = cam  # a window's value at its centre base
+    track = track.reshape(-1, bin_)
+    ok = np.isfinite(track)
+    with np.errstate(invalid="ignore"):
+        means = np.where(ok, track, 0.0).sum(1) / ok.sum(1)
+    bw = pyBigWig.open(str(out), "w")
+    bw.addHeader(list(sizes.items()))
+    fin = np.isfinite(means)
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], fin, [False]]).astype(np.int8)))
+    for a, b in zip(edges[::2], edges[1::2]):
+        bw.addEntries(chrom, int(a * bin_), values=means[a:b], span=bin_, step=bin_)
+    bw.close()
+    return {"seconds": time.perf_counter() - t0, "bases": length}
+
+
+def _compare_tracks(a: Path, b: Path, chrom: str, bin_: int) -> dict:
+    """Bin values of two bigWigs on ``chrom``: correlation and largest difference where both
+    hold a value, and the bins only one of them holds."""
+    import pyBigWig
+
+    vals = []
+    for path in (a, b):
+        bw = pyBigWig.open(str(path))
+        vals.append(np.asarray(bw.values(chrom, 0, bw.chroms(chrom), numpy=True), np.float64)[::bin_])
+        bw.close()
+    va, vb = vals
+    both = np.isfinite(va) & np.isfinite(vb)
+    diff = np.abs(va[both] - vb[both])
+    return {"bins": int(both.sum()), "only_one": int((np.isfinite(va) != np.isfinite(vb)).sum()),
+            "r": float(np.corrcoef(va[both], vb[both])[0, 1]) if both.sum() > 1 else float("nan"),
+            "max_abs_diff": float(diff.max()) if diff.size else float("nan"),
+            "scale": float(np.abs(va[both]).max()) if both.any() else float("nan")}
 
 
 def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float = 1e-4) -> dict:
@@ -182,6 +277,17 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
     times["fimo"] = []
     times["fimo_fasta"] = []
     calls = {}
+    # the PyTorch peer on the first variant's model (the trained one with its tracks)
+    peer_key, peer_pt, peer_js, peer_tracks = variants[0]
+    cfg = scan.ScanConfig()
+    device = str(pick_device("auto"))
+
+    def peer(out):
+        return _torch_peer(peer_pt, peer_js, genome, chrom, peer_tracks, out, cfg.tile,
+                           cfg.batch_size, cfg.bin, device)
+
+    peer(tmp / "peer_warm.bw")
+    times["torch_peer"] = []
     for r in range(repeat):
         for key, p, j, tr in variants:
             out = _scan_once(p, j, genome, chrom, tr, nulls[key], tmp / f"{key}_{r}", threads, False)
@@ -200,6 +306,11 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         pd.concat(hits).to_csv(tmp / "fimo.tsv", sep="\t", index=False)
         times["fimo_fasta"].append(time.perf_counter() - t0)
         calls["fimo_fasta"] = int(sum(len(h) for h in hits))
+        times["torch_peer"].append(peer(tmp / f"peer_{r}.bw")["seconds"])
+        calls["torch_peer"] = None
+    res["torch_peer_model"] = peer_key
+    res["torch_peer_agreement"] = _compare_tracks(tmp / "peer_0.bw", tmp / f"{peer_key}_0" / "cam.bw",
+                                                  chrom, cfg.bin)
     # the compiled kernel alone, on the sequence in memory: every filter on both strands, the
     # CAM, window maxima and test counts, nothing returned (thresholds +inf, no tracks)
     for key, p, j, tr in variants:
@@ -223,6 +334,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         for k in (key, f"{key}_shard", f"{key}_in_memory", f"{key}_kernel"):
             res[f"ratio_{k}_vs_fimo"] = res[k]["bases_per_s"] / res["fimo"]["bases_per_s"]
         res[f"ratio_{key}_vs_fimo_fasta"] = res[key]["bases_per_s"] / res["fimo_fasta"]["bases_per_s"]
+    res["ratio_vs_torch_peer"] = res[peer_key]["bases_per_s"] / res["torch_peer"]["bases_per_s"]
 
     # memory for two chromosome lengths 10x apart (sequence-only model, a null made once)
     mem = {}
@@ -243,7 +355,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
     res["memory"] = mem
     a, b = mem[str(short)]["peak_rss_mb"], mem[str(10 * short)]["peak_rss_mb"]
     res["memory_ratio_10x"] = b / a
-    res["targets"] = {"throughput_vs_fimo": 1.0, "memory_ratio_10x_max": 1.2}
+    res["targets"] = {"throughput_vs_fimo": 1.0, "memory_ratio_10x_max": 1.2, "vs_torch_peer": 3.0}
     return res
 
 
@@ -262,10 +374,12 @@ def report(res: dict) -> str:
                        ("seqfm_seq_only_in_memory", "  the same, calls in memory"),
                        ("seqfm_seq_only_kernel", "  its compiled kernel alone"),
                        ("fimo", f"memelite FIMO, {s['filters']} PWMs"),
-                       ("fimo_fasta", "  the same, FASTA to TSV")):
+                       ("fimo_fasta", "  the same, FASTA to TSV"),
+                       ("torch_peer", "PyTorch peer (tangermeme), CAM")):
         r = res.get(key)
         if r:
-            what = ("nothing returned" if key.endswith("_kernel") else "candidates, calls left to "
+            what = ("nothing returned" if key.endswith("_kernel") else "the CAM bigWig only, no calls"
+                    if key == "torch_peer" else "candidates, calls left to "
                     "the merge" if r["calls"] is None else f"{r['calls']} calls")
             lines.append(f"  {label:34s} {r['bases_per_s'] / 1e6:7.3f} Mb/s  {r['seconds']:6.2f} s "
                          f"(±{r['spread_s']:.2f})  {what}")
@@ -278,6 +392,14 @@ def report(res: dict) -> str:
                          f"{res[f'ratio_{key}_in_memory_vs_fimo']:.2f}x, the kernel alone "
                          f"{res[f'ratio_{key}_kernel_vs_fimo']:.2f}x (all three against FIMO in memory); "
                          f"null built once in {res[f'{key}_null_seconds']:.1f} s")
+    if "ratio_vs_torch_peer" in res:
+        a = res["torch_peer_agreement"]
+        which = "seq + conservation" if res["torch_peer_model"] == "seqfm" else "sequence only"
+        lines.append(f"  seqfm ({which}) file to file / the PyTorch peer, bases per s (target >= "
+                     f"{res['targets']['vs_torch_peer']:g}x): {res['ratio_vs_torch_peer']:.2f}x; the peer's "
+                     f"CAM bigWig against seqfm's cam.bw: r = {a['r']:.6f}, largest difference "
+                     f"{a['max_abs_diff']:.2g} (values up to {a['scale']:.3g}) over {a['bins']} bins, "
+                     f"{a['only_one']} bins with a value in one file only")
     lines.append("  (file to file: BED, GFF3, candidates and the CAM bigWig with zoom levels; a shard: "
                  "candidates with p-values and the bigWig without zoom levels; calls in memory: tiles, both strands, "
                  "peaks, p- and q-values, merged calls and the CAM bigWig; the kernel alone: every "
@@ -296,5 +418,13 @@ if __name__ == "__main__":
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--short", type=int, default=1_000_000, help="shorter chromosome of the memory test")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--model-dir", default=None, help="trained model folder (default results/dna_example)")
+    ap.add_argument("--example", default=None,
+                    help="the example's folder: genome.fa, conservation.bw (default resources/example)")
     a = ap.parse_args()
+    if a.model_dir:
+        MODEL_DIR = Path(a.model_dir).resolve()
+    if a.example:
+        GENOME = Path(a.example).resolve() / "genome.fa"
+        TRACK = Path(a.example).resolve() / "conservation.bw"
     print(report(run(a.repeat, a.short, a.threads)))

@@ -39,6 +39,13 @@
 
 All files are written under temporary names and renamed into place at the end; the same
 seed gives byte-identical files. Coordinates are 0-based, half-open.
+
+The genome is never held whole: regions, sites and the soft-masked stretches are planned
+first (a few numbers each), then the sequence and its conservation are drawn, planted and
+written ``PIECE_BASES`` at a time, each random stream consumed in the same order as a draw of
+the whole genome would (:class:`MarkovChain` jumps over the chunks outside a piece). Memory
+therefore follows the piece and the number of regions, not the genome's length, and the
+pieces change no byte of the output.
 """
 
 from __future__ import annotations
@@ -52,8 +59,9 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -215,10 +223,8 @@ def dna_transitions(gc: float, cpg_oe: float) -> np.ndarray:
     return table / table.sum(axis=1, keepdims=True)
 
 
-def dna_markov_sequence(length: int, rng: np.random.Generator, gc: float = 0.41,
-                        cpg_oe: float = 0.22, isochore_spread: float = 0.03,
-                        chunk: int = 2000, block: int = 16) -> np.ndarray:
-    """Sample a DNA sequence from a first-order Markov chain, vectorised over chunks.
+class MarkovChain:
+    """The background sequence of :func:`dna_markov_sequence`, drawn piece by piece.
 
     The sequence is cut into chunks of ``chunk`` bases that run as independent chains side
     by side (one numpy step per position, not per base); each starts from its chain's
@@ -226,50 +232,129 @@ def dna_markov_sequence(length: int, rng: np.random.Generator, gc: float = 0.41,
     ``gc`` plus one of ``isochore_spread * (-1.33, -0.5, 0.5, 1.33)``, given out in equal
     numbers so the genome-wide GC stays at ``gc``.
 
+    The uniform draws form one table ``(chunk, n_chunks)`` in the generator's order (row by
+    row). :meth:`codes` draws only the columns of the chunks it needs, jumping over the others
+    (``bit_generator.advance``), so any stretch comes out as it is in the whole sequence and
+    memory follows the stretch, not the genome. Constructing the chain leaves ``rng`` where
+    drawing the whole table would have left it.
+
+    Parameters
+    ----------
+    length : int
+    rng : numpy.random.Generator
+        A generator whose bit generator can ``advance`` (numpy's default, PCG64).
+    """
+
+    def __init__(self, length: int, rng: np.random.Generator, gc: float = 0.41,
+                 cpg_oe: float = 0.22, isochore_spread: float = 0.03, chunk: int = 2000,
+                 block: int = 16) -> None:
+        if not hasattr(rng.bit_generator, "advance"):
+            raise TypeError("MarkovChain needs a bit generator that can advance (PCG64)")
+        levels = gc + isochore_spread * np.array([-4, -1.5, 1.5, 4]) / 3
+        trans = np.stack([dna_transitions(g, cpg_oe) for g in levels])       # (K, 4, 4)
+        self.cum = np.cumsum(trans, axis=2)[:, :, :3].reshape(-1, 3)         # (K*4, 3)
+        self.start_cum = np.cumsum(np.stack([[1 - g, g, g, 1 - g] for g in levels]) / 2,
+                                   axis=1)[:, :3]
+        self.length, self.chunk = int(length), int(chunk)
+        self.n_chunks = -(-self.length // self.chunk)
+        n_blocks = -(-self.n_chunks // block)
+        block_class = rng.permutation(np.resize(np.arange(len(levels)), n_blocks))
+        self.cls = np.repeat(block_class, block)[: self.n_chunks]
+        self._bit_generator = type(rng.bit_generator)
+        self._state = rng.bit_generator.state
+        rng.bit_generator.advance(self.chunk * self.n_chunks)
+
+    def codes(self, start: int, end: int) -> np.ndarray:
+        """uint8 codes 0..3 (A, C, G, T) of bases ``[start, end)``, shape ``(end - start,)``."""
+        c = self.chunk
+        j0, j1 = start // c, -(-end // c)
+        n = j1 - j0
+        bg = self._bit_generator()
+        bg.state = self._state
+        gen = np.random.Generator(bg)
+        cls = self.cls[j0:j1]
+        row = cls * 4
+        out = np.empty((c, n), dtype=np.uint8)
+        bg.advance(j0)
+        out[0] = (gen.random(n)[:, None] > self.start_cum[cls]).sum(axis=1)
+        skip = self.n_chunks - n
+        for t in range(1, c):
+            if skip:
+                bg.advance(skip)
+            out[t] = (gen.random(n)[:, None] > self.cum[row + out[t - 1]]).sum(axis=1)
+        return out.T.ravel()[start - j0 * c: end - j0 * c]
+
+
+def dna_markov_sequence(length: int, rng: np.random.Generator, gc: float = 0.41,
+                        cpg_oe: float = 0.22, isochore_spread: float = 0.03,
+                        chunk: int = 2000, block: int = 16) -> np.ndarray:
+    """Sample a DNA sequence from a first-order Markov chain (:class:`MarkovChain`).
+
     Returns
     -------
     numpy.ndarray, shape ``(length,)``, uint8 codes 0..3 (A, C, G, T).
     """
-    levels = gc + isochore_spread * np.array([-4, -1.5, 1.5, 4]) / 3
-    trans = np.stack([dna_transitions(g, cpg_oe) for g in levels])       # (K, 4, 4)
-    cum = np.cumsum(trans, axis=2)[:, :, :3].reshape(-1, 3)              # (K*4, 3)
-    start_cum = np.cumsum(np.stack([[1 - g, g, g, 1 - g] for g in levels]) / 2, axis=1)[:, :3]
-    n_chunks = -(-length // chunk)
-    n_blocks = -(-n_chunks // block)
-    block_class = rng.permutation(np.resize(np.arange(len(levels)), n_blocks))
-    cls = np.repeat(block_class, block)[:n_chunks]
-    u = rng.random((chunk, n_chunks))
-    out = np.empty((chunk, n_chunks), dtype=np.uint8)
-    out[0] = (u[0][:, None] > start_cum[cls]).sum(axis=1)
-    row = cls * 4
-    for t in range(1, chunk):
-        out[t] = (u[t][:, None] > cum[row + out[t - 1]]).sum(axis=1)
-    return out.T.ravel()[:length]
+    return MarkovChain(length, rng, gc, cpg_oe, isochore_spread, chunk, block).codes(0, length)
+
+
+#: simple repeats a soft-masked interval may become
+REPEAT_UNITS = ("A", "T", "CA", "TG", "AAT", "ATT", "AAAT", "TTTA", "AGAT", "GGAA", "TCTCC")
+
+
+@dataclass
+class SoftMask:
+    """Soft-masked intervals of a sequence, applied to it piece by piece.
+
+    Attributes
+    ----------
+    starts, ends : numpy.ndarray, shape ``(n,)``
+        Intervals ``[start, end)`` lowercased (ends clipped to the sequence).
+    repeats : list of ``(start, span, unit)``
+        Stretches overwritten by a simple repeat of ``unit`` (ASCII bytes), in order (a later
+        one overwrites an earlier one where they overlap).
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    repeats: list[tuple[int, int, bytes]]
+
+    @classmethod
+    def draw(cls, size: int, rng: np.random.Generator, fraction: float = 0.05,
+             repeat_share: float = 0.2) -> "SoftMask":
+        """About ``fraction`` of ``size`` bases in intervals of 100-1000 bp; a share
+        ``repeat_share`` of the intervals becomes a simple (micro-satellite) repeat over its
+        first 200 bp at most."""
+        n = int(round(fraction * size / 550))
+        if n == 0:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
+        lengths = rng.integers(100, 1001, n)
+        starts = rng.integers(0, max(1, size - 1000), n)
+        pick = rng.random(n) < repeat_share
+        unit_idx = rng.integers(0, len(REPEAT_UNITS), n)
+        repeats = [(int(s), min(int(length), 200), REPEAT_UNITS[i].encode())
+                   for s, length, i in zip(starts[pick], lengths[pick], unit_idx[pick])]
+        return cls(starts, np.minimum(starts + lengths, size), repeats)
+
+    def apply(self, seq: np.ndarray, start: int = 0) -> None:
+        """Mask ASCII ``seq``, the bases ``[start, start + len(seq))``, in place."""
+        end = start + seq.size
+        for s, span, unit in self.repeats:
+            lo, hi = max(s, start), min(s + span, end)
+            if lo < hi:
+                seq[lo - start: hi - start] = np.resize(np.frombuffer(unit, np.uint8), span)[lo - s: hi - s]
+        hit = (self.starts < end) & (self.ends > start)
+        for s, e in zip(self.starts[hit], self.ends[hit]):
+            seq[max(s, start) - start: min(e, end) - start] |= 0x20
 
 
 def soft_mask(seq: np.ndarray, rng: np.random.Generator, fraction: float = 0.05,
               repeat_share: float = 0.2) -> None:
     """Lowercase about ``fraction`` of ASCII ``seq`` in place, in intervals of 100-1000 bp.
 
-    A share ``repeat_share`` of the intervals becomes a simple (micro-satellite) repeat.
+    A share ``repeat_share`` of the intervals becomes a simple (micro-satellite) repeat
+    (:class:`SoftMask`).
     """
-    n = int(round(fraction * seq.size / 550))
-    if n == 0:
-        return
-    lengths = rng.integers(100, 1001, n)
-    starts = rng.integers(0, max(1, seq.size - 1000), n)
-    units = ["A", "T", "CA", "TG", "AAT", "ATT", "AAAT", "TTTA", "AGAT", "GGAA", "TCTCC"]
-    pick = rng.random(n) < repeat_share
-    unit_idx = rng.integers(0, len(units), n)
-    for s, length, i in zip(starts[pick], lengths[pick], unit_idx[pick]):
-        span = min(int(length), 200)
-        unit = np.frombuffer(units[i].encode(), dtype=np.uint8)
-        seq[s:s + span] = np.resize(unit, span)
-    diff = np.zeros(seq.size + 1, dtype=np.int32)
-    np.add.at(diff, starts, 1)
-    np.add.at(diff, np.minimum(starts + lengths, seq.size), -1)
-    masked = np.cumsum(diff[:-1]) > 0
-    seq[masked] |= 0x20
+    SoftMask.draw(seq.size, rng, fraction, repeat_share).apply(seq)
 
 
 def place_n_gaps(lengths: Sequence[int], rng: np.random.Generator,
@@ -399,9 +484,42 @@ def plan_sites(region_len: np.ndarray, widths: np.ndarray, rng: np.random.Genera
     return sites
 
 
-def plant_sites(seq: np.ndarray, starts: np.ndarray, motif_idx: np.ndarray, minus: np.ndarray,
-                motifs: Sequence[Motif], rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
-    """Write sampled instances (uppercase) into ASCII ``seq`` at global ``starts``.
+@dataclass
+class Stamps:
+    """Fixed-width stretches laid onto the flat genome, motif by motif, a piece at a time.
+
+    For motif ``k``: ``starts[k]`` ``(n_k,)`` flat-genome starts, and the stretch at
+    ``starts[k][i]`` carries the row ``values[k][which[k][i]]`` of ``values[k]`` ``(R_k, W_k)``
+    (one row per stretch, or a few shared rows such as a profile and its reverse). Stretches
+    do not overlap.
+    """
+
+    starts: list[np.ndarray]
+    which: list[np.ndarray]
+    values: list[np.ndarray]
+
+    def paint(self, piece: np.ndarray, start: int, add: bool = False) -> None:
+        """Write (or with ``add`` add) the stretches' values into ``piece``, the flat bases
+        ``[start, start + len(piece))``, in place; stretches crossing its ends in part."""
+        end = start + piece.size
+        for s, which, values in zip(self.starts, self.which, self.values):
+            width = values.shape[1]
+            sel = np.flatnonzero((s < end) & (s + width > start))
+            if not sel.size:
+                continue
+            pos = s[sel, None] + np.arange(width)
+            inside = (pos >= start) & (pos < end)
+            rows = values[which[sel]][inside]
+            if add:
+                piece[pos[inside] - start] += rows
+            else:
+                piece[pos[inside] - start] = rows
+
+
+def sample_sites(starts: np.ndarray, motif_idx: np.ndarray, minus: np.ndarray,
+                 motifs: Sequence[Motif], rng: np.random.Generator
+                 ) -> tuple[list[str], np.ndarray, Stamps]:
+    """Sample the instances planted at flat-genome ``starts``.
 
     Returns
     -------
@@ -409,37 +527,53 @@ def plant_sites(seq: np.ndarray, starts: np.ndarray, motif_idx: np.ndarray, minu
         Each instance in the motif's own orientation.
     score : numpy.ndarray, shape ``(S,)``
         Relative PWM score (0..1) of each instance.
+    planted : Stamps
+        The uppercase ASCII letters written into the genome (reverse-complemented on the
+        minus strand).
     """
     instances = np.empty(len(starts), dtype=object)
     score = np.zeros(len(starts))
+    planted = Stamps([], [], [])
     for k, motif in enumerate(motifs):
         idx = np.flatnonzero(motif_idx == k)
         codes = sample_instances(motif, len(idx), rng)
         score[idx] = relative_scores(motif, codes)
         instances[idx] = [DNA_LETTERS[c].tobytes().decode() for c in codes]
         written = np.where(minus[idx, None], 3 - codes[:, ::-1], codes)
-        seq[starts[idx, None] + np.arange(motif.width)] = DNA_LETTERS[written]
-    return list(instances), score
+        planted.starts.append(starts[idx])
+        planted.which.append(np.arange(len(idx)))
+        planted.values.append(DNA_LETTERS[written])
+    return list(instances), score, planted
 
 
-def conservation_scores(total: int, rng: np.random.Generator, starts: np.ndarray,
-                        motif_idx: np.ndarray, minus: np.ndarray, motifs: Sequence[Motif],
-                        boost: float = 3.0) -> np.ndarray:
-    """PhyloP-like per-base scores over the flat genome, shape ``(total,)`` float32.
-
-    Noise is standard normal clipped to [-4, 4]. Each conserved element (a planted site,
-    or a decoy's site-shaped element with no motif in it) at global ``starts`` is raised by
-    ``boost`` on average, column by column in proportion to the motif's information
-    content (reversed on the minus strand). Values are rounded to 3 decimals, as in
-    published phyloP tracks.
-    """
-    values = np.clip(rng.standard_normal(total, dtype=np.float32), -4, 4)
+def conservation_stamps(starts: np.ndarray, motif_idx: np.ndarray, minus: np.ndarray,
+                        motifs: Sequence[Motif], boost: float = 3.0) -> Stamps:
+    """What each conserved element (a planted site, or a decoy's site-shaped element with no
+    motif in it) at flat-genome ``starts`` adds to the conservation: ``boost`` on average,
+    column by column in proportion to the motif's information content (reversed on the
+    minus strand)."""
+    stamps = Stamps([], [], [])
     for k, motif in enumerate(motifs):
         ic = motif.information()
         profile = (boost * ic / ic.mean()).astype(np.float32)
         idx = np.flatnonzero(motif_idx == k)
-        prof = np.where(minus[idx, None], profile[::-1], profile)
-        values[starts[idx, None] + np.arange(motif.width)] += prof
+        stamps.starts.append(starts[idx])
+        stamps.which.append(minus[idx].astype(np.int64))
+        stamps.values.append(np.stack([profile, profile[::-1]]))
+    return stamps
+
+
+def conservation_scores(n: int, rng: np.random.Generator, elements: Stamps,
+                        start: int = 0) -> np.ndarray:
+    """PhyloP-like per-base scores of the flat bases ``[start, start + n)``, shape ``(n,)``
+    float32.
+
+    Noise is standard normal clipped to [-4, 4], raised over the conserved ``elements``
+    (:func:`conservation_stamps`). Values are rounded to 3 decimals, as in published phyloP
+    tracks. Consecutive pieces drawn from one ``rng`` give the scores of the whole in one.
+    """
+    values = np.clip(rng.standard_normal(n, dtype=np.float32), -4, 4)
+    elements.paint(values, start, add=True)
     return np.round(np.clip(values, -5, 9), 3).astype(np.float32)
 
 
@@ -454,6 +588,37 @@ def composition(seq: np.ndarray, offsets: np.ndarray) -> tuple[float, float]:
     cg = (upper[:-1] == ord("C")) & (upper[1:] == ord("G"))
     cg[offsets[1:-1] - 1] = False
     return (n_c + n_g) / n_acgt, float(cg.sum()) * n_acgt / (n_c * n_g)
+
+
+class Composition:
+    """The counts behind :func:`composition`, and the soft-masked and N shares, gathered
+    piece by piece (:meth:`add` in genome order)."""
+
+    def __init__(self) -> None:
+        self.n_c = self.n_g = self.n_at = self.n_cg = self.n_lower = self.n_n = self.n = 0
+        self._last = 0
+
+    def add(self, seq: np.ndarray, new_chrom: bool) -> None:
+        """Count ASCII ``seq``; unless ``new_chrom`` it continues the previous piece."""
+        if not seq.size:
+            return
+        upper = seq & 0xDF
+        c, g = upper == ord("C"), upper == ord("G")
+        self.n_c += int(np.count_nonzero(c))
+        self.n_g += int(np.count_nonzero(g))
+        self.n_at += int(np.count_nonzero((upper == ord("A")) | (upper == ord("T"))))
+        self.n_cg += int(np.count_nonzero(c[:-1] & g[1:]))
+        if not new_chrom and self._last == ord("C") and g[0]:
+            self.n_cg += 1
+        self._last = int(upper[-1])
+        self.n_lower += int(np.count_nonzero(seq & 0x20))
+        self.n_n += int(np.count_nonzero(seq == ord("N")))
+        self.n += seq.size
+
+    def gc_cpg(self) -> tuple[float, float]:
+        """GC fraction and CpG observed/expected, as :func:`composition` gives them."""
+        n_acgt = self.n_c + self.n_g + self.n_at
+        return (self.n_c + self.n_g) / n_acgt, float(self.n_cg) * n_acgt / (self.n_c * self.n_g)
 
 
 # ====================================================================== writers
@@ -475,65 +640,170 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     tmp.rmdir()
 
 
+class FastaWriter:
+    """FASTA written record by record and piece by piece, 60 letters a line, and its .fai.
+
+    ``start(name)`` opens a record, ``write(letters)`` appends ASCII letters (any number, the
+    lines run on across calls), ``close()`` ends the last record and writes ``path.fai``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fh = open(self.path, "wb")
+        self._pos = 0
+        self._fai: list[str] = []
+        self._name: str | None = None
+        self._first = self._length = self._col = 0
+
+    def start(self, name: str) -> None:
+        self._end_record()
+        head = f">{name}\n".encode()
+        self._fh.write(head)
+        self._pos += len(head)
+        self._name, self._first, self._length, self._col = name, self._pos, 0, 0
+
+    def write(self, letters: np.ndarray) -> None:
+        data, parts = letters, []
+        if self._col:  # finish the open line
+            k = min(LINE_WIDTH - self._col, data.size)
+            parts.append(data[:k].tobytes())
+            self._col += k
+            data = data[k:]
+            if self._col == LINE_WIDTH:
+                parts.append(b"\n")
+                self._col = 0
+        full = data.size // LINE_WIDTH
+        if full:
+            lines = np.empty((full, LINE_WIDTH + 1), dtype=np.uint8)
+            lines[:, :LINE_WIDTH] = data[: full * LINE_WIDTH].reshape(full, LINE_WIDTH)
+            lines[:, LINE_WIDTH] = ord("\n")
+            parts.append(lines.tobytes())
+        tail = data[full * LINE_WIDTH:]
+        if tail.size:
+            parts.append(tail.tobytes())
+            self._col = tail.size
+        body = b"".join(parts)
+        self._fh.write(body)
+        self._pos += len(body)
+        self._length += letters.size
+
+    def _end_record(self) -> None:
+        if self._name is None:
+            return
+        if self._col:
+            self._fh.write(b"\n")
+            self._pos += 1
+            self._col = 0
+        self._fai.append(f"{self._name}\t{self._length}\t{self._first}\t{LINE_WIDTH}\t"
+                         f"{LINE_WIDTH + 1}\n")
+        self._name = None
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        self._end_record()
+        self._fh.close()
+        Path(f"{self.path}.fai").write_text("".join(self._fai))
+
+
 def write_fasta(path: Path, names: Sequence[str], seq: np.ndarray, offsets: np.ndarray) -> None:
     """Write ASCII ``seq`` split at ``offsets`` as FASTA (60 letters a line) plus its .fai."""
-    fai = []
-    pos = 0
-    with open(path, "wb") as fh:
-        for name, a, b in zip(names, offsets[:-1], offsets[1:]):
-            chrom = seq[a:b]
-            head = f">{name}\n".encode()
-            full = chrom.size // LINE_WIDTH
-            lines = np.empty((full, LINE_WIDTH + 1), dtype=np.uint8)
-            lines[:, :LINE_WIDTH] = chrom[: full * LINE_WIDTH].reshape(full, LINE_WIDTH)
-            lines[:, LINE_WIDTH] = ord("\n")
-            tail = chrom[full * LINE_WIDTH:].tobytes()
-            body = lines.tobytes() + (tail + b"\n" if tail else b"")
-            fh.write(head + body)
-            fai.append(f"{name}\t{chrom.size}\t{pos + len(head)}\t{LINE_WIDTH}\t{LINE_WIDTH + 1}\n")
-            pos += len(head) + len(body)
-    Path(f"{path}.fai").write_text("".join(fai))
+    fasta = FastaWriter(path)
+    for name, a, b in zip(names, offsets[:-1], offsets[1:]):
+        fasta.start(name)
+        fasta.write(seq[a:b])
+    fasta.close()
 
 
-def write_table(path: Path, rows: Sequence[Sequence], header: str | None = None) -> None:
-    """Tab-separated rows, with an optional ``#`` header line."""
-    text = "".join("\t".join(map(str, r)) + "\n" for r in rows)
-    Path(path).write_text((f"#{header}\n" if header else "") + text)
+def write_table(path: Path, rows: Iterable[Sequence], header: str | None = None,
+                batch: int = 100_000) -> None:
+    """Tab-separated rows (any iterable, written a batch at a time), with an optional ``#``
+    header line."""
+    with open(path, "w") as fh:
+        if header:
+            fh.write(f"#{header}\n")
+        rows = iter(rows)
+        while True:
+            text = "".join("\t".join(map(str, r)) + "\n" for r in islice(rows, batch))
+            if not text:
+                break
+            fh.write(text)
 
 
-def write_bigwig(path: Path, names: Sequence[str], lengths: Sequence[int], values: np.ndarray,
-                 offsets: np.ndarray, covered: list[tuple[int, int, int]]) -> None:
-    """Base-resolution bigWig of ``values`` over the ``covered`` (chrom, start, end) stretches."""
-    import pyBigWig
+class BigWigWriter:
+    """A base-resolution bigWig (pyBigWig) fed in genome order, a stretch at a time."""
 
-    bw = pyBigWig.open(str(path), "w")
-    bw.addHeader(list(zip(names, (int(n) for n in lengths))))
-    for c, s, e in covered:
-        chunk = values[offsets[c] + s: offsets[c] + e].astype(np.float64)
-        bw.addEntries(names[c], int(s), values=chunk, span=1, step=1)
-    bw.close()
+    def __init__(self, path: Path, names: Sequence[str], lengths: Sequence[int]) -> None:
+        import pyBigWig
+
+        self._bw = pyBigWig.open(str(path), "w")
+        self._bw.addHeader(list(zip(names, (int(n) for n in lengths))))
+
+    def add(self, chrom: str, start: int, values: np.ndarray) -> None:
+        """``values`` ``(n,)`` of bases ``[start, start + n)`` (consecutive stretches of a
+        chromosome continue one another, as one stretch would)."""
+        self._bw.addEntries(chrom, int(start), values=values.astype(np.float64), span=1, step=1)
+
+    def close(self) -> None:
+        if self._bw is not None:
+            self._bw.close()
+            self._bw = None
 
 
-def write_bedgraph(path: Path, names: Sequence[str], values: np.ndarray, offsets: np.ndarray,
-                   covered: list[tuple[int, int, int]]) -> None:
-    """bedGraph of ``values`` with runs of equal values merged."""
-    import pandas as pd
+class BedGraphWriter:
+    """bedGraph with runs of equal values merged, fed like :class:`BigWigWriter`; a run
+    continues across stretches that follow one another without a gap."""
 
-    parts = []
-    for c, s, e in covered:
-        v = values[offsets[c] + s: offsets[c] + e]
-        cut = np.flatnonzero(np.diff(v) != 0) + 1
-        lo = np.concatenate([[0], cut])
-        hi = np.concatenate([cut, [v.size]])
-        parts.append(pd.DataFrame({"chrom": names[c], "start": s + lo, "end": s + hi,
-                                   "value": v[lo]}))
-    pd.concat(parts).to_csv(path, sep="\t", header=False, index=False, float_format="%.3f")
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "w")
+        self._carry: tuple[str, int, int, np.float32] | None = None  # the open last run
+
+    def add(self, chrom: str, start: int, values: np.ndarray) -> None:
+        import pandas as pd
+
+        if not values.size:
+            return
+        cut = np.flatnonzero(np.diff(values) != 0) + 1
+        lo = np.concatenate([[0], cut]).astype(np.int64)
+        hi = np.concatenate([cut, [values.size]]).astype(np.int64)
+        starts, ends, vals = start + lo, start + hi, values[lo]
+        carry = self._carry
+        if carry is not None and carry[0] == chrom and carry[2] == start and carry[3] == values[0]:
+            starts[0] = carry[1]  # the open run goes on
+        elif carry is not None:
+            self._emit(*carry)
+        self._carry = (chrom, int(starts[-1]), int(ends[-1]), vals[-1])
+        if len(starts) > 1:
+            pd.DataFrame({"chrom": chrom, "start": starts[:-1], "end": ends[:-1],
+                          "value": vals[:-1]}).to_csv(self._fh, sep="\t", header=False,
+                                                      index=False, float_format="%.3f")
+
+    def _emit(self, chrom: str, start: int, end: int, value) -> None:
+        import pandas as pd
+
+        pd.DataFrame({"chrom": chrom, "start": np.array([start], np.int64),
+                      "end": np.array([end], np.int64),
+                      "value": np.array([value], np.float32)}).to_csv(
+            self._fh, sep="\t", header=False, index=False, float_format="%.3f")
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        if self._carry is not None:
+            self._emit(*self._carry)
+            self._carry = None
+        self._fh.close()
 
 
 # ====================================================================== DNA example
+#: bases generated and written at a time: memory follows this, not the genome (a multiple of
+#: the FASTA line width and of the Markov chain's chunk)
+PIECE_BASES = 6_000_000
+
+
 @dataclass
 class DnaGenome:
-    """A simulated genome held as one flat ASCII array.
+    """A simulated genome, drawn piece by piece (:meth:`letters`), never held whole.
 
     Attributes
     ----------
@@ -541,9 +811,12 @@ class DnaGenome:
         Chromosome names, in FASTA order.
     lengths : numpy.ndarray, shape ``(C,)``
     offsets : numpy.ndarray, shape ``(C + 1,)``
-        Start of each chromosome in ``seq``; ``seq[offsets[c] + pos]`` is ``pos`` on ``c``.
-    seq : numpy.ndarray, shape ``(offsets[-1],)``, uint8
-        ASCII letters (ACGT, lowercase when soft-masked, N in gaps).
+        Start of each chromosome in the flat genome: flat base ``offsets[c] + pos`` is
+        ``pos`` on ``c``.
+    chain : MarkovChain
+        The background sequence.
+    mask : SoftMask
+        The soft-masked stretches and simple repeats.
     gaps : list of ``(chrom_index, start, end)``
         The N runs.
     """
@@ -551,8 +824,24 @@ class DnaGenome:
     names: list[str]
     lengths: np.ndarray
     offsets: np.ndarray
-    seq: np.ndarray
+    chain: MarkovChain
+    mask: SoftMask
     gaps: list[tuple[int, int, int]]
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    def letters(self, start: int, end: int) -> np.ndarray:
+        """ASCII letters of flat bases ``[start, end)`` (ACGT, lowercase when soft-masked, N
+        in gaps; no planted site), uint8 ``(end - start,)``."""
+        seq = DNA_LETTERS[self.chain.codes(start, end)]
+        self.mask.apply(seq, start)
+        for c, s, e in self.gaps:
+            lo, hi = max(int(self.offsets[c]) + s, start), min(int(self.offsets[c]) + e, end)
+            if lo < hi:
+                seq[lo - start: hi - start] = ord("N")
+        return seq
 
 
 @dataclass
@@ -562,7 +851,8 @@ class DnaRegions:
     Region arrays are ``(R,)`` with chromosome index, start and end; ``sites`` and
     ``decoy_sites`` are :func:`plan_sites` dicts plus ``start`` (chromosome coordinate)
     and ``glob`` (flat-genome coordinate); ``instances``/``rel_score`` describe the
-    planted sites and ``signal`` is each positive's simulated enrichment.
+    planted sites, ``planted`` holds their letters and ``signal`` is each positive's
+    simulated enrichment.
     """
 
     pos_chrom: np.ndarray
@@ -576,6 +866,7 @@ class DnaRegions:
     instances: list[str]
     rel_score: np.ndarray
     signal: np.ndarray
+    planted: Stamps
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -587,16 +878,14 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
 def simulate_dna_genome(rng: dict[str, np.random.Generator], genome_size: int, n_chroms: int,
                         gc: float, cpg_oe: float, n_gaps: int,
                         mask_fraction: float) -> DnaGenome:
-    """Markov-chain chromosomes with soft-masked stretches and N runs."""
+    """Markov-chain chromosomes with soft-masked stretches and N runs (drawn when read)."""
     chroms = chromosome_lengths(genome_size, n_chroms)
     lengths = np.array(list(chroms.values()))
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    seq = DNA_LETTERS[dna_markov_sequence(int(offsets[-1]), rng["genome"], gc, cpg_oe)]
-    soft_mask(seq, rng["mask"], mask_fraction)
+    chain = MarkovChain(int(offsets[-1]), rng["genome"], gc, cpg_oe)
+    mask = SoftMask.draw(int(offsets[-1]), rng["mask"], mask_fraction)
     gaps = place_n_gaps(lengths, rng["gaps"], n_gaps)
-    for c, s, e in gaps:
-        seq[offsets[c] + s: offsets[c] + e] = ord("N")
-    return DnaGenome(list(chroms), lengths, offsets, seq, gaps)
+    return DnaGenome(list(chroms), lengths, offsets, chain, mask, gaps)
 
 
 def _locate(plan: dict[str, np.ndarray], chrom: np.ndarray, start: np.ndarray,
@@ -610,7 +899,7 @@ def _locate(plan: dict[str, np.ndarray], chrom: np.ndarray, start: np.ndarray,
 def simulate_dna_regions(genome: DnaGenome, motifs: Sequence[Motif],
                          rng: dict[str, np.random.Generator], n_positives: int, n_decoys: int,
                          two_fraction: float, min_len: int, max_len: int) -> DnaRegions:
-    """Place positives and decoys, plant motif instances into ``genome.seq`` in place.
+    """Place positives and decoys and sample the motif instances planted in the positives.
 
     Decoys get a site plan drawn like the positives' (same motifs, offsets, strands) that
     only shapes their conservation: no sequence is planted there.
@@ -626,58 +915,99 @@ def simulate_dna_regions(genome: DnaGenome, motifs: Sequence[Motif],
                     genome.offsets)
     decoy_sites = _locate(plan_sites(de - ds, widths, rng["sites"], two_fraction), dc, ds,
                           genome.offsets)
-    instances, rel = plant_sites(genome.seq, sites["glob"], sites["motif"], sites["minus"],
-                                 motifs, rng["instances"])
+    instances, rel, planted = sample_sites(sites["glob"], sites["motif"], sites["minus"],
+                                           motifs, rng["instances"])
     n_sites = np.bincount(sites["region"], minlength=n_positives)
     signal = np.exp(rng["peaks"].normal(2.0, 0.5, n_positives)) * (1 + 0.5 * (n_sites > 1))
-    return DnaRegions(pc, ps, pe, dc, ds, de, sites, decoy_sites, instances, rel, signal)
+    return DnaRegions(pc, ps, pe, dc, ds, de, sites, decoy_sites, instances, rel, signal,
+                      planted)
 
 
-def write_dna_example(out: Path, genome: DnaGenome, regions: DnaRegions,
-                      motifs: Sequence[Motif], conservation: np.ndarray, bedgraph: bool,
-                      summary: dict) -> None:
-    """Write every file of the DNA example into ``out`` (a staging folder)."""
+def write_dna_genome(out: Path, genome: DnaGenome, planted: Stamps, elements: Stamps,
+                     rng: np.random.Generator, bedgraph: bool,
+                     piece: int | None = None) -> Composition:
+    """Write ``genome.fa`` (+ .fai), ``conservation.bw`` (and ``conservation.bedGraph``) into
+    ``out``, ``piece`` bases at a time: the sequence with the ``planted`` sites, and the
+    conservation (:func:`conservation_scores` with the conserved ``elements``, noise from
+    ``rng``) outside the N runs.
+
+    Returns
+    -------
+    Composition
+        The genome's counts (GC, CpG, soft-masked and N shares).
+    """
+    g = genome
+    piece = piece or PIECE_BASES
+    covered = usable_segments(g.lengths, g.gaps, margin=0)
+    comp = Composition()
+    fasta = FastaWriter(out / "genome.fa")
+    writers = [BigWigWriter(out / "conservation.bw", g.names, g.lengths)]
+    if bedgraph:
+        writers.append(BedGraphWriter(out / "conservation.bedGraph"))
+    try:
+        for c, name in enumerate(g.names):
+            fasta.start(name)
+            length, base = int(g.lengths[c]), int(g.offsets[c])
+            segments = [(s, e) for cc, s, e in covered if cc == c]
+            for s in range(0, length, piece):
+                e = min(length, s + piece)
+                seq = g.letters(base + s, base + e)
+                planted.paint(seq, base + s)
+                fasta.write(seq)
+                comp.add(seq, new_chrom=s == 0)
+                values = conservation_scores(e - s, rng, elements, base + s)
+                for s0, e0 in segments:
+                    lo, hi = max(s0, s), min(e0, e)
+                    if lo < hi:
+                        for w in writers:
+                            w.add(name, lo, values[lo - s: hi - s])
+            log.debug("%s: %s bp written", name, f"{length:,}")
+    finally:
+        fasta.close()
+        for w in writers:
+            w.close()
+    return comp
+
+
+def write_dna_tables(out: Path, genome: DnaGenome, regions: DnaRegions,
+                     motifs: Sequence[Motif]) -> None:
+    """Write the BED files of the DNA example into ``out`` (a staging folder)."""
     g, r = genome, regions
     width = max(5, len(str(max(r.pos_chrom.size, r.dec_chrom.size))))
     pos_names = [f"peak_{i + 1:0{width}d}" for i in range(r.pos_chrom.size)]
-    write_fasta(out / "genome.fa", g.names, g.seq, g.offsets)
     peaks = [(g.names[c], s, e, n, min(1000, int(v * 50)), ".")
              for c, s, e, n, v in zip(r.pos_chrom, r.pos_start, r.pos_end, pos_names, r.signal)]
     write_table(out / "positives.bed", peaks)
     write_table(out / "positives.narrowPeak",
-                [row + (f"{v:.3f}", f"{3 * v:.3f}", f"{max(3 * v - 1, 0):.3f}", int(sm))
-                 for row, v, sm in zip(peaks, r.signal, r.sites["summit"])])
+                (row + (f"{v:.3f}", f"{3 * v:.3f}", f"{max(3 * v - 1, 0):.3f}", int(sm))
+                 for row, v, sm in zip(peaks, r.signal, r.sites["summit"])))
     dec_names = [f"decoy_{i + 1:0{width}d}" for i in range(r.dec_chrom.size)]
     write_table(out / "decoys.bed",
-                [(g.names[c], s, e, n, 0, ".")
-                 for c, s, e, n in zip(r.dec_chrom, r.dec_start, r.dec_end, dec_names)])
+                ((g.names[c], s, e, n, 0, ".")
+                 for c, s, e, n in zip(r.dec_chrom, r.dec_start, r.dec_end, dec_names)))
     ds_ = r.decoy_sites
     nth = np.zeros(ds_["region"].size, dtype=np.int64)
     for i in range(1, nth.size):  # the plan is sorted by region, then offset
         nth[i] = nth[i - 1] + 1 if ds_["region"][i] == ds_["region"][i - 1] else 0
-    write_table(out / "decoy_elements.bed", [
+    write_table(out / "decoy_elements.bed", (
         (g.names[r.dec_chrom[ri]], s, s + motifs[k].width, f"{dec_names[ri]}.{n + 1}", 0,
          "-" if mi else "+", motifs[k].name, dec_names[ri])
-        for ri, s, k, mi, n in zip(ds_["region"], ds_["start"], ds_["motif"], ds_["minus"], nth)],
+        for ri, s, k, mi, n in zip(ds_["region"], ds_["start"], ds_["motif"], ds_["minus"], nth)),
         header="chrom\tstart\tend\tname\tscore\tstrand\tshaped_like\tregion")
     st = r.sites
-    write_table(out / "truth.bed", [
+    write_table(out / "truth.bed", (
         (g.names[r.pos_chrom[ri]], s, s + motifs[k].width, motifs[k].name,
          int(round(1000 * q)), "-" if mi else "+", motifs[k].matrix_id, inst, pos_names[ri])
         for ri, s, k, mi, inst, q in zip(st["region"], st["start"], st["motif"], st["minus"],
-                                         r.instances, r.rel_score)],
+                                         r.instances, r.rel_score)),
         header="chrom\tstart\tend\tname\tscore\tstrand\tmatrix_id\tmotif\tregion")
-    covered = usable_segments(g.lengths, g.gaps, margin=0)
-    write_bigwig(out / "conservation.bw", g.names, g.lengths, conservation, g.offsets, covered)
-    if bedgraph:
-        write_bedgraph(out / "conservation.bedGraph", g.names, conservation, g.offsets, covered)
-    (out / "simulate.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def dna_summary(params: dict, genome: DnaGenome, regions: DnaRegions,
-                motifs: Sequence[Motif]) -> dict:
-    """The ``simulate.json`` content: parameters, motifs, counts and composition."""
-    gc_frac, cpg = composition(genome.seq, genome.offsets)
+                motifs: Sequence[Motif], comp: Composition) -> dict:
+    """The ``simulate.json`` content: parameters, motifs, counts and composition
+    (``comp``: :func:`write_dna_genome`'s counts)."""
+    gc_frac, cpg = comp.gc_cpg()
     st = regions.sites
     widths = np.array([m.width for m in motifs])[st["motif"]]
     region_len = (regions.pos_end - regions.pos_start)[st["region"]]
@@ -693,7 +1023,7 @@ def dna_summary(params: dict, genome: DnaGenome, regions: DnaRegions,
         "seed": params["seed"],
         "parameters": params,
         "chromosomes": dict(zip(genome.names, map(int, genome.lengths))),
-        "genome_bp": int(genome.seq.size),
+        "genome_bp": genome.size,
         "n_runs": [{"chrom": genome.names[c], "start": s, "end": e} for c, s, e in genome.gaps],
         "motifs": [{"matrix_id": m.matrix_id, "name": m.name, "consensus": m.consensus,
                     "width": m.width, "n_sites": int(k)} for m, k in zip(motifs, per_motif)],
@@ -707,8 +1037,8 @@ def dna_summary(params: dict, genome: DnaGenome, regions: DnaRegions,
         "sites_within_100bp_of_summit": round(float(near_summit.mean()), 4),
         "gc_fraction": round(gc_frac, 4),
         "cpg_observed_expected": round(cpg, 4),
-        "soft_masked_fraction": round(float(((genome.seq & 0x20) > 0).mean()), 4),
-        "n_fraction": round(float((genome.seq == ord("N")).mean()), 4),
+        "soft_masked_fraction": round(comp.n_lower / comp.n, 4),
+        "n_fraction": round(comp.n_n / comp.n, 4),
         "files": files + (["conservation.bedGraph"] if params["bedgraph"] else [])
                  + ["simulate.json"],
     }
@@ -800,19 +1130,21 @@ def simulate(out_dir: str | os.PathLike, seed: int = 1, genome_size: int = 3_000
     regions = simulate_dna_regions(genome, mots, rng, n_positives, params["n_decoys"],
                                    two_motif_fraction, min_length, max_length)
     elements = [regions.sites, regions.decoy_sites]
-    conservation = conservation_scores(
-        genome.seq.size, rng["conservation"], *(np.concatenate([e[k] for e in elements])
-                                                for k in ("glob", "motif", "minus")),
-        mots, conservation_boost)
-    summary = dna_summary(params, genome, regions, mots)
+    conserved = conservation_stamps(*(np.concatenate([e[k] for e in elements])
+                                      for k in ("glob", "motif", "minus")),
+                                    mots, conservation_boost)
     out = Path(out_dir)
     stale = out / "conservation.bedGraph"
     with staged_output(out) as tmp:
-        write_dna_example(tmp, genome, regions, mots, conservation, bedgraph, summary)
+        comp = write_dna_genome(tmp, genome, regions.planted, conserved, rng["conservation"],
+                                bedgraph)
+        write_dna_tables(tmp, genome, regions, mots)
+        summary = dna_summary(params, genome, regions, mots, comp)
+        (tmp / "simulate.json").write_text(json.dumps(summary, indent=2) + "\n")
         if not bedgraph and stale.exists():
             stale.unlink()
             log.info("removed %s left by an earlier run", stale)
     log.info("simulated %s bp in %d chromosomes: %d positives with %d sites, %d decoys -> %s",
-             f"{genome.seq.size:,}", len(genome.names), n_positives,
+             f"{genome.size:,}", len(genome.names), n_positives,
              summary["counts"]["sites"], params["n_decoys"], out)
     return summary

@@ -242,11 +242,35 @@ def test_cli_bad_motif_one_line(tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "MA9999.9" in err[0]
 
 
+def test_streamed_in_pieces_same_bytes(tmp_path, small, monkeypatch):
+    # the genome is drawn and written a piece at a time: pieces that cut through lines,
+    # Markov chunks, a planted site, conserved elements and bedGraph runs change no byte
+    t = truth(small)
+    site = t[(t.chrom == "chr1") & (t.start > 100_000)].iloc[0]
+    monkeypatch.setattr(sim, "PIECE_BASES", int(site.start) + 5)  # cuts through that site
+    sim.simulate(tmp_path / "pieces", seed=3, bedgraph=True, **SMALL)
+    for name in FILES:
+        assert (tmp_path / "pieces" / name).read_bytes() == (small / name).read_bytes(), name
+
+
+def test_markov_chain_any_stretch():
+    whole = sim.dna_markov_sequence(50_000, np.random.default_rng(5), chunk=700, block=3)
+    chain = sim.MarkovChain(50_000, np.random.default_rng(5), chunk=700, block=3)
+    for a, b in [(0, 50_000), (1, 699), (699, 701), (12_345, 40_001), (49_999, 50_000)]:
+        np.testing.assert_array_equal(chain.codes(a, b), whole[a:b])
+    rng = np.random.default_rng(5)
+    sim.MarkovChain(50_000, rng, chunk=700, block=3)  # leaves rng as the whole draw would
+    ref = np.random.default_rng(5)
+    ref.permutation(np.resize(np.arange(4), -(-72 // 3)))
+    ref.random((700, 72))
+    assert rng.random() == ref.random()
+
+
 def test_failure_leaves_nothing(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sim, "write_bigwig", boom)
+    monkeypatch.setattr(sim.BigWigWriter, "add", boom)
     with pytest.raises(OSError):
         sim.simulate(tmp_path / "y", **SMALL)
     assert list((tmp_path / "y").iterdir()) == []

@@ -210,8 +210,10 @@ def _largest_chrom_mb(genome):
 
 # --- data: the embedded example and `seqfm prepare` ---------------------------------------------
 def simulate_mem_mb(wildcards):
-    # measured: ~20 bytes per simulated base; generous margin
-    return int(300 + 40 * config["simulate"]["genome_size"] / 1e6)
+    # the genome is written a piece at a time; what grows is libBigWig's zoom levels, built per
+    # chromosome when the bigWig closes (~13 bytes per base of the longest, which is 30% of the
+    # genome in the default 5): measured 1.4 GiB for 300 Mb; a margin on top
+    return int(400 + 5 * config["simulate"]["genome_size"] / 1e6)
 
 
 def simulate_runtime(wildcards):
