@@ -11,7 +11,9 @@ DNA letters use logomaker's ``classic`` colours; protein letters its ``chemistry
 
 from __future__ import annotations
 
+import functools
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -42,13 +44,80 @@ def information_matrix(probs: np.ndarray, alphabet: Alphabet):
     return pd.DataFrame(p * ic[:, None], columns=list(alphabet.letters))
 
 
+_OUTLINES: dict = {}
+
+
+@functools.cache
+def _outline_class():
+    from matplotlib.path import Path
+
+    class Outline(Path):
+        """A read-only path whose extents are computed once."""
+
+        _extents = None
+
+        def get_extents(self, transform=None, **kwargs):
+            if transform is not None or kwargs:
+                return super().get_extents(transform, **kwargs)
+            if self._extents is None:
+                self._extents = super().get_extents()
+            return self._extents.frozen()
+
+    return Outline
+
+
+def _glyph_outline(xy=(0, 0), s="", size=None, prop=None, **kwargs):
+    """``matplotlib.textpath.TextPath(xy, s, size, prop)`` made once per process and argument set
+    (a letter's outline never changes), as a read-only path with its extents kept."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties() if prop is None else prop.copy()
+    key = (tuple(float(v) for v in xy), s, size, prop, tuple(sorted(kwargs.items())))
+    hit = _OUTLINES.get(key)
+    if hit is None:
+        path = TextPath(xy, s, size=size, prop=prop, **kwargs)
+        hit = _OUTLINES[key] = _outline_class()(path.vertices, path.codes, readonly=True)
+    return hit
+
+
+@contextmanager
+def fast_glyphs(ax):
+    """Draw logomaker glyphs on ``ax`` without per-glyph work whose result never changes.
+
+    logomaker (0.8) makes every letter of every column from scratch: two ``TextPath`` outlines
+    (the letter and the widest letter) and their extents, then a data-limit update of ``ax``
+    for the letter's patch; most of a logo's drawing time goes there. Inside this context,
+    outlines come from a per-process cache (:func:`_glyph_outline`) and ``ax`` skips the
+    data-limit updates (logomaker sets the axis limits itself, and :func:`_draw` sets them
+    again). Nothing drawn changes: ``tests/test_logos.py`` compares the PNG bytes with and
+    without. A logomaker without the ``Glyph.TextPath`` hook makes its outlines as usual.
+    """
+    try:
+        from logomaker.src import Glyph as glyph_mod
+    except ImportError:  # another logomaker layout: draw the slow way
+        glyph_mod = None
+    patched = glyph_mod is not None and getattr(glyph_mod, "TextPath", None) is not None
+    if patched:
+        original = glyph_mod.TextPath
+        glyph_mod.TextPath = _glyph_outline
+    ax._update_patch_limits = lambda patch: None
+    try:
+        yield
+    finally:
+        if patched:
+            glyph_mod.TextPath = original
+        del ax._update_patch_limits
+
+
 def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> None:
     import logomaker
 
     df = information_matrix(probs, alphabet)
     df.index = np.arange(start, start + len(df))
-    logomaker.Logo(df, ax=ax, color_scheme=COLOURS.get(alphabet.name, "classic"),
-                   show_spines=False, vpad=0.02)
+    with fast_glyphs(ax):
+        logomaker.Logo(df, ax=ax, color_scheme=COLOURS.get(alphabet.name, "classic"),
+                       show_spines=False, vpad=0.02)
     ax.set_ylim(0, np.log2(alphabet.size))
     ax.set_ylabel("bits")
     ax.spines["left"].set_visible(True)

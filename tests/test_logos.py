@@ -73,3 +73,24 @@ def test_match_placement_follows_tomtom_offsets():
     # memelite: a query equal to target[3:12] is reported at offset 3 -> the target starts at -3
     assert logos.match_placement(9, 15, 3, 0) == -3
     assert logos.match_placement(18, 15, -3, 0) == 3
+
+
+@pytest.mark.parametrize("alphabet", [DNA, PROTEIN])
+def test_cached_glyph_outlines_draw_the_same_pixels(tmp_path, monkeypatch, alphabet):
+    # the fast path (outlines made once, no per-patch data limits) changes no pixel
+    from contextlib import nullcontext
+
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.full(alphabet.size, 0.3), size=7)
+    match = rng.dirichlet(np.full(alphabet.size, 0.3), size=5)
+    kw = dict(match_probs=match, match_title="m", match_offset=-1,
+              track_weights=rng.normal(size=(7, 1)), track_names=["cons"])
+    fast_png, _ = logos.save_logo(tmp_path / "fast", probs, alphabet.name, "t", **kw)
+    again_png, _ = logos.save_logo(tmp_path / "again", probs, alphabet.name, "t", **kw)
+    monkeypatch.setattr(logos, "fast_glyphs", lambda ax: nullcontext())
+    slow_png, _ = logos.save_logo(tmp_path / "slow", probs, alphabet.name, "t", **kw)
+    assert fast_png.read_bytes() == slow_png.read_bytes() == again_png.read_bytes()
+    from logomaker.src import Glyph
+    from matplotlib.textpath import TextPath
+
+    assert Glyph.TextPath is TextPath  # restored after drawing
