@@ -1278,6 +1278,11 @@ class MotifConfig:
     device : str
     threads : int
     logos : bool
+        Draw the cluster logos (``logos/motif_K``, ``logos/track_K``), PNG + SVG.
+    filter_logos : bool
+        Also draw a logo of every filter with a PWM (``logos/filters/filter_N``); off by
+        default: the report shows the cluster logos, and the filters' PWMs are in
+        ``filters.meme``.
     """
 
     frac: float = 0.7
@@ -1300,6 +1305,7 @@ class MotifConfig:
     device: str = "auto"
     threads: int = 0
     logos: bool = True
+    filter_logos: bool = False
 
     def __post_init__(self) -> None:
         if self.influence not in INFLUENCE_METRICS:
@@ -1375,7 +1381,8 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         first; filters without a PWM that are not track-only have an empty ``cluster``.
     ``logos/``
         ``motif_K.png/.svg`` (the cluster beside its best JASPAR match and the conservation
-        weights of its most influential filter) and ``filters/filter_N.png/.svg``.
+        weights of its most influential filter; ``track_K`` for a track-only row) and, with
+        ``config.filter_logos``, ``filters/filter_N.png/.svg``.
 
     Returns
     -------
@@ -1585,6 +1592,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                 "nearest_name": db.names[t], "match_family": _family(db, t) if sig else ""}
 
     # 7. files
+    filter_logos = cfg.logos and cfg.filter_logos
     filt_rows, mot_rows = [], []
     for k, cl in enumerate(clusters):
         row = {"rank": cl["rank"], "cluster": cl["name"], "influence": _g(cl["influence"]),
@@ -1614,7 +1622,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                "shuffled_sites_kept": _g(response.kept_shuffled[f]) if response is not None else "",
                "trim_start": int(bounds[f, 0]) if p else "", "trim_end": int(bounds[f, 1]) if p else "",
                "threshold": _g(sites.threshold[f]), "act_max": _g(sites.act_max[f]),
-               "logo": f"logos/filters/filter_{f}.png" if p else ""}
+               "logo": f"logos/filters/filter_{f}.png" if p and filter_logos else ""}
         row.update(match(ann_of[f]) if p else {k: "" for k in match(0)})
         filt_rows.append(row)
     filt_rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
@@ -1625,7 +1633,8 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     with atomic_path(out / "logos", folder=True, ours=_is_logos_folder,
                      what="a seqfm logos folder") as logo_tmp:
         if cfg.logos:
-            log.info("drawing %d cluster and %d filter logos (PNG + SVG)", len(clusters), len(have))
+            log.info("drawing %d cluster logos%s (PNG + SVG)", len(clusters),
+                     f" and {len(have)} filter logos" if filter_logos else "")
             track_names = data.track_names
             jobs = []
             for k, cl in enumerate(clusters):
@@ -1642,7 +1651,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                        f"{'  track-only' if cl['kind'] != 'motif' else ''}  n={cl['pwm'].n_sites}  "
                                        f"influence={cl['influence']:.3g}",
                                  track_weights=tw, track_names=track_names, **mkw))
-            for f in have:
+            for f in have if filter_logos else []:
                 lo, hi = bounds[f]
                 tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
                 jobs.append(dict(stem=logo_tmp / "filters" / f"filter_{f}", probs=pwms[f].probs,
@@ -1651,8 +1660,6 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                        f"{cluster_of.get(f, '')}",
                                  track_weights=tw, track_names=track_names))
             _draw_logos(jobs, cfg.threads)
-        else:
-            (logo_tmp / "filters").mkdir(parents=True, exist_ok=True)
 
         (out / "interpret").mkdir(parents=True, exist_ok=True)
         write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)

@@ -374,8 +374,30 @@ def test_motifs_verb_writes_the_contract(tmp_path):
     assert "filter_0" in meme and set(M.read_meme(out / "interpret" / "motifs.meme")) == set(tsv["cluster"])
     for row in tsv.itertuples():
         assert (out / row.logo).is_file() and (out / row.logo).with_suffix(".svg").is_file()
-    assert (out / "logos" / "filters" / "filter_0.png").is_file()
+    # the report's logos only, unless filter logos are asked for
+    assert not (out / "logos" / "filters").exists() and (filt["logo"] == "").all()
+    assert sorted(p.name for p in (out / "logos").iterdir()) == sorted(
+        f"{c}.{ext}" for c in tsv["cluster"] for ext in ("png", "svg"))
     assert not any(p.name.startswith(".") for p in out.iterdir())
+
+
+def test_filter_logos_only_when_asked(tmp_path):
+    data, mdir = _tiny_dataset(tmp_path)
+    out = tmp_path / "out"
+    M.run(mdir / "model.pt", mdir / "model.json", data, out,
+          M.MotifConfig(jaspar_release="none", min_sites=5, threads=1, device="cpu", filter_logos=True))
+    filt = pd.read_csv(out / "interpret" / "filters.tsv", sep="\t", keep_default_na=False)
+    drawn = filt[filt["logo"] != ""]
+    assert "filter_0" in set(drawn["filter"]) and (drawn["ic"] != "").all()
+    for logo in drawn["logo"]:
+        assert (out / logo).is_file() and (out / logo).with_suffix(".svg").is_file()
+    assert len(list((out / "logos" / "filters").glob("*.png"))) == len(drawn)
+    # the verb's flag reaches the library: off by default, on with --filter-logos
+    from seqfm.cli import build_parser
+
+    base = ["motifs", "--model", "m", "--model-json", "j", "--dataset", "d", "--out", "o"]
+    assert build_parser().parse_args(base).filter_logos is False
+    assert build_parser().parse_args(base + ["--filter-logos"]).filter_logos is True
 
 
 def test_motifs_verb_protein_does_not_break(tmp_path):
