@@ -153,6 +153,35 @@ def test_ablation_equals_a_model_without_the_filter(extra):
     assert set(eff) == set(M.INFLUENCE_METRICS) and np.allclose(eff["positives"][2], 0.0)
 
 
+@pytest.mark.parametrize("extra", [{}, {"strand_aware": False}, {"n_tracks": 1},
+                                   {"n_tracks": 1, "first_layer": "concat"}])
+def test_pooled_shortcut_gives_the_same_logits_bit_for_bit(extra):
+    # masking pooled maxima instead of whole feature maps: the same numbers, not just close ones
+    rng = np.random.default_rng(5)
+    torch.manual_seed(2)
+    arch = {"alphabet": "dna", "n_filters": 6, "filter_width": 5, "dropout": 0.0, **extra}
+    model = model_mod.SeqCNN(arch).eval()
+    n_t = arch.get("n_tracks", 0)
+    x = torch.from_numpy(rng.random((9, 4 + n_t, 30)).astype(np.float32))
+    xb = torch.from_numpy(rng.random((9, 4 + n_t, 30)).astype(np.float32))
+    masks = torch.from_numpy((rng.random((7, 6)) > 0.4).astype(np.float32))
+    with torch.inference_mode():
+        fwd, rev = model.first_layer(x)
+        alt = model.first_layer(xb)
+        cmax = M._channel_maxima(model, fwd, rev)
+        assert torch.equal(model.head(cmax).squeeze(-1), model(x))
+        assert torch.equal(M._masked_logits(model, fwd, rev, masks, maxima=(cmax,)),
+                           M._masked_logits(model, fwd, rev, masks))
+        both = (cmax, M._channel_maxima(model, *alt))
+        assert torch.equal(M._masked_logits(model, fwd, rev, masks, alt, both),
+                           M._masked_logits(model, fwd, rev, masks, alt))
+        # fractional masks take the general path
+        half = masks * 0.5
+        assert torch.equal(M._masked_logits(model, fwd, rev, half, maxima=(cmax,)),
+                           M._masked_logits(model, fwd, rev, half))
+    assert M._channel_maxima(model_mod.SeqCNN({**arch, "global_pool": "mean"}), fwd, rev) is None
+
+
 def test_meme_is_read_back_by_biopython_and_memelite(tmp_path):
     from Bio import motifs as bio_motifs
     from memelite.io import read_meme as ml_read_meme
