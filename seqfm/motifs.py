@@ -48,6 +48,12 @@ JASPAR_RELEASE = "JASPAR2026"
 
 
 # ---------------------------------------------------------------------- numba cache
+def cache_dir(kind: str) -> str:
+    """``$XDG_CACHE_HOME/seqfm/<kind>`` (``~/.cache/seqfm/<kind>``): what seqfm keeps between runs."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "seqfm", kind)
+
+
 def numba_cache_dir() -> str:
     """Where compiled numba kernels (memelite's TomTom, seqfm's) are kept between runs.
 
@@ -58,8 +64,7 @@ def numba_cache_dir() -> str:
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "seqfm", "numba")
+    return cache_dir("numba")
 
 
 def use_numba_cache() -> str:
@@ -792,6 +797,11 @@ def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
 
     ``all_versions=False`` keeps the latest version of each matrix (JASPAR's
     non-redundant set). ``tax_group`` None or ``all`` takes every taxon.
+
+    pyjaspar reads a selection motif by motif (about 4 s for the 1,019 vertebrate matrices);
+    the result is kept on disk (:func:`cache_dir` ``jaspar``, named by the release, the
+    selection, pyjaspar's version and its database file's size and time) and read back in
+    milliseconds, the same numbers. ``seqfm warm-up`` makes the default selection's copy.
     """
     key = (release, collection, tax_group, all_versions)
     if key in _JASPAR_CACHE:
@@ -803,26 +813,83 @@ def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
     if release not in jaspar_releases:
         raise InputError(f"JASPAR release {release!r} is not shipped with pyjaspar; use one of "
                          f"{', '.join(sorted(jaspar_releases, reverse=True))}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        db = jaspardb(release=release)
-        kw = {} if tax_group in (None, "", "all") else {"tax_group": [tax_group]}
-        found = db.fetch_motifs(collection=collection, all_versions=all_versions, **kw)
-    if not found:
-        raise InputError(f"JASPAR {release} has no matrix in collection {collection!r}"
-                         f"{'' if not kw else f' for taxon {tax_group!r}'}; check jaspar.collection "
-                         "(CORE, UNVALIDATED, ...) and jaspar.tax_group (vertebrates, insects, plants, ...)")
-    ids, names, probs, fams, classes = [], [], [], [], []
-    for m in found:
-        fams.append("; ".join(m.tf_family or []))
-        classes.append("; ".join(m.tf_class or []))
-        c = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
-        ids.append(m.matrix_id)
-        names.append(m.name)
-        probs.append(counts_to_probs(c, 0.0))
-    dbase = Database(ids, names, probs, f"{release} {collection} {tax_group or 'all'}", fams, classes)
+    label = f"{release} {collection} {tax_group or 'all'}"
+    stored = _jaspar_file(*key)
+    dbase = _read_jaspar_file(stored, label) if stored is not None else None
+    if dbase is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            db = jaspardb(release=release)
+            kw = {} if tax_group in (None, "", "all") else {"tax_group": [tax_group]}
+            found = db.fetch_motifs(collection=collection, all_versions=all_versions, **kw)
+        if not found:
+            raise InputError(f"JASPAR {release} has no matrix in collection {collection!r}"
+                             f"{'' if not kw else f' for taxon {tax_group!r}'}; check jaspar.collection "
+                             "(CORE, UNVALIDATED, ...) and jaspar.tax_group (vertebrates, insects, plants, ...)")
+        ids, names, probs, fams, classes = [], [], [], [], []
+        for m in found:
+            fams.append("; ".join(m.tf_family or []))
+            classes.append("; ".join(m.tf_class or []))
+            c = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
+            ids.append(m.matrix_id)
+            names.append(m.name)
+            probs.append(counts_to_probs(c, 0.0))
+        dbase = Database(ids, names, probs, label, fams, classes)
+        if stored is not None:
+            _write_jaspar_file(stored, dbase)
     _JASPAR_CACHE[key] = dbase
     return dbase
+
+
+#: bump when what :func:`_write_jaspar_file` stores changes
+_JASPAR_FILE_FORMAT = 1
+
+
+def _jaspar_file(release, collection, tax_group, all_versions) -> Path | None:
+    """The on-disk copy of a JASPAR selection, named by all it depends on (None when pyjaspar's
+    database file cannot be found)."""
+    import hashlib
+    import json
+
+    import pyjaspar
+
+    try:
+        source = pyjaspar.get_jaspardb_path(pyjaspar.jaspar_releases[release])
+        st = os.stat(source)
+    except Exception:  # another pyjaspar layout: no copy
+        return None
+    ident = json.dumps([_JASPAR_FILE_FORMAT, getattr(pyjaspar, "__version__", ""), release, collection,
+                        tax_group, all_versions, str(source), st.st_size, st.st_mtime_ns])
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
+    return Path(cache_dir("jaspar")) / f"{release}_{digest}.npz"
+
+
+def _read_jaspar_file(path: Path, label: str) -> Database | None:
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            flat, widths = z["probs"], z["widths"]
+        probs = np.split(flat, np.cumsum(widths)[:-1])
+        return Database(meta["ids"], meta["names"], probs, label, meta["families"], meta["classes"])
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: read pyjaspar's
+        return None
+
+
+def _write_jaspar_file(path: Path, db: Database) -> None:
+    import json
+
+    from .io import atomic_write
+
+    meta = {"ids": db.ids, "names": db.names, "families": db.families, "classes": db.classes}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as fh:
+            np.savez(fh, probs=np.concatenate(db.probs), widths=np.array([len(p) for p in db.probs]),
+                     meta=np.array(json.dumps(meta)))
+    except OSError as err:  # a read-only home: read pyjaspar's database every time
+        log.debug("JASPAR selection not kept on disk (%s)", err)
 
 
 def tomtom_best(queries: Sequence[np.ndarray], db: Database, reverse_complement: bool = True

@@ -452,6 +452,24 @@ def test_motifs_verb_bad_input_is_one_line(tmp_path):
     assert not (tmp_path / "o" / "motifs.tsv").exists()
 
 
+def test_jaspar_selection_is_kept_on_disk_with_the_same_numbers(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(M, "_JASPAR_CACHE", {})
+    read = M.load_jaspar(tax_group="insects")  # from pyjaspar's database
+    kept = list((tmp_path / "seqfm" / "jaspar").glob("JASPAR2026_*.npz"))
+    assert len(kept) == 1
+    monkeypatch.setattr(M, "_JASPAR_CACHE", {})
+    again = M.load_jaspar(tax_group="insects")  # from the copy
+    assert again is not read and len(again) == len(read) > 0
+    for field in ("ids", "names", "families", "classes", "label"):
+        assert getattr(again, field) == getattr(read, field)
+    assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(again.probs, read.probs))
+    kept[0].write_bytes(b"not a numpy file")  # a damaged copy is read past, and replaced
+    monkeypatch.setattr(M, "_JASPAR_CACHE", {})
+    assert M.load_jaspar(tax_group="insects").ids == read.ids
+    assert np.load(kept[0])["widths"].sum() == sum(len(p) for p in read.probs)
+
+
 def test_numba_cache_dir_is_persistent_and_overridable(monkeypatch, tmp_path):
     from numba.core import config
 
