@@ -83,31 +83,96 @@ def _glyph_outline(xy=(0, 0), s="", size=None, prop=None, **kwargs):
 
 @contextmanager
 def fast_glyphs(ax):
-    """Draw logomaker glyphs on ``ax`` without per-glyph work whose result never changes.
+    """Draw logomaker glyphs on ``ax`` without per-letter work whose result never changes.
 
     logomaker (0.8) makes every letter of every column from scratch: two ``TextPath`` outlines
-    (the letter and the widest letter) and their extents, then a data-limit update of ``ax``
-    for the letter's patch; most of a logo's drawing time goes there. Inside this context,
-    outlines come from a per-process cache (:func:`_glyph_outline`) and ``ax`` skips the
-    data-limit updates (logomaker sets the axis limits itself, and :func:`_draw` sets them
-    again). Nothing drawn changes: ``tests/test_logos.py`` compares the PNG bytes with and
-    without. A logomaker without the ``Glyph.TextPath`` hook makes its outlines as usual.
+    (the letter and the widest letter) and their extents, then a patch added to ``ax`` with a
+    data-limit update; every later draw of the figure goes through each letter's patch again.
+    Inside this context, outlines come from a per-process cache (:func:`_glyph_outline`), ``ax``
+    skips the data-limit updates (logomaker sets the axis limits itself, and :func:`_draw` sets
+    them again), and the letters go onto ``ax`` as one patch per stack level, letter and style
+    (:func:`_merge_letters`) where logomaker adds them. Nothing drawn changes:
+    ``tests/test_logos.py`` compares the PNG bytes with and without. A logomaker without these
+    hooks (``Glyph.TextPath``, ``Logo._compute_glyphs``) draws as usual.
     """
     try:
         from logomaker.src import Glyph as glyph_mod
-    except ImportError:  # another logomaker layout: draw the slow way
-        glyph_mod = None
-    patched = glyph_mod is not None and getattr(glyph_mod, "TextPath", None) is not None
-    if patched:
+        from logomaker.src import Logo as logo_mod
+    except ImportError:  # another logomaker layout: draw the usual way
+        glyph_mod = logo_mod = None
+    outlines = glyph_mod is not None and getattr(glyph_mod, "TextPath", None) is not None
+    merge = logo_mod is not None and callable(getattr(logo_mod.Logo, "_compute_glyphs", None))
+    if outlines:
         original = glyph_mod.TextPath
         glyph_mod.TextPath = _glyph_outline
+    if merge:
+        compute = logo_mod.Logo._compute_glyphs
+
+        def compute_and_merge(logo):
+            if logo.ax is not ax:
+                return compute(logo)
+            held: list = []
+            ax.add_patch = lambda patch: held.append(patch) or patch
+            try:
+                compute(logo)
+            finally:
+                del ax.add_patch
+            _merge_letters(ax, held, getattr(logo, "glyph_list", []))
+
+        logo_mod.Logo._compute_glyphs = compute_and_merge
     ax._update_patch_limits = lambda patch: None
     try:
         yield
     finally:
-        if patched:
+        if outlines:
             glyph_mod.TextPath = original
+        if merge:
+            logo_mod.Logo._compute_glyphs = compute
         del ax._update_patch_limits
+
+
+#: a compound patch holds at most this many vertices (matplotlib snaps a rectilinear path, such
+#: as a T, to whole pixels only up to 1024 vertices; beyond, the letters would shift)
+_MAX_MERGED_VERTICES = 1000
+
+
+def _merge_letters(ax, patches: list, glyphs: list) -> None:
+    """Add logomaker's letter ``patches`` (in the order it made them: column by column, bottom to
+    top) to ``ax`` as compound patches, one per stack level, letter and style, lowest level
+    first. Letters of one compound stand in different columns, which share no pixel (a glyph is
+    0.95 of a column wide), and a letter keeps its place in its column's stack, so every pixel
+    is painted as before, in the same order."""
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MPath
+
+    glyph_of = {id(g.patch): g for g in glyphs if getattr(g, "patch", None) is not None}
+    if len(glyph_of) != len(patches) or not all(type(p) is PathPatch for p in patches):
+        for p in patches:  # not what logomaker 0.8 makes: add them one by one
+            ax.add_patch(p)
+        return
+    groups: dict = {}
+    column, level = None, 0
+    for p in patches:
+        g = glyph_of[id(p)]
+        level = level + 1 if g.p == column else 0
+        column = g.p
+        key = (level, g.c, tuple(p.get_facecolor()), tuple(p.get_edgecolor()), p.get_linewidth(),
+               p.get_linestyle(), p.get_zorder(), p.get_alpha())
+        groups.setdefault(key, [[]])
+        if sum(len(q.get_path().vertices) for q in groups[key][-1]) + len(p.get_path().vertices) \
+                > _MAX_MERGED_VERTICES:
+            groups[key].append([])
+        groups[key][-1].append(p)
+    for key in sorted(groups, key=lambda k: k[0]):  # stable: within a level, first made first
+        for ps in groups[key]:
+            if len(ps) == 1:
+                ax.add_patch(ps[0])
+                continue
+            first = ps[0]
+            ax.add_patch(PathPatch(MPath.make_compound_path(*[q.get_path() for q in ps]),
+                                   facecolor=first.get_facecolor(), edgecolor=first.get_edgecolor(),
+                                   linewidth=first.get_linewidth(), linestyle=first.get_linestyle(),
+                                   zorder=first.get_zorder(), alpha=first.get_alpha()))
 
 
 def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> None:
@@ -124,6 +189,22 @@ def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> Non
     ax.spines["bottom"].set_visible(True)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
+
+
+def _freeze_ticks(ax) -> None:
+    """Fix the major ticks of ``ax`` where its locator and formatter put them once the layout is
+    done (the same ticks, labelled the same), so that the PNG and the SVG draws do not work
+    them out again. An axis whose labels need an offset text keeps its own."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        locs = axis.get_majorticklocs()
+        fmt = axis.get_major_formatter()
+        labels = fmt.format_ticks(locs)
+        if fmt.get_offset():
+            continue
+        axis.set_major_locator(FixedLocator(locs))
+        axis.set_major_formatter(FixedFormatter(labels))
 
 
 def match_placement(query_width: int, target_width: int, offset: int, strand: int) -> int:
@@ -205,6 +286,8 @@ def save_logo(stem: str | os.PathLike, probs: np.ndarray, alphabet: str | Alphab
             ax.set_xlim(lo - 0.5, hi - 0.5)
             ax.tick_params(labelsize=7)
         fig.tight_layout()
+        for ax in axes:
+            _freeze_ticks(ax)
         stem = Path(stem)
         stem.parent.mkdir(parents=True, exist_ok=True)
         desc = f"alphabet={alpha.letters}"

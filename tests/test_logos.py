@@ -76,21 +76,26 @@ def test_match_placement_follows_tomtom_offsets():
 
 
 @pytest.mark.parametrize("alphabet", [DNA, PROTEIN])
-def test_cached_glyph_outlines_draw_the_same_pixels(tmp_path, monkeypatch, alphabet):
-    # the fast path (outlines made once, no per-patch data limits) changes no pixel
+def test_fast_drawing_paints_the_same_pixels(tmp_path, monkeypatch, alphabet):
+    # cached outlines, no per-letter data limits, letters merged per stack level, ticks fixed
+    # after the layout: not one pixel changes
     from contextlib import nullcontext
 
     rng = np.random.default_rng(2)
-    probs = rng.dirichlet(np.full(alphabet.size, 0.3), size=7)
-    match = rng.dirichlet(np.full(alphabet.size, 0.3), size=5)
-    kw = dict(match_probs=match, match_title="m", match_offset=-1,
-              track_weights=rng.normal(size=(7, 1)), track_names=["cons"])
-    fast_png, _ = logos.save_logo(tmp_path / "fast", probs, alphabet.name, "t", **kw)
+    probs = rng.dirichlet(np.full(alphabet.size, 0.3), size=12)
+    match = rng.dirichlet(np.full(alphabet.size, 0.3), size=9)
+    match[2] = np.eye(alphabet.size)[1]  # zero-probability letters too
+    kw = dict(match_probs=match, match_title="m", match_offset=-2,
+              track_weights=rng.normal(size=(12, 1)) * 1e-3, track_names=["cons"])
+    fast_png, fast_svg = logos.save_logo(tmp_path / "fast", probs, alphabet.name, "t", **kw)
     again_png, _ = logos.save_logo(tmp_path / "again", probs, alphabet.name, "t", **kw)
     monkeypatch.setattr(logos, "fast_glyphs", lambda ax: nullcontext())
-    slow_png, _ = logos.save_logo(tmp_path / "slow", probs, alphabet.name, "t", **kw)
+    monkeypatch.setattr(logos, "_freeze_ticks", lambda ax: None)
+    slow_png, slow_svg = logos.save_logo(tmp_path / "slow", probs, alphabet.name, "t", **kw)
     assert fast_png.read_bytes() == slow_png.read_bytes() == again_png.read_bytes()
-    from logomaker.src import Glyph
+    assert fast_svg.stat().st_size < slow_svg.stat().st_size  # fewer, longer paths
+    from logomaker.src import Glyph, Logo
     from matplotlib.textpath import TextPath
 
-    assert Glyph.TextPath is TextPath  # restored after drawing
+    # logomaker is left as it was
+    assert Glyph.TextPath is TextPath and Logo.Logo._compute_glyphs.__name__ == "_compute_glyphs"
