@@ -1482,6 +1482,14 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     -------
     dict: a summary (counts, the top clusters).
     """
+    cfg = config or MotifConfig()
+    # the logo workers start now: their imports overlap the work before the logos
+    with LogoPool(cfg.threads if cfg.logos else 1) as logo_pool:
+        return _run(model_pt, model_json, dataset_dir, out, cfg, progress, logo_pool)
+
+
+def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: bool,
+         logo_pool: "LogoPool") -> dict:
     import time
 
     import pandas as pd
@@ -1491,7 +1499,6 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     from . import model as model_mod
     from .train import BatchSource, pick_device, set_threads
 
-    cfg = config or MotifConfig()
     t0 = time.time()
     if str(cfg.jaspar_release).lower() != "none":
         from pyjaspar import jaspar_releases
@@ -1753,7 +1760,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                  title=f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
                                        f"{cluster_of.get(f, '')}",
                                  track_weights=tw, track_names=track_names))
-            _draw_logos(jobs, cfg.threads)
+            logo_pool.draw(jobs)
 
         (out / "interpret").mkdir(parents=True, exist_ok=True)
         write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)
@@ -1768,23 +1775,73 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     return summary
 
 
-def _draw_logos(jobs: list[dict], threads: int = 0) -> None:
-    """Draw :func:`seqfm.logos.save_logo` jobs, in worker processes when several cores are free."""
-    from .logos import save_logo
-    from .train import available_cpus
+class LogoPool:
+    """Processes that draw :func:`seqfm.logos.save_logo` jobs, one per core of ``threads``.
 
-    n = min(threads if threads and threads > 0 else available_cpus(), available_cpus())
-    if n < 2 or len(jobs) < 8:
-        for job in jobs:
-            save_logo(**job)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    Spawned, not forked: a worker imports matplotlib and logomaker, never this process's torch
+    and its threads. The workers start with the pool (``seqfm motifs`` opens it first thing, so
+    their imports overlap its other work); with one core, or fewer than two jobs, the logos are
+    drawn here. Jobs go out largest first, one at a time, so that both cores finish together.
+    """
 
-    # spawned workers import matplotlib only, never torch's threads of this process
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        for _ in pool.map(_save_logo_job, jobs, chunksize=max(1, len(jobs) // (4 * n))):
-            pass
+    def __init__(self, threads: int = 0) -> None:
+        from .train import available_cpus
+
+        cpus = available_cpus()
+        self.workers = min(threads if threads and threads > 0 else cpus, cpus)
+        self._pool = None
+        if self.workers >= 2:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_logo_worker_start)
+            for _ in range(self.workers):  # one task each starts every worker now
+                self._pool.submit(int)
+
+    def draw(self, jobs: list[dict]) -> None:
+        if self._pool is None or len(jobs) < 2:
+            from .logos import save_logo
+
+            for job in jobs:
+                save_logo(**job)
+            return
+        from concurrent.futures import wait
+
+        futures = [self._pool.submit(_save_logo_job, job) for job in sorted(jobs, key=_logo_cost, reverse=True)]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            for f in futures:  # nothing keeps writing once the caller cleans up
+                f.cancel()
+            wait(futures)
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "LogoPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _logo_worker_start() -> None:
+    """A logo worker's first act: the imports every logo needs."""
+    from . import logos
+
+    logos._plt()
+    import logomaker  # noqa: F401
+
+
+def _logo_cost(job: dict) -> int:
+    """Letters to draw: what a logo's time grows with."""
+    match = job.get("match_probs")
+    return np.size(job["probs"]) + (0 if match is None else np.size(match))
 
 
 def _save_logo_job(job: dict) -> None:

@@ -429,6 +429,28 @@ def test_filter_logos_only_when_asked(tmp_path):
     assert build_parser().parse_args(base + ["--filter-logos"]).filter_logos is True
 
 
+def test_logo_pool_draws_every_job_and_reports_failures(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from seqfm import train
+
+    monkeypatch.setattr(train, "available_cpus", lambda: 2)
+    rng = np.random.default_rng(0)
+    jobs = [dict(stem=tmp_path / f"m{w}", probs=rng.dirichlet(np.ones(4), size=w), alphabet="dna")
+            for w in (3, 8, 5)]
+    with M.LogoPool(2) as pool:
+        assert pool.workers == 2
+        pool.draw(jobs)
+        with pytest.raises((InputError, BrokenProcessPool, ValueError)):
+            pool.draw([dict(stem=tmp_path / "bad", probs=np.ones((3, 4)) / 4, alphabet="rna"),
+                       jobs[0]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"m{w}.{e}" for w in (3, 8, 5) for e in ("png", "svg"))
+    with M.LogoPool(1) as serial:  # one core: no worker processes
+        assert serial._pool is None
+        serial.draw([dict(jobs[0], stem=tmp_path / "one")])
+    assert (tmp_path / "one.svg").is_file()
+
+
 def test_motifs_verb_protein_does_not_break(tmp_path):
     data, mdir = _tiny_dataset(tmp_path, "protein", tracks=0)
     out = tmp_path / "out"
