@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -111,13 +112,24 @@ def fast_glyphs(ax):
         def compute_and_merge(logo):
             if logo.ax is not ax:
                 return compute(logo)
+            key = _panel_key(logo)
+            if key in _PANELS:  # drawn before in this process: the same letters again
+                _PANELS.move_to_end(key)
+                letters, logo.glyph_df, logo.glyph_list = _PANELS[key]
+                for path, style in letters:
+                    ax.add_patch(_letter_patch(path, style))
+                return
             held: list = []
             ax.add_patch = lambda patch: held.append(patch) or patch
             try:
                 compute(logo)
             finally:
                 del ax.add_patch
-            _merge_letters(ax, held, getattr(logo, "glyph_list", []))
+            letters = _merge_letters(ax, held, getattr(logo, "glyph_list", []))
+            if letters is not None and key is not None:
+                _PANELS[key] = (letters, *_glyph_stubs(logo))
+                while len(_PANELS) > _MAX_PANELS:
+                    _PANELS.popitem(last=False)
 
         logo_mod.Logo._compute_glyphs = compute_and_merge
     ax._update_patch_limits = lambda patch: None
@@ -136,43 +148,87 @@ def fast_glyphs(ax):
 _MAX_MERGED_VERTICES = 1000
 
 
-def _merge_letters(ax, patches: list, glyphs: list) -> None:
+def _merge_letters(ax, patches: list, glyphs: list) -> list | None:
     """Add logomaker's letter ``patches`` (in the order it made them: column by column, bottom to
     top) to ``ax`` as compound patches, one per stack level, letter and style, lowest level
     first. Letters of one compound stand in different columns, which share no pixel (a glyph is
     0.95 of a column wide), and a letter keeps its place in its column's stack, so every pixel
-    is painted as before, in the same order."""
+    is painted as before, in the same order.
+
+    Returns the ``(path, style)`` of each patch added, or None when the patches are not what
+    logomaker 0.8 makes (they are then added one by one, as they are).
+    """
     from matplotlib.patches import PathPatch
     from matplotlib.path import Path as MPath
 
     glyph_of = {id(g.patch): g for g in glyphs if getattr(g, "patch", None) is not None}
     if len(glyph_of) != len(patches) or not all(type(p) is PathPatch for p in patches):
-        for p in patches:  # not what logomaker 0.8 makes: add them one by one
+        for p in patches:
             ax.add_patch(p)
-        return
+        return None
     groups: dict = {}
     column, level = None, 0
     for p in patches:
         g = glyph_of[id(p)]
         level = level + 1 if g.p == column else 0
         column = g.p
-        key = (level, g.c, tuple(p.get_facecolor()), tuple(p.get_edgecolor()), p.get_linewidth(),
-               p.get_linestyle(), p.get_zorder(), p.get_alpha())
-        groups.setdefault(key, [[]])
-        if sum(len(q.get_path().vertices) for q in groups[key][-1]) + len(p.get_path().vertices) \
+        style = dict(facecolor=tuple(p.get_facecolor()), edgecolor=tuple(p.get_edgecolor()),
+                     linewidth=p.get_linewidth(), linestyle=p.get_linestyle(), zorder=p.get_zorder(),
+                     alpha=p.get_alpha())
+        key = (level, g.c, *style.values())
+        chunks = groups.setdefault(key, (style, [[]]))[1]
+        if sum(len(q.get_path().vertices) for q in chunks[-1]) + len(p.get_path().vertices) \
                 > _MAX_MERGED_VERTICES:
-            groups[key].append([])
-        groups[key][-1].append(p)
+            chunks.append([])
+        chunks[-1].append(p)
+    letters = []
     for key in sorted(groups, key=lambda k: k[0]):  # stable: within a level, first made first
-        for ps in groups[key]:
-            if len(ps) == 1:
-                ax.add_patch(ps[0])
-                continue
-            first = ps[0]
-            ax.add_patch(PathPatch(MPath.make_compound_path(*[q.get_path() for q in ps]),
-                                   facecolor=first.get_facecolor(), edgecolor=first.get_edgecolor(),
-                                   linewidth=first.get_linewidth(), linestyle=first.get_linestyle(),
-                                   zorder=first.get_zorder(), alpha=first.get_alpha()))
+        style, chunks = groups[key]
+        for ps in chunks:
+            path = ps[0].get_path() if len(ps) == 1 else MPath.make_compound_path(*[q.get_path() for q in ps])
+            ax.add_patch(_letter_patch(path, style))
+            letters.append((path, style))
+    return letters
+
+
+def _letter_patch(path, style: dict):
+    from matplotlib.patches import PathPatch
+
+    return PathPatch(path, **style)
+
+
+#: panels whose letters are kept for drawing again (a database match recurs under many motifs)
+_MAX_PANELS = 64
+_PANELS: OrderedDict = OrderedDict()
+
+
+def _panel_key(logo):
+    """What a logomaker panel's letters depend on, as a hashable key (None if unknown)."""
+    try:
+        df = logo.df
+        return (tuple(df.index.tolist()), tuple(map(str, df.columns)), df.to_numpy(dtype=np.float64).tobytes(),
+                repr(sorted(logo.rgb_dict.items(), key=lambda kv: str(kv[0]))), logo.font_name,
+                logo.stack_order, logo.flip_below, logo.vpad, logo.vsep, logo.alpha, logo.zorder,
+                logo.center_values, repr(sorted(logo.glyph_kwargs.items())))
+    except (AttributeError, TypeError):
+        return None
+
+
+def _glyph_stubs(logo):
+    """The positions and heights of a panel's glyphs, all that logomaker reads of them once they
+    are made (axis limits; restyling letters below zero, which these logos have none of), without
+    the figure they were drawn in."""
+    from types import SimpleNamespace
+
+    def stub(g):
+        return SimpleNamespace(p=g.p, c=g.c, width=g.width, floor=g.floor, ceiling=g.ceiling,
+                               color=g.color, alpha=g.alpha, patch=None)
+
+    import pandas as pd
+
+    cells = np.array([[stub(g) for g in row] for row in logo.glyph_df.to_numpy()], dtype=object)
+    glyph_df = pd.DataFrame(cells, index=logo.glyph_df.index, columns=logo.glyph_df.columns)
+    return glyph_df, list(cells.ravel())
 
 
 def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> None:

@@ -77,8 +77,8 @@ def test_match_placement_follows_tomtom_offsets():
 
 @pytest.mark.parametrize("alphabet", [DNA, PROTEIN])
 def test_fast_drawing_paints_the_same_pixels(tmp_path, monkeypatch, alphabet):
-    # cached outlines, no per-letter data limits, letters merged per stack level, ticks fixed
-    # after the layout: not one pixel changes
+    # cached outlines, no per-letter data limits, letters merged per stack level, panels drawn
+    # before replayed, ticks fixed after the layout: not one pixel changes
     from contextlib import nullcontext
 
     rng = np.random.default_rng(2)
@@ -87,8 +87,12 @@ def test_fast_drawing_paints_the_same_pixels(tmp_path, monkeypatch, alphabet):
     match[2] = np.eye(alphabet.size)[1]  # zero-probability letters too
     kw = dict(match_probs=match, match_title="m", match_offset=-2,
               track_weights=rng.normal(size=(12, 1)) * 1e-3, track_names=["cons"])
+    logos._PANELS.clear()
     fast_png, fast_svg = logos.save_logo(tmp_path / "fast", probs, alphabet.name, "t", **kw)
+    assert len(logos._PANELS) == 2  # the motif's and the match's letters, kept
+    # the same panels again: their letters come from what was kept
     again_png, _ = logos.save_logo(tmp_path / "again", probs, alphabet.name, "t", **kw)
+    assert len(logos._PANELS) == 2
     monkeypatch.setattr(logos, "fast_glyphs", lambda ax: nullcontext())
     monkeypatch.setattr(logos, "_freeze_ticks", lambda ax: None)
     slow_png, slow_svg = logos.save_logo(tmp_path / "slow", probs, alphabet.name, "t", **kw)
