@@ -11,7 +11,10 @@ DNA letters use logomaker's ``classic`` colours; protein letters its ``chemistry
 
 from __future__ import annotations
 
+import functools
 import os
+from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -42,19 +45,222 @@ def information_matrix(probs: np.ndarray, alphabet: Alphabet):
     return pd.DataFrame(p * ic[:, None], columns=list(alphabet.letters))
 
 
+_OUTLINES: dict = {}
+
+
+@functools.cache
+def _outline_class():
+    from matplotlib.path import Path
+
+    class Outline(Path):
+        """A read-only path whose extents are computed once."""
+
+        _extents = None
+
+        def get_extents(self, transform=None, **kwargs):
+            if transform is not None or kwargs:
+                return super().get_extents(transform, **kwargs)
+            if self._extents is None:
+                self._extents = super().get_extents()
+            return self._extents.frozen()
+
+    return Outline
+
+
+def _glyph_outline(xy=(0, 0), s="", size=None, prop=None, **kwargs):
+    """``matplotlib.textpath.TextPath(xy, s, size, prop)`` made once per process and argument set
+    (a letter's outline never changes), as a read-only path with its extents kept."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties() if prop is None else prop.copy()
+    key = (tuple(float(v) for v in xy), s, size, prop, tuple(sorted(kwargs.items())))
+    hit = _OUTLINES.get(key)
+    if hit is None:
+        path = TextPath(xy, s, size=size, prop=prop, **kwargs)
+        hit = _OUTLINES[key] = _outline_class()(path.vertices, path.codes, readonly=True)
+    return hit
+
+
+@contextmanager
+def fast_glyphs(ax):
+    """Draw logomaker glyphs on ``ax`` without per-letter work whose result never changes.
+
+    logomaker (0.8) makes every letter of every column from scratch: two ``TextPath`` outlines
+    (the letter and the widest letter) and their extents, then a patch added to ``ax`` with a
+    data-limit update; every later draw of the figure goes through each letter's patch again.
+    Inside this context, outlines come from a per-process cache (:func:`_glyph_outline`), ``ax``
+    skips the data-limit updates (logomaker sets the axis limits itself, and :func:`_draw` sets
+    them again), and the letters go onto ``ax`` as one patch per stack level, letter and style
+    (:func:`_merge_letters`) where logomaker adds them. Nothing drawn changes:
+    ``tests/test_logos.py`` compares the PNG bytes with and without. A logomaker without these
+    hooks (``Glyph.TextPath``, ``Logo._compute_glyphs``) draws as usual.
+    """
+    try:
+        from logomaker.src import Glyph as glyph_mod
+        from logomaker.src import Logo as logo_mod
+    except ImportError:  # another logomaker layout: draw the usual way
+        glyph_mod = logo_mod = None
+    outlines = glyph_mod is not None and getattr(glyph_mod, "TextPath", None) is not None
+    merge = logo_mod is not None and callable(getattr(logo_mod.Logo, "_compute_glyphs", None))
+    if outlines:
+        original = glyph_mod.TextPath
+        glyph_mod.TextPath = _glyph_outline
+    if merge:
+        compute = logo_mod.Logo._compute_glyphs
+
+        def compute_and_merge(logo):
+            if logo.ax is not ax:
+                return compute(logo)
+            key = _panel_key(logo)
+            if key in _PANELS:  # drawn before in this process: the same letters again
+                _PANELS.move_to_end(key)
+                letters, logo.glyph_df, logo.glyph_list = _PANELS[key]
+                for path, style in letters:
+                    ax.add_patch(_letter_patch(path, style))
+                return
+            held: list = []
+            ax.add_patch = lambda patch: held.append(patch) or patch
+            try:
+                compute(logo)
+            finally:
+                del ax.add_patch
+            letters = _merge_letters(ax, held, getattr(logo, "glyph_list", []))
+            if letters is not None and key is not None:
+                _PANELS[key] = (letters, *_glyph_stubs(logo))
+                while len(_PANELS) > _MAX_PANELS:
+                    _PANELS.popitem(last=False)
+
+        logo_mod.Logo._compute_glyphs = compute_and_merge
+    ax._update_patch_limits = lambda patch: None
+    try:
+        yield
+    finally:
+        if outlines:
+            glyph_mod.TextPath = original
+        if merge:
+            logo_mod.Logo._compute_glyphs = compute
+        del ax._update_patch_limits
+
+
+#: a compound patch holds at most this many vertices (matplotlib snaps a rectilinear path, such
+#: as a T, to whole pixels only up to 1024 vertices; beyond, the letters would shift)
+_MAX_MERGED_VERTICES = 1000
+
+
+def _merge_letters(ax, patches: list, glyphs: list) -> list | None:
+    """Add logomaker's letter ``patches`` (in the order it made them: column by column, bottom to
+    top) to ``ax`` as compound patches, one per stack level, letter and style, lowest level
+    first. Letters of one compound stand in different columns, which share no pixel (a glyph is
+    0.95 of a column wide), and a letter keeps its place in its column's stack, so every pixel
+    is painted as before, in the same order.
+
+    Returns the ``(path, style)`` of each patch added, or None when the patches are not what
+    logomaker 0.8 makes (they are then added one by one, as they are).
+    """
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MPath
+
+    glyph_of = {id(g.patch): g for g in glyphs if getattr(g, "patch", None) is not None}
+    if len(glyph_of) != len(patches) or not all(type(p) is PathPatch for p in patches):
+        for p in patches:
+            ax.add_patch(p)
+        return None
+    groups: dict = {}
+    column, level = None, 0
+    for p in patches:
+        g = glyph_of[id(p)]
+        level = level + 1 if g.p == column else 0
+        column = g.p
+        style = dict(facecolor=tuple(p.get_facecolor()), edgecolor=tuple(p.get_edgecolor()),
+                     linewidth=p.get_linewidth(), linestyle=p.get_linestyle(), zorder=p.get_zorder(),
+                     alpha=p.get_alpha())
+        key = (level, g.c, *style.values())
+        chunks = groups.setdefault(key, (style, [[]]))[1]
+        if sum(len(q.get_path().vertices) for q in chunks[-1]) + len(p.get_path().vertices) \
+                > _MAX_MERGED_VERTICES:
+            chunks.append([])
+        chunks[-1].append(p)
+    letters = []
+    for key in sorted(groups, key=lambda k: k[0]):  # stable: within a level, first made first
+        style, chunks = groups[key]
+        for ps in chunks:
+            path = ps[0].get_path() if len(ps) == 1 else MPath.make_compound_path(*[q.get_path() for q in ps])
+            ax.add_patch(_letter_patch(path, style))
+            letters.append((path, style))
+    return letters
+
+
+def _letter_patch(path, style: dict):
+    from matplotlib.patches import PathPatch
+
+    return PathPatch(path, **style)
+
+
+#: panels whose letters are kept for drawing again (a database match recurs under many motifs)
+_MAX_PANELS = 64
+_PANELS: OrderedDict = OrderedDict()
+
+
+def _panel_key(logo):
+    """What a logomaker panel's letters depend on, as a hashable key (None if unknown)."""
+    try:
+        df = logo.df
+        return (tuple(df.index.tolist()), tuple(map(str, df.columns)), df.to_numpy(dtype=np.float64).tobytes(),
+                repr(sorted(logo.rgb_dict.items(), key=lambda kv: str(kv[0]))), logo.font_name,
+                logo.stack_order, logo.flip_below, logo.vpad, logo.vsep, logo.alpha, logo.zorder,
+                logo.center_values, repr(sorted(logo.glyph_kwargs.items())))
+    except (AttributeError, TypeError):
+        return None
+
+
+def _glyph_stubs(logo):
+    """The positions and heights of a panel's glyphs, all that logomaker reads of them once they
+    are made (axis limits; restyling letters below zero, which these logos have none of), without
+    the figure they were drawn in."""
+    from types import SimpleNamespace
+
+    def stub(g):
+        return SimpleNamespace(p=g.p, c=g.c, width=g.width, floor=g.floor, ceiling=g.ceiling,
+                               color=g.color, alpha=g.alpha, patch=None)
+
+    import pandas as pd
+
+    cells = np.array([[stub(g) for g in row] for row in logo.glyph_df.to_numpy()], dtype=object)
+    glyph_df = pd.DataFrame(cells, index=logo.glyph_df.index, columns=logo.glyph_df.columns)
+    return glyph_df, list(cells.ravel())
+
+
 def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> None:
     import logomaker
 
     df = information_matrix(probs, alphabet)
     df.index = np.arange(start, start + len(df))
-    logomaker.Logo(df, ax=ax, color_scheme=COLOURS.get(alphabet.name, "classic"),
-                   show_spines=False, vpad=0.02)
+    with fast_glyphs(ax):
+        logomaker.Logo(df, ax=ax, color_scheme=COLOURS.get(alphabet.name, "classic"),
+                       show_spines=False, vpad=0.02)
     ax.set_ylim(0, np.log2(alphabet.size))
     ax.set_ylabel("bits")
     ax.spines["left"].set_visible(True)
     ax.spines["bottom"].set_visible(True)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
+
+
+def _freeze_ticks(ax) -> None:
+    """Fix the major ticks of ``ax`` where its locator and formatter put them once the layout is
+    done (the same ticks, labelled the same), so that the PNG and the SVG draws do not work
+    them out again. An axis whose labels need an offset text keeps its own."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        locs = axis.get_majorticklocs()
+        fmt = axis.get_major_formatter()
+        labels = fmt.format_ticks(locs)
+        if fmt.get_offset():
+            continue
+        axis.set_major_locator(FixedLocator(locs))
+        axis.set_major_formatter(FixedFormatter(labels))
 
 
 def match_placement(query_width: int, target_width: int, offset: int, strand: int) -> int:
@@ -136,6 +342,8 @@ def save_logo(stem: str | os.PathLike, probs: np.ndarray, alphabet: str | Alphab
             ax.set_xlim(lo - 0.5, hi - 0.5)
             ax.tick_params(labelsize=7)
         fig.tight_layout()
+        for ax in axes:
+            _freeze_ticks(ax)
         stem = Path(stem)
         stem.parent.mkdir(parents=True, exist_ok=True)
         desc = f"alphabet={alpha.letters}"

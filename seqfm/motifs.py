@@ -48,6 +48,12 @@ JASPAR_RELEASE = "JASPAR2026"
 
 
 # ---------------------------------------------------------------------- numba cache
+def cache_dir(kind: str) -> str:
+    """``$XDG_CACHE_HOME/seqfm/<kind>`` (``~/.cache/seqfm/<kind>``): what seqfm keeps between runs."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "seqfm", kind)
+
+
 def numba_cache_dir() -> str:
     """Where compiled numba kernels (memelite's TomTom, seqfm's) are kept between runs.
 
@@ -58,8 +64,7 @@ def numba_cache_dir() -> str:
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "seqfm", "numba")
+    return cache_dir("numba")
 
 
 def use_numba_cache() -> str:
@@ -314,17 +319,39 @@ def filter_pwms(sites: FilterSites, alphabet: str = "dna", min_sites: int = 10,
 
 
 # ---------------------------------------------------------------------- influence
-def _masked_logits(model, fwd, rev, masks, alt=None):
+def _channel_maxima(model, fwd, rev):
+    """Each first-layer channel's maximum over positions and strands, ``(B, F)``, when that is all
+    the logit sees of the first layer (max pooling, no layer between the first one and the pool);
+    None otherwise."""
+    import torch
+
+    if model.project is not None or model.arch["global_pool"] != "max":
+        return None
+    return fwd.amax(-1) if rev is None else torch.maximum(fwd, rev).amax(-1)
+
+
+def _masked_logits(model, fwd, rev, masks, alt=None, maxima=None):
     """Logits ``(K, B)`` with first-layer channels multiplied by ``masks`` ``(K, F)``.
 
     Mirrors :meth:`SeqCNN.features` + pooling + head (eval mode), with the mask applied
     after the ReLU of both strands. With ``alt = (fwd_alt, rev_alt)`` a masked channel takes
     its value from ``alt`` instead of 0 (``fwd * m + fwd_alt * (1 - m)``; an intervention on
     the inputs of some filters only).
+
+    ``maxima`` (``(B, F)``, and ``(B, F)`` of ``alt`` with ``alt``; :func:`_channel_maxima`)
+    takes a shortcut for masks of 0s and 1s: the maximum of a channel kept, zeroed or
+    replaced is the channel's maximum, 0 or the replacement's maximum, so the pooled features
+    are masked instead of the feature maps. The numbers are the same, bit for bit.
     """
     import torch
 
     k, b = masks.shape[0], fwd.shape[0]
+    if maxima is not None and bool(((masks == 0) | (masks == 1)).all()):
+        mk = masks[:, None, :]
+        pooled = maxima[0][None] * mk
+        if alt is not None:
+            pooled = pooled + maxima[1][None] * (1 - mk)
+        return model.head(pooled.reshape(k * b, -1)).squeeze(-1).reshape(k, b)
     mk = masks[:, None, :, None]
     f = fwd[None] * mk
     if alt is not None:
@@ -380,8 +407,11 @@ def ablation_logits(model, source, index: np.ndarray, masks: np.ndarray, batch_s
             fwd, rev = _both_strands(model, x)
             per_mask = fwd.numel() * (1 if rev is None else 2) * 2
             chunk = max(1, int(max_elements // max(per_mask, 1)))
-            base.append(model(x).float())
-            abl.append(torch.cat([_masked_logits(model, fwd, rev, mt[k: k + chunk]).float()
+            cmax = _channel_maxima(model, fwd, rev)
+            # the intact model's logits from the same first-layer pass (model(x) computes the same)
+            base.append((model(x) if cmax is None else model.head(cmax).squeeze(-1)).float())
+            maxima = None if cmax is None else (cmax,)
+            abl.append(torch.cat([_masked_logits(model, fwd, rev, mt[k: k + chunk], maxima=maxima).float()
                                   for k in range(0, len(mt), chunk)]))
             bar.update(len(x))
     bar.close()
@@ -767,6 +797,11 @@ def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
 
     ``all_versions=False`` keeps the latest version of each matrix (JASPAR's
     non-redundant set). ``tax_group`` None or ``all`` takes every taxon.
+
+    pyjaspar reads a selection motif by motif (about 4 s for the 1,019 vertebrate matrices);
+    the result is kept on disk (:func:`cache_dir` ``jaspar``, named by the release, the
+    selection, pyjaspar's version and its database file's size and time) and read back in
+    milliseconds, the same numbers. ``seqfm warm-up`` makes the default selection's copy.
     """
     key = (release, collection, tax_group, all_versions)
     if key in _JASPAR_CACHE:
@@ -778,26 +813,83 @@ def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
     if release not in jaspar_releases:
         raise InputError(f"JASPAR release {release!r} is not shipped with pyjaspar; use one of "
                          f"{', '.join(sorted(jaspar_releases, reverse=True))}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        db = jaspardb(release=release)
-        kw = {} if tax_group in (None, "", "all") else {"tax_group": [tax_group]}
-        found = db.fetch_motifs(collection=collection, all_versions=all_versions, **kw)
-    if not found:
-        raise InputError(f"JASPAR {release} has no matrix in collection {collection!r}"
-                         f"{'' if not kw else f' for taxon {tax_group!r}'}; check jaspar.collection "
-                         "(CORE, UNVALIDATED, ...) and jaspar.tax_group (vertebrates, insects, plants, ...)")
-    ids, names, probs, fams, classes = [], [], [], [], []
-    for m in found:
-        fams.append("; ".join(m.tf_family or []))
-        classes.append("; ".join(m.tf_class or []))
-        c = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
-        ids.append(m.matrix_id)
-        names.append(m.name)
-        probs.append(counts_to_probs(c, 0.0))
-    dbase = Database(ids, names, probs, f"{release} {collection} {tax_group or 'all'}", fams, classes)
+    label = f"{release} {collection} {tax_group or 'all'}"
+    stored = _jaspar_file(*key)
+    dbase = _read_jaspar_file(stored, label) if stored is not None else None
+    if dbase is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            db = jaspardb(release=release)
+            kw = {} if tax_group in (None, "", "all") else {"tax_group": [tax_group]}
+            found = db.fetch_motifs(collection=collection, all_versions=all_versions, **kw)
+        if not found:
+            raise InputError(f"JASPAR {release} has no matrix in collection {collection!r}"
+                             f"{'' if not kw else f' for taxon {tax_group!r}'}; check jaspar.collection "
+                             "(CORE, UNVALIDATED, ...) and jaspar.tax_group (vertebrates, insects, plants, ...)")
+        ids, names, probs, fams, classes = [], [], [], [], []
+        for m in found:
+            fams.append("; ".join(m.tf_family or []))
+            classes.append("; ".join(m.tf_class or []))
+            c = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
+            ids.append(m.matrix_id)
+            names.append(m.name)
+            probs.append(counts_to_probs(c, 0.0))
+        dbase = Database(ids, names, probs, label, fams, classes)
+        if stored is not None:
+            _write_jaspar_file(stored, dbase)
     _JASPAR_CACHE[key] = dbase
     return dbase
+
+
+#: bump when what :func:`_write_jaspar_file` stores changes
+_JASPAR_FILE_FORMAT = 1
+
+
+def _jaspar_file(release, collection, tax_group, all_versions) -> Path | None:
+    """The on-disk copy of a JASPAR selection, named by all it depends on (None when pyjaspar's
+    database file cannot be found)."""
+    import hashlib
+    import json
+
+    import pyjaspar
+
+    try:
+        source = pyjaspar.get_jaspardb_path(pyjaspar.jaspar_releases[release])
+        st = os.stat(source)
+    except Exception:  # another pyjaspar layout: no copy
+        return None
+    ident = json.dumps([_JASPAR_FILE_FORMAT, getattr(pyjaspar, "__version__", ""), release, collection,
+                        tax_group, all_versions, str(source), st.st_size, st.st_mtime_ns])
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
+    return Path(cache_dir("jaspar")) / f"{release}_{digest}.npz"
+
+
+def _read_jaspar_file(path: Path, label: str) -> Database | None:
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            flat, widths = z["probs"], z["widths"]
+        probs = np.split(flat, np.cumsum(widths)[:-1])
+        return Database(meta["ids"], meta["names"], probs, label, meta["families"], meta["classes"])
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: read pyjaspar's
+        return None
+
+
+def _write_jaspar_file(path: Path, db: Database) -> None:
+    import json
+
+    from .io import atomic_write
+
+    meta = {"ids": db.ids, "names": db.names, "families": db.families, "classes": db.classes}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as fh:
+            np.savez(fh, probs=np.concatenate(db.probs), widths=np.array([len(p) for p in db.probs]),
+                     meta=np.array(json.dumps(meta)))
+    except OSError as err:  # a read-only home: read pyjaspar's database every time
+        log.debug("JASPAR selection not kept on disk (%s)", err)
 
 
 def tomtom_best(queries: Sequence[np.ndarray], db: Database, reverse_complement: bool = True
@@ -1219,15 +1311,17 @@ def heldout_pass(model, source, index: np.ndarray, masks: np.ndarray, background
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
             fwd, rev = _both_strands(model, x)
-            base.append(model(x).float())
+            cmax = _channel_maxima(model, fwd, rev)
+            base.append((model(x) if cmax is None else model.head(cmax).squeeze(-1)).float())
             acts = fwd if rev is None else torch.maximum(fwd, rev)
-            smax.append(acts.amax(dim=2).float().cpu())
+            smax.append((acts.amax(dim=2) if cmax is None else cmax).float().cpu())
             if bg_iter is not None:
                 xb, _ = next(bg_iter)
                 alt = _both_strands(model, xb)
+                maxima = None if cmax is None else (cmax, _channel_maxima(model, *alt))
                 per_mask = fwd.numel() * (1 if rev is None else 2) * 3
                 chunk = max(1, int(max_elements // max(per_mask, 1)))
-                mixed.append(torch.cat([_masked_logits(model, fwd, rev, mt[k: k + chunk], alt).float()
+                mixed.append(torch.cat([_masked_logits(model, fwd, rev, mt[k: k + chunk], alt, maxima).float()
                                         for k in range(0, len(mt), chunk)], dim=0))
     if not base:
         return np.zeros(0), None, np.zeros((0, model.conv1.out_channels), dtype=np.float32)
@@ -1278,6 +1372,11 @@ class MotifConfig:
     device : str
     threads : int
     logos : bool
+        Draw the cluster logos (``logos/motif_K``, ``logos/track_K``), PNG + SVG.
+    filter_logos : bool
+        Also draw a logo of every filter with a PWM (``logos/filters/filter_N``); off by
+        default: the report shows the cluster logos, and the filters' PWMs are in
+        ``filters.meme``.
     """
 
     frac: float = 0.7
@@ -1300,6 +1399,7 @@ class MotifConfig:
     device: str = "auto"
     threads: int = 0
     logos: bool = True
+    filter_logos: bool = False
 
     def __post_init__(self) -> None:
         if self.influence not in INFLUENCE_METRICS:
@@ -1375,12 +1475,21 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
         first; filters without a PWM that are not track-only have an empty ``cluster``.
     ``logos/``
         ``motif_K.png/.svg`` (the cluster beside its best JASPAR match and the conservation
-        weights of its most influential filter) and ``filters/filter_N.png/.svg``.
+        weights of its most influential filter; ``track_K`` for a track-only row) and, with
+        ``config.filter_logos``, ``filters/filter_N.png/.svg``.
 
     Returns
     -------
     dict: a summary (counts, the top clusters).
     """
+    cfg = config or MotifConfig()
+    # the logo workers start now: their imports overlap the work before the logos
+    with LogoPool(cfg.threads if cfg.logos else 1) as logo_pool:
+        return _run(model_pt, model_json, dataset_dir, out, cfg, progress, logo_pool)
+
+
+def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: bool,
+         logo_pool: "LogoPool") -> dict:
     import time
 
     import pandas as pd
@@ -1390,7 +1499,6 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     from . import model as model_mod
     from .train import BatchSource, pick_device, set_threads
 
-    cfg = config or MotifConfig()
     t0 = time.time()
     if str(cfg.jaspar_release).lower() != "none":
         from pyjaspar import jaspar_releases
@@ -1585,6 +1693,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                 "nearest_name": db.names[t], "match_family": _family(db, t) if sig else ""}
 
     # 7. files
+    filter_logos = cfg.logos and cfg.filter_logos
     filt_rows, mot_rows = [], []
     for k, cl in enumerate(clusters):
         row = {"rank": cl["rank"], "cluster": cl["name"], "influence": _g(cl["influence"]),
@@ -1614,7 +1723,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                "shuffled_sites_kept": _g(response.kept_shuffled[f]) if response is not None else "",
                "trim_start": int(bounds[f, 0]) if p else "", "trim_end": int(bounds[f, 1]) if p else "",
                "threshold": _g(sites.threshold[f]), "act_max": _g(sites.act_max[f]),
-               "logo": f"logos/filters/filter_{f}.png" if p else ""}
+               "logo": f"logos/filters/filter_{f}.png" if p and filter_logos else ""}
         row.update(match(ann_of[f]) if p else {k: "" for k in match(0)})
         filt_rows.append(row)
     filt_rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
@@ -1625,7 +1734,8 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     with atomic_path(out / "logos", folder=True, ours=_is_logos_folder,
                      what="a seqfm logos folder") as logo_tmp:
         if cfg.logos:
-            log.info("drawing %d cluster and %d filter logos (PNG + SVG)", len(clusters), len(have))
+            log.info("drawing %d cluster logos%s (PNG + SVG)", len(clusters),
+                     f" and {len(have)} filter logos" if filter_logos else "")
             track_names = data.track_names
             jobs = []
             for k, cl in enumerate(clusters):
@@ -1642,7 +1752,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                        f"{'  track-only' if cl['kind'] != 'motif' else ''}  n={cl['pwm'].n_sites}  "
                                        f"influence={cl['influence']:.3g}",
                                  track_weights=tw, track_names=track_names, **mkw))
-            for f in have:
+            for f in have if filter_logos else []:
                 lo, hi = bounds[f]
                 tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
                 jobs.append(dict(stem=logo_tmp / "filters" / f"filter_{f}", probs=pwms[f].probs,
@@ -1650,9 +1760,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
                                  title=f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
                                        f"{cluster_of.get(f, '')}",
                                  track_weights=tw, track_names=track_names))
-            _draw_logos(jobs, cfg.threads)
-        else:
-            (logo_tmp / "filters").mkdir(parents=True, exist_ok=True)
+            logo_pool.draw(jobs)
 
         (out / "interpret").mkdir(parents=True, exist_ok=True)
         write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)
@@ -1667,23 +1775,73 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
     return summary
 
 
-def _draw_logos(jobs: list[dict], threads: int = 0) -> None:
-    """Draw :func:`seqfm.logos.save_logo` jobs, in worker processes when several cores are free."""
-    from .logos import save_logo
-    from .train import available_cpus
+class LogoPool:
+    """Processes that draw :func:`seqfm.logos.save_logo` jobs, one per core of ``threads``.
 
-    n = min(threads if threads and threads > 0 else available_cpus(), available_cpus())
-    if n < 2 or len(jobs) < 8:
-        for job in jobs:
-            save_logo(**job)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    Spawned, not forked: a worker imports matplotlib and logomaker, never this process's torch
+    and its threads. The workers start with the pool (``seqfm motifs`` opens it first thing, so
+    their imports overlap its other work); with one core, or fewer than two jobs, the logos are
+    drawn here. Jobs go out largest first, one at a time, so that both cores finish together.
+    """
 
-    # spawned workers import matplotlib only, never torch's threads of this process
-    with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        for _ in pool.map(_save_logo_job, jobs, chunksize=max(1, len(jobs) // (4 * n))):
-            pass
+    def __init__(self, threads: int = 0) -> None:
+        from .train import available_cpus
+
+        cpus = available_cpus()
+        self.workers = min(threads if threads and threads > 0 else cpus, cpus)
+        self._pool = None
+        if self.workers >= 2:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_logo_worker_start)
+            for _ in range(self.workers):  # one task each starts every worker now
+                self._pool.submit(int)
+
+    def draw(self, jobs: list[dict]) -> None:
+        if self._pool is None or len(jobs) < 2:
+            from .logos import save_logo
+
+            for job in jobs:
+                save_logo(**job)
+            return
+        from concurrent.futures import wait
+
+        futures = [self._pool.submit(_save_logo_job, job) for job in sorted(jobs, key=_logo_cost, reverse=True)]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            for f in futures:  # nothing keeps writing once the caller cleans up
+                f.cancel()
+            wait(futures)
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "LogoPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _logo_worker_start() -> None:
+    """A logo worker's first act: the imports every logo needs."""
+    from . import logos
+
+    logos._plt()
+    import logomaker  # noqa: F401
+
+
+def _logo_cost(job: dict) -> int:
+    """Letters to draw: what a logo's time grows with."""
+    match = job.get("match_probs")
+    return np.size(job["probs"]) + (0 if match is None else np.size(match))
 
 
 def _save_logo_job(job: dict) -> None:

@@ -1,4 +1,5 @@
-"""Compile seqfm's numba kernels (and memelite's TomTom) once, into numba's disk cache.
+"""Compile seqfm's numba kernels (and memelite's TomTom) once, into numba's disk cache; keep
+the default JASPAR selection on disk (:func:`seqfm.motifs.load_jaspar`).
 
 The first call of a numba kernel in a cold cache compiles it: TomTom alone takes about a
 minute, the scan kernel several seconds, and a cluster run would pay that in every job that
@@ -26,6 +27,12 @@ def _tomtom() -> None:
     names = [f"m{i}" for i in range(30)]  # enough targets for TomTom's background
     db = motifs.Database(names, names, [rng.dirichlet(np.ones(4), size=7) for _ in names])
     motifs.tomtom_best(queries, db)
+
+
+def _jaspar() -> None:
+    from . import motifs
+
+    motifs.load_jaspar()  # pyjaspar's default selection, kept on disk for the motifs step
 
 
 def _one_hot() -> None:
@@ -89,7 +96,7 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     level = log.level
     with tempfile.TemporaryDirectory(prefix="seqfm_warm_up_") as tmp:
-        for name, step in (("TomTom", _tomtom), ("one-hot", _one_hot), ("merge", _merge),
+        for name, step in (("TomTom", _tomtom), ("JASPAR", _jaspar), ("one-hot", _one_hot), ("merge", _merge),
                            ("scan", lambda: _scan(Path(tmp)))):
             t = time.perf_counter()
             log.setLevel(logging.WARNING)  # the steps' own messages are about toy data
@@ -97,5 +104,6 @@ def warm_up() -> float:
                 step()
             finally:
                 log.setLevel(level)
-            log.info("%s kernels ready in %.1f s", name, time.perf_counter() - t)
+            log.info("%s %s ready in %.1f s", name, "matrices" if name == "JASPAR" else "kernels",
+                     time.perf_counter() - t)
     return time.perf_counter() - t0

@@ -73,3 +73,33 @@ def test_match_placement_follows_tomtom_offsets():
     # memelite: a query equal to target[3:12] is reported at offset 3 -> the target starts at -3
     assert logos.match_placement(9, 15, 3, 0) == -3
     assert logos.match_placement(18, 15, -3, 0) == 3
+
+
+@pytest.mark.parametrize("alphabet", [DNA, PROTEIN])
+def test_fast_drawing_paints_the_same_pixels(tmp_path, monkeypatch, alphabet):
+    # cached outlines, no per-letter data limits, letters merged per stack level, panels drawn
+    # before replayed, ticks fixed after the layout: not one pixel changes
+    from contextlib import nullcontext
+
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.full(alphabet.size, 0.3), size=12)
+    match = rng.dirichlet(np.full(alphabet.size, 0.3), size=9)
+    match[2] = np.eye(alphabet.size)[1]  # zero-probability letters too
+    kw = dict(match_probs=match, match_title="m", match_offset=-2,
+              track_weights=rng.normal(size=(12, 1)) * 1e-3, track_names=["cons"])
+    logos._PANELS.clear()
+    fast_png, fast_svg = logos.save_logo(tmp_path / "fast", probs, alphabet.name, "t", **kw)
+    assert len(logos._PANELS) == 2  # the motif's and the match's letters, kept
+    # the same panels again: their letters come from what was kept
+    again_png, _ = logos.save_logo(tmp_path / "again", probs, alphabet.name, "t", **kw)
+    assert len(logos._PANELS) == 2
+    monkeypatch.setattr(logos, "fast_glyphs", lambda ax: nullcontext())
+    monkeypatch.setattr(logos, "_freeze_ticks", lambda ax: None)
+    slow_png, slow_svg = logos.save_logo(tmp_path / "slow", probs, alphabet.name, "t", **kw)
+    assert fast_png.read_bytes() == slow_png.read_bytes() == again_png.read_bytes()
+    assert fast_svg.stat().st_size < slow_svg.stat().st_size  # fewer, longer paths
+    from logomaker.src import Glyph, Logo
+    from matplotlib.textpath import TextPath
+
+    # logomaker is left as it was
+    assert Glyph.TextPath is TextPath and Logo.Logo._compute_glyphs.__name__ == "_compute_glyphs"

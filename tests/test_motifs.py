@@ -153,6 +153,35 @@ def test_ablation_equals_a_model_without_the_filter(extra):
     assert set(eff) == set(M.INFLUENCE_METRICS) and np.allclose(eff["positives"][2], 0.0)
 
 
+@pytest.mark.parametrize("extra", [{}, {"strand_aware": False}, {"n_tracks": 1},
+                                   {"n_tracks": 1, "first_layer": "concat"}])
+def test_pooled_shortcut_gives_the_same_logits_bit_for_bit(extra):
+    # masking pooled maxima instead of whole feature maps: the same numbers, not just close ones
+    rng = np.random.default_rng(5)
+    torch.manual_seed(2)
+    arch = {"alphabet": "dna", "n_filters": 6, "filter_width": 5, "dropout": 0.0, **extra}
+    model = model_mod.SeqCNN(arch).eval()
+    n_t = arch.get("n_tracks", 0)
+    x = torch.from_numpy(rng.random((9, 4 + n_t, 30)).astype(np.float32))
+    xb = torch.from_numpy(rng.random((9, 4 + n_t, 30)).astype(np.float32))
+    masks = torch.from_numpy((rng.random((7, 6)) > 0.4).astype(np.float32))
+    with torch.inference_mode():
+        fwd, rev = model.first_layer(x)
+        alt = model.first_layer(xb)
+        cmax = M._channel_maxima(model, fwd, rev)
+        assert torch.equal(model.head(cmax).squeeze(-1), model(x))
+        assert torch.equal(M._masked_logits(model, fwd, rev, masks, maxima=(cmax,)),
+                           M._masked_logits(model, fwd, rev, masks))
+        both = (cmax, M._channel_maxima(model, *alt))
+        assert torch.equal(M._masked_logits(model, fwd, rev, masks, alt, both),
+                           M._masked_logits(model, fwd, rev, masks, alt))
+        # fractional masks take the general path
+        half = masks * 0.5
+        assert torch.equal(M._masked_logits(model, fwd, rev, half, maxima=(cmax,)),
+                           M._masked_logits(model, fwd, rev, half))
+    assert M._channel_maxima(model_mod.SeqCNN({**arch, "global_pool": "mean"}), fwd, rev) is None
+
+
 def test_meme_is_read_back_by_biopython_and_memelite(tmp_path):
     from Bio import motifs as bio_motifs
     from memelite.io import read_meme as ml_read_meme
@@ -374,8 +403,52 @@ def test_motifs_verb_writes_the_contract(tmp_path):
     assert "filter_0" in meme and set(M.read_meme(out / "interpret" / "motifs.meme")) == set(tsv["cluster"])
     for row in tsv.itertuples():
         assert (out / row.logo).is_file() and (out / row.logo).with_suffix(".svg").is_file()
-    assert (out / "logos" / "filters" / "filter_0.png").is_file()
+    # the report's logos only, unless filter logos are asked for
+    assert not (out / "logos" / "filters").exists() and (filt["logo"] == "").all()
+    assert sorted(p.name for p in (out / "logos").iterdir()) == sorted(
+        f"{c}.{ext}" for c in tsv["cluster"] for ext in ("png", "svg"))
     assert not any(p.name.startswith(".") for p in out.iterdir())
+
+
+def test_filter_logos_only_when_asked(tmp_path):
+    data, mdir = _tiny_dataset(tmp_path)
+    out = tmp_path / "out"
+    M.run(mdir / "model.pt", mdir / "model.json", data, out,
+          M.MotifConfig(jaspar_release="none", min_sites=5, threads=1, device="cpu", filter_logos=True))
+    filt = pd.read_csv(out / "interpret" / "filters.tsv", sep="\t", keep_default_na=False)
+    drawn = filt[filt["logo"] != ""]
+    assert "filter_0" in set(drawn["filter"]) and (drawn["ic"] != "").all()
+    for logo in drawn["logo"]:
+        assert (out / logo).is_file() and (out / logo).with_suffix(".svg").is_file()
+    assert len(list((out / "logos" / "filters").glob("*.png"))) == len(drawn)
+    # the verb's flag reaches the library: off by default, on with --filter-logos
+    from seqfm.cli import build_parser
+
+    base = ["motifs", "--model", "m", "--model-json", "j", "--dataset", "d", "--out", "o"]
+    assert build_parser().parse_args(base).filter_logos is False
+    assert build_parser().parse_args(base + ["--filter-logos"]).filter_logos is True
+
+
+def test_logo_pool_draws_every_job_and_reports_failures(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from seqfm import train
+
+    monkeypatch.setattr(train, "available_cpus", lambda: 2)
+    rng = np.random.default_rng(0)
+    jobs = [dict(stem=tmp_path / f"m{w}", probs=rng.dirichlet(np.ones(4), size=w), alphabet="dna")
+            for w in (3, 8, 5)]
+    with M.LogoPool(2) as pool:
+        assert pool.workers == 2
+        pool.draw(jobs)
+        with pytest.raises((InputError, BrokenProcessPool, ValueError)):
+            pool.draw([dict(stem=tmp_path / "bad", probs=np.ones((3, 4)) / 4, alphabet="rna"),
+                       jobs[0]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"m{w}.{e}" for w in (3, 8, 5) for e in ("png", "svg"))
+    with M.LogoPool(1) as serial:  # one core: no worker processes
+        assert serial._pool is None
+        serial.draw([dict(jobs[0], stem=tmp_path / "one")])
+    assert (tmp_path / "one.svg").is_file()
 
 
 def test_motifs_verb_protein_does_not_break(tmp_path):
@@ -399,6 +472,24 @@ def test_motifs_verb_bad_input_is_one_line(tmp_path):
     with pytest.raises(InputError, match="influence"):
         M.MotifConfig(influence="max")
     assert not (tmp_path / "o" / "motifs.tsv").exists()
+
+
+def test_jaspar_selection_is_kept_on_disk_with_the_same_numbers(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(M, "_JASPAR_CACHE", {})
+    read = M.load_jaspar(tax_group="insects")  # from pyjaspar's database
+    kept = list((tmp_path / "seqfm" / "jaspar").glob("JASPAR2026_*.npz"))
+    assert len(kept) == 1
+    monkeypatch.setattr(M, "_JASPAR_CACHE", {})
+    again = M.load_jaspar(tax_group="insects")  # from the copy
+    assert again is not read and len(again) == len(read) > 0
+    for field in ("ids", "names", "families", "classes", "label"):
+        assert getattr(again, field) == getattr(read, field)
+    assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(again.probs, read.probs))
+    kept[0].write_bytes(b"not a numpy file")  # a damaged copy is read past, and replaced
+    monkeypatch.setattr(M, "_JASPAR_CACHE", {})
+    assert M.load_jaspar(tax_group="insects").ids == read.ids
+    assert np.load(kept[0])["widths"].sum() == sum(len(p) for p in read.probs)
 
 
 def test_numba_cache_dir_is_persistent_and_overridable(monkeypatch, tmp_path):

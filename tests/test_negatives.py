@@ -26,6 +26,38 @@ def test_dinucleotide_shuffle_preserves_counts_exactly():
         assert out[0] == codes[0] and out[-1] == codes[-1]
 
 
+def _reference_last_exits(exits, last, rng):
+    """The last-exit loop as first written: one draw per letter, tested one at a time."""
+    from seqfm.negatives import _reaches
+
+    while True:
+        last_exit = {v: out[rng.integers(len(out))] for v, out in exits.items() if v != last}
+        if _reaches(last_exit, last):
+            return last_exit
+
+
+def test_batched_last_exits_draw_the_same_numbers(monkeypatch):
+    # skewed 20-letter sequences need hundreds of draws: the batched draws must give the same
+    # shuffles and leave the generator where the one-at-a-time loop leaves it
+    import seqfm.negatives as neg
+
+    rng = np.random.default_rng(4)
+    p = rng.dirichlet(np.full(20, 0.3))
+    codes = rng.choice(20, size=(30, 120), p=p).astype(np.uint8)
+    codes[:5] = rng.integers(0, 4, size=(5, 120))  # and a few DNA-like rows
+    fast = shuffle_batch(codes, 9)
+    after_fast = np.random.default_rng(9)
+    for row in codes:
+        dinucleotide_shuffle(row, after_fast)
+    monkeypatch.setattr(neg, "_last_exits", _reference_last_exits)
+    slow = shuffle_batch(codes, 9)
+    after_slow = np.random.default_rng(9)
+    for row in codes:
+        dinucleotide_shuffle(row, after_slow)
+    assert np.array_equal(fast, slow)
+    assert after_fast.random() == after_slow.random()
+
+
 def test_shuffle_is_seeded_and_actually_shuffles():
     codes = DNA.encode_batch([random_dna(np.random.default_rng(i), 200) for i in range(20)])
     a, b, c = shuffle_batch(codes, 1), shuffle_batch(codes, 1), shuffle_batch(codes, 2)

@@ -7,8 +7,9 @@ on the validation split when the filter's output channel is zeroed. Filters that
 motif (shifted, or on the other strand) are clustered by aligned similarity; each cluster gets a
 merged PWM and the influence of zeroing all its filters together. Clusters and filters are
 matched against JASPAR with TomTom (memelite) and a calibrated rule (information floor, E-value,
-column-shuffled null). Writes OUT/filters.meme, OUT/motifs.tsv, OUT/logos/ (motif_K.png/.svg,
-filters/filter_N.png/.svg), OUT/interpret/filters.tsv and OUT/interpret/motifs.meme.
+column-shuffled null). Writes OUT/filters.meme, OUT/motifs.tsv, OUT/logos/ (motif_K.png/.svg;
+filters/filter_N.png/.svg with --filter-logos), OUT/interpret/filters.tsv and
+OUT/interpret/motifs.meme.
 The first TomTom run on a machine compiles memelite's kernels (about a minute) unless
 `seqfm warm-up` did; they are kept in a numba cache (NUMBA_CACHE_DIR, default
 ~/.cache/seqfm/numba) for every later run.
@@ -75,7 +76,11 @@ def add_arguments(p) -> None:
     add_threads(r)
     r.add_argument("--batch-size", type=int, default=256)
     r.add_argument("--seed", type=int, default=1, help="seed of the column shuffles")
-    r.add_argument("--logos", action=bool_opt, default=True, help="draw PNG + SVG logos")
+    r.add_argument("--logos", action=bool_opt, default=True,
+                   help="draw PNG + SVG logos of the motif clusters (logos/motif_K, logos/track_K)")
+    r.add_argument("--filter-logos", action=bool_opt, default=False,
+                   help="also draw a PNG + SVG logo of every filter with a PWM (logos/filters/filter_N; "
+                        "the report shows the cluster logos, and every filter's PWM is in filters.meme)")
     r.add_argument("--progress", action=bool_opt, default=None,
                    help="progress bars (default: when stderr is a terminal)")
 
@@ -97,6 +102,6 @@ def run(args) -> None:
         influence=args.influence, jaspar_release=args.jaspar_release,
         jaspar_collection=args.jaspar_collection, jaspar_tax_group=args.jaspar_tax_group,
         motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=threads(args),
-        logos=args.logos)
+        logos=args.logos, filter_logos=args.filter_logos)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     motifs.run(args.model, args.model_json, args.dataset, args.out, cfg, progress=progress)

@@ -365,6 +365,7 @@ def motifs_options(wildcards):
         f"--device {m['device']}",
         f"--seed {config['seed']}",
         "--logos" if m["logos"] else "--no-logos",
+        "--filter-logos" if m["filter_logos"] else "--no-filter-logos",
         f"--motif-db {motif_db(wildcards)}" if motif_db(wildcards) else "",
     ]
     return " ".join(o for o in opts if o)
