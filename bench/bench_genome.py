@@ -10,7 +10,8 @@ at base resolution. The simulation is timed and its peak memory measured (a chil
 The scan: a project folder holding config/ only, as a deployed workflow has it (the
 repository's config.yaml, with one sample: the simulated genome and its conservation), the
 demo's trained model copied in as the workflow would have left it (results/<sample>/model.pt,
-model.json and interpret/filters.tsv, the clusters the gather labels calls with), then
+model.json, interpret/filters.tsv, motifs.tsv and interpret/motifs.meme: the clusters and
+PWMs the gather names calls with), then
 
     snakemake --cores 2 -s <repo>/workflow/Snakefile -d <project> \\
         --allowed-rules scan_plan scan_null scan_shard scan  results/<sample>/scan/...
@@ -141,9 +142,10 @@ def make_project(project: Path, genome_dir: Path, model_dir: Path, shard_bases: 
     (res / "interpret").mkdir(parents=True, exist_ok=True)
     for name in ("model.pt", "model.json"):
         shutil.copy2(model_dir / name, res / name)
-    filters = model_dir / "interpret" / "filters.tsv"
-    if filters.is_file():
-        shutil.copy2(filters, res / "interpret" / "filters.tsv")
+    # the clusters the gather labels calls with, and the PWMs it names them by (seqfm.labels)
+    for name in ("interpret/filters.tsv", "motifs.tsv", "interpret/motifs.meme"):
+        if (model_dir / name).is_file():
+            shutil.copy2(model_dir / name, res / name)
     return cfg["scan"]
 
 
