@@ -1794,9 +1794,7 @@ class LogoPool:
     """
 
     def __init__(self, threads: int = 0) -> None:
-        from .train import available_cpus
-
-        cpus = available_cpus()
+        cpus = _available_cpus()
         self.workers = min(threads if threads and threads > 0 else cpus, cpus)
         self._pool = None
         if self.workers >= 2:
@@ -1837,6 +1835,15 @@ class LogoPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _available_cpus() -> int:
+    """Cores this process may run on, as :func:`seqfm.train.available_cpus` says, without
+    importing torch (the logo workers start before it is)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _logo_worker_start() -> None:

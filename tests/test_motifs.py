@@ -446,9 +446,7 @@ def test_filter_logos_only_when_asked(tmp_path):
 def test_logo_pool_draws_every_job_and_reports_failures(tmp_path, monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    from seqfm import train
-
-    monkeypatch.setattr(train, "available_cpus", lambda: 2)
+    monkeypatch.setattr(M, "_available_cpus", lambda: 2)
     rng = np.random.default_rng(0)
     jobs = [dict(stem=tmp_path / f"m{w}", probs=rng.dirichlet(np.ones(4), size=w), alphabet="dna")
             for w in (3, 8, 5)]
