@@ -244,7 +244,8 @@ def _draw(ax, probs, alphabet: Alphabet, start: int = 0, title: str = "") -> Non
     ax.spines["left"].set_visible(True)
     ax.spines["bottom"].set_visible(True)
     if title:
-        ax.set_title(title, fontsize=9, loc="left")
+        # at the top of the axes, where matplotlib would put it after looking (nothing is above)
+        ax.set_title(title, fontsize=9, loc="left", y=1.0)
 
 
 def _freeze_ticks(ax) -> None:

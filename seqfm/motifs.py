@@ -215,7 +215,7 @@ def _both_strands(model, x):
 
 
 def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
-                  batch_size: int = 256, progress: bool = False) -> FilterSites:
+                  batch_size: int = 256, progress: bool = False, keep_bytes: int = 2 ** 28) -> FilterSites:
     """Basset's rule: count the letters of every window that activates a filter strongly.
 
     Parameters
@@ -230,6 +230,9 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
         Threshold fraction: a window is a site of filter f when its activation (either
         strand) is above ``mean_f + frac * (max_f - mean_f)``.
     batch_size : int
+    keep_bytes : int
+        The first pass (the threshold) keeps the activations for the second (the counts) up to
+        this size; the rest are computed again.
 
     Returns
     -------
@@ -250,9 +253,15 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
     count = 0
     seq_max = []
     bar = _bar(progress, 2 * len(index), "filter activations")
+    kept, kept_bytes, keeping = [], 0, True
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
             fwd, rev = _both_strands(model, x)
+            size = sum(t.numel() * t.element_size() for t in (fwd, rev) if t is not None)
+            keeping = keeping and kept_bytes + size <= keep_bytes
+            if keeping:  # the first batches, while they fit
+                kept.append((fwd, rev))
+                kept_bytes += size
             acts = fwd if rev is None else torch.cat([fwd, rev], dim=2)
             total += acts.sum(dim=(0, 2), dtype=torch.float64)
             smax = acts.amax(dim=2)
@@ -265,8 +274,8 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
         # a filter that never fires has max == mean == 0: no window passes "> 0"
         counts = torch.zeros(n_f, model.n_channels, width, dtype=torch.float64, device=dev)
         n_sites = torch.zeros(n_f, dtype=torch.float64, device=dev)
-        for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+        for k, (x, _) in enumerate(source.iterate(index, batch_size)):
+            fwd, rev = kept[k] if k < len(kept) else _both_strands(model, x)
             windows = x.unfold(2, width, 1)  # (B, C, L1, W), a view
             m = (fwd > thr[None, :, None]).float()
             n_sites += m.sum(dim=(0, 2), dtype=torch.float64)
@@ -1785,9 +1794,7 @@ class LogoPool:
     """
 
     def __init__(self, threads: int = 0) -> None:
-        from .train import available_cpus
-
-        cpus = available_cpus()
+        cpus = _available_cpus()
         self.workers = min(threads if threads and threads > 0 else cpus, cpus)
         self._pool = None
         if self.workers >= 2:
@@ -1828,6 +1835,15 @@ class LogoPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _available_cpus() -> int:
+    """Cores this process may run on, as :func:`seqfm.train.available_cpus` says, without
+    importing torch (the logo workers start before it is)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _logo_worker_start() -> None:

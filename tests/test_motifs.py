@@ -88,6 +88,20 @@ def test_filter_set_to_log_odds_recovers_the_motif():
     assert M.consensus(pwms[0].probs, DNA) == MOTIF_A[bounds[0, 0]:bounds[0, 1]]
 
 
+def test_filter_counts_are_the_same_with_activations_kept_or_computed_again():
+    import dataclasses
+
+    rng = np.random.default_rng(6)
+    pa = motif_probs(MOTIF_A)
+    codes, _ = planted_codes(rng, [pa], n=100)
+    model = model_with(np.stack([log_odds(pa), log_odds(motif_probs(MOTIF_B))]))
+    runs = [M.filter_counts(model, source_for(codes), np.arange(100), batch_size=32, keep_bytes=k)
+            for k in (2 ** 28, 0, 32 * 2 * 91 * 4 * 2 * 2)]  # all kept, none, the first two batches
+    for other in runs[1:]:
+        for f in dataclasses.fields(runs[0]):
+            assert np.array_equal(getattr(runs[0], f.name), getattr(other, f.name), equal_nan=True), f.name
+
+
 def test_too_few_sites_gives_no_pwm():
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 4, size=(20, 60)).astype(np.uint8)
@@ -432,9 +446,7 @@ def test_filter_logos_only_when_asked(tmp_path):
 def test_logo_pool_draws_every_job_and_reports_failures(tmp_path, monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    from seqfm import train
-
-    monkeypatch.setattr(train, "available_cpus", lambda: 2)
+    monkeypatch.setattr(M, "_available_cpus", lambda: 2)
     rng = np.random.default_rng(0)
     jobs = [dict(stem=tmp_path / f"m{w}", probs=rng.dirichlet(np.ones(4), size=w), alphabet="dna")
             for w in (3, 8, 5)]
