@@ -1286,16 +1286,16 @@ def name_calls(table: pd.DataFrame, labels, genome_path) -> pd.DataFrame:
     chrom = table["chrom"].to_numpy()[rows]
     start = table["start"].to_numpy(np.int64)[rows]
     end = table["end"].to_numpy(np.int64)[rows]
-    windows, counts = [], np.zeros(256, np.int64)
+    windows, around = [], []
     sources: dict = {}
     for c, s, e in zip(chrom.tolist(), start.tolist(), end.tolist()):
         src = sources.get(c) or sources.setdefault(c, GenomeSource(genome, c, DNA))
         lo, hi = max(0, s - labels_mod.BG_FLANK), min(src.length, e + labels_mod.BG_FLANK)
         codes = src.read(lo, hi)
-        counts += np.bincount(codes, minlength=256)
+        around.append(codes)
         a = max(0, s - labels_mod.FLANK) - lo
         windows.append(codes[a: min(src.length, e + labels_mod.FLANK) - lo])
-    background = (counts[: DNA.size] + 1.0) / (counts[: DNA.size].sum() + DNA.size)
+    background = labels_mod.composition(np.concatenate(around), DNA.size)
     take, k, rev = labels_mod.choose(namer, *labels_mod.pad(windows, 255), background,
                                      table["cluster"].to_numpy()[rows])
     rows, k, rev = rows[take], k[take], rev[take]

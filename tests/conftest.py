@@ -14,6 +14,16 @@ use_numba_cache()  # where `seqfm warm-up` put the compiled kernels at set-up, a
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def load_script(path):
+    """A bench/ or scripts/ file (not a package module) imported by its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(path).stem.replace("-", "_"), path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def random_dna(rng, n, gc=0.41):
     p = [(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]
     return "".join(np.array(list("ACGT"))[rng.choice(4, size=n, p=p)])

@@ -3,7 +3,7 @@ writes, how it names the workflow's jobs, and how it scores calls against the tr
 
 from __future__ import annotations
 
-import importlib.util
+from conftest import load_script
 from pathlib import Path
 
 import jsonschema
@@ -18,10 +18,7 @@ PATH = ROOT / "bench" / "bench_genome.py"
 
 @pytest.fixture(scope="module")
 def bg():
-    spec = importlib.util.spec_from_file_location("bench_genome", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(PATH)
 
 
 def bed(rows, columns=("chrom", "start", "end")) -> pd.DataFrame:

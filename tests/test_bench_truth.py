@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+from conftest import load_script
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +14,7 @@ PATH = Path(__file__).resolve().parent.parent / "bench" / "bench_truth.py"
 
 @pytest.fixture(scope="module")
 def bt():
-    spec = importlib.util.spec_from_file_location("bench_truth", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(PATH)
 
 
 def bed(rows, columns=("chrom", "start", "end")) -> pd.DataFrame:

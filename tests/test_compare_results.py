@@ -1,16 +1,13 @@
 """scripts/compare-results.py: what a behaviour-preserving change must leave identical."""
 
-import importlib.util
 import json
 import time
 
 import numpy as np
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
-spec = importlib.util.spec_from_file_location("compare_results", ROOT / "scripts" / "compare-results.py")
-cr = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(cr)
+cr = load_script(ROOT / "scripts" / "compare-results.py")
 
 
 def write(folder, seconds, value, svg_id="pabcdef0123"):
