@@ -36,6 +36,10 @@ VOLATILE_TEXT = [
     (re.compile(r"(seqfm|torch|numpy|python|snakemake|matplotlib)[ =:/v]*\d+\.\d+[\w.+-]*", re.I),
      r"\1 <version>"),
     (re.compile(r"(url\(#|id=\"|href=\"#)[mp][0-9a-f]{10}\b"), r"\1<svg-id>"),  # matplotlib's ids
+    # the report's scan speed, and the size of the JSON files that record timings
+    (re.compile(r"<div class=\"v\">[\d,.]+</div>(\s*<div class=\"l\">bases per second)"),
+     r"<div class=\"v\"><speed></div>\1"),
+    (re.compile(r"(\.json</a> <span class=\"muted\">)[\d.]+ ?[KMG]?i?B"), r"\1<size>"),
 ]
 TEXT = {".json", ".tsv", ".bed", ".gff3", ".meme", ".html", ".svg", ".as", ".xml", ".txt",
         ".csv", ".narrowPeak", ".bedGraph", ".yaml", ".md"}

@@ -466,7 +466,9 @@ class Scanner:
         dict with ``pos`` / ``det`` / ``strand`` / ``value`` (int64/int64/int8/float32 arrays of
         the returned candidates; ``det`` -1 = CAM), ``n_tests`` (``(F + 1,)`` candidates counted,
         returned or not), ``tracks`` (list of ``(start, values (K, n))``: owned bases and the
-        values of the CAM then the chosen filters, NaN where there is no data) and ``bases``.
+        values of the CAM then the chosen filters, NaN where there is no data), ``bases`` and
+        ``input_tracks`` (the tiles' input starts ``(B,)`` and tracks ``(B, T, L)`` as read, or
+        None without tracks).
         """
         torch = self.torch
         from tqdm import tqdm
@@ -510,7 +512,9 @@ class Scanner:
             run = ~isn.all(axis=1)
             out = {"pos": [], "det": [], "strand": [], "value": [],
                    "n_tests": np.zeros(self.n_filters + 1, np.int64), "tracks": [],
-                   "bases": int(sum(t.own_end - t.own_start for t in group))}
+                   "bases": int(sum(t.own_end - t.own_start for t in group)),
+                   "input_tracks": (None if tracks is None else
+                                    (np.array([t.in_start for t in group], np.int64), tracks))}
             bar.update(out["bases"])
             if not run.any():
                 pending.append(lambda out=out: self._finish(out))
@@ -700,17 +704,39 @@ def sample_null_windows(genome, chroms: Sequence[str], total: int, window: int, 
     return out
 
 
-def candidate_strata(source, pos: np.ndarray, width: int, edges: np.ndarray) -> np.ndarray:
+def candidate_strata(source, pos: np.ndarray, width: int, edges: np.ndarray,
+                     input_tracks: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Conservation stratum of each candidate window ``[pos, pos + width)`` of ``source``
-    (the tracks read once over the span of the candidates; 0 without tracks or strata)."""
+    (the tracks taken once over the span of the candidates: from ``input_tracks``, the tiles
+    the scan read them for, when they cover it; 0 without tracks or strata)."""
     pos = np.asarray(pos, np.int64)
     if not len(edges) or not len(pos):
         return np.zeros(len(pos), np.int8)
     lo, hi = int(pos.min()), int(pos.max()) + width
-    tr = source.tracks(lo, hi)
+    tr = _span_from_tiles(input_tracks, lo, hi)
+    if tr is None:
+        tr = source.tracks(lo, hi)
     if tr is None:
         return np.zeros(len(pos), np.int8)
     return sig.stratum_of(sig.window_means(tr, width)[pos - lo], edges).astype(np.int8)
+
+
+def _span_from_tiles(input_tracks, lo: int, hi: int) -> np.ndarray | None:
+    """Tracks ``(T, hi - lo)`` put together from tiles' tracks ``(starts (B,), values (B, T, L))``;
+    None when the tiles do not cover ``[lo, hi)``."""
+    if input_tracks is None:
+        return None
+    starts, values = input_tracks
+    out = np.empty((values.shape[1], hi - lo), np.float32)
+    covered = lo
+    for s, v in sorted(zip(starts.tolist(), values), key=lambda sv: sv[0]):
+        a, b = max(covered, s), min(hi, s + v.shape[1])
+        if a > covered:
+            return None  # a gap
+        if b > a:
+            out[:, a - lo:b - lo] = v[:, a - s:b - s]
+            covered = b
+    return out if covered >= hi else None
 
 
 def build_null(scanner: Scanner, sources: Sequence, config: ScanConfig, fingerprint: str = "",
@@ -1133,7 +1159,8 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                 if not len(res["value"]):
                     continue
                 det_idx = np.where(res["det"] < 0, scanner.n_filters, res["det"])
-                res["stratum"] = candidate_strata(src, res["pos"], scanner.width, null.edges)
+                res["stratum"] = candidate_strata(src, res["pos"], scanner.width, null.edges,
+                                                    res["input_tracks"])
                 p = null.pvalues(det_idx, res["value"], stratum=res["stratum"])
                 keep = p <= cfg.q
                 if not keep.any():
@@ -1266,6 +1293,41 @@ def _has_data(bw, chrom: str) -> bool:
     except RuntimeError:
         return False
 
+#: the most bases read from the genome at once when naming calls
+NAME_BLOCK = 1_000_000
+
+
+def _call_windows(genome, calls: pd.DataFrame, alphabet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The codes of each call's interval ``±labels.FLANK`` as one ``(N, L)`` array padded with
+    255 and their lengths (as :func:`seqfm.labels.pad` makes them), and the letter counts
+    ``(A,)`` of every call's ``±labels.BG_FLANK`` summed over the calls. The genome is read
+    once per block of nearby calls (:data:`NAME_BLOCK`), not call by call."""
+    from . import labels as labels_mod
+
+    chrom = calls["chrom"].astype(str).to_numpy()
+    start = calls["start"].to_numpy(np.int64)
+    end = calls["end"].to_numpy(np.int64)
+    sizes = np.array([genome.sizes[c] for c in chrom], np.int64)
+    w_lo, w_hi = np.maximum(start - labels_mod.FLANK, 0), np.minimum(end + labels_mod.FLANK, sizes)
+    b_lo, b_hi = np.maximum(start - labels_mod.BG_FLANK, 0), np.minimum(end + labels_mod.BG_FLANK, sizes)
+    lengths = w_hi - w_lo
+    windows = np.full((len(calls), int(lengths.max(initial=0))), 255, np.uint8)
+    counts = np.zeros(alphabet.size, np.int64)
+    cols = np.arange(windows.shape[1])
+    # blocks: the calls of one chromosome whose flanks start in the same NAME_BLOCK bases
+    block = pd.factorize(chrom)[0] * (int(sizes.max(initial=0)) // NAME_BLOCK + 1) + b_lo // NAME_BLOCK
+    order = np.argsort(block, kind="stable")
+    for idx in np.split(order, np.flatnonzero(np.diff(block[order])) + 1):
+        lo, hi = int(b_lo[idx].min()), int(b_hi[idx].max())
+        codes = GenomeSource(genome, chrom[idx[0]], alphabet).read(lo, hi)
+        onehot = codes[:, None] == np.arange(alphabet.size, dtype=np.uint8)
+        cum = np.concatenate([np.zeros((1, alphabet.size), np.int64), np.cumsum(onehot, axis=0)])
+        counts += (cum[b_hi[idx] - lo] - cum[b_lo[idx] - lo]).sum(axis=0)
+        at = w_lo[idx, None] - lo + cols[None, :]
+        inside = cols[None, :] < lengths[idx, None]
+        windows[idx] = np.where(inside, codes[np.minimum(at, len(codes) - 1)], 255)
+    return windows, lengths, counts
+
 
 def name_calls(table: pd.DataFrame, labels, genome_path) -> pd.DataFrame:
     """The call table with each filter call named after the cluster whose PWM explains its
@@ -1283,20 +1345,9 @@ def name_calls(table: pd.DataFrame, labels, genome_path) -> pd.DataFrame:
     if not len(rows):
         return table
     genome = Genome(genome_path)
-    chrom = table["chrom"].to_numpy()[rows]
-    start = table["start"].to_numpy(np.int64)[rows]
-    end = table["end"].to_numpy(np.int64)[rows]
-    windows, around = [], []
-    sources: dict = {}
-    for c, s, e in zip(chrom.tolist(), start.tolist(), end.tolist()):
-        src = sources.get(c) or sources.setdefault(c, GenomeSource(genome, c, DNA))
-        lo, hi = max(0, s - labels_mod.BG_FLANK), min(src.length, e + labels_mod.BG_FLANK)
-        codes = src.read(lo, hi)
-        around.append(codes)
-        a = max(0, s - labels_mod.FLANK) - lo
-        windows.append(codes[a: min(src.length, e + labels_mod.FLANK) - lo])
-    background = labels_mod.composition(np.concatenate(around), DNA.size)
-    take, k, rev = labels_mod.choose(namer, *labels_mod.pad(windows, 255), background,
+    windows, lengths, counts = _call_windows(genome, table.iloc[rows], DNA)
+    background = labels_mod.frequencies(counts)
+    take, k, rev = labels_mod.choose(namer, windows, lengths, background,
                                      table["cluster"].to_numpy()[rows])
     rows, k, rev = rows[take], k[take], rev[take]
     table = table.copy()

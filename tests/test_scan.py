@@ -519,3 +519,23 @@ def test_cam_peaks_decide_as_the_filter_peaks_do():
             runs.append([o[:n] for o in out[:4]] + [out[5]])
         for a, b in zip(*runs):
             assert np.array_equal(a, b), trial
+
+
+def test_candidate_strata_from_the_tiles_equal_a_fresh_read():
+    """The strata come from the tracks the tiles were read with; where the tiles leave a gap
+    the source is read again; the strata are the same either way."""
+    rng = np.random.default_rng(5)
+    n, width = 3000, 9
+    src = scan.ArraySource("chr1", rng.integers(0, 4, n).astype(np.uint8),
+                           rng.random((2, n)).astype(np.float32))
+    edges = np.array([0.45, 0.5, 0.55])
+    starts = np.array([0, 900, 1800], np.int64)  # overlapping tiles of 1,000
+    tiles = (starts, np.stack([src.tracks(s, s + 1000) for s in starts]))
+    pos = np.sort(rng.choice(np.arange(0, 2790), 200, replace=False))
+    want = scan.candidate_strata(src, pos, width, edges)
+    assert len(np.unique(want)) == 4
+    np.testing.assert_array_equal(scan.candidate_strata(src, pos, width, edges, tiles), want)
+    gap = (starts[[0, 2]], tiles[1][[0, 2]])  # [1000, 1800) is missing: read again
+    np.testing.assert_array_equal(scan.candidate_strata(src, pos, width, edges, gap), want)
+    assert scan._span_from_tiles(gap, 0, 2000) is None
+    np.testing.assert_array_equal(scan._span_from_tiles(tiles, 950, 2500), src.tracks(950, 2500))
