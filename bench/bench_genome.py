@@ -156,9 +156,9 @@ def _job_of(cmd: list[str]) -> str | None:
         return None
     if "scan-plan" in line:
         return "scan_plan"
-    if "--make-null" in line:
+    if "scan-null" in line:
         return "scan_null"
-    if "--gather" in line:
+    if "scan-merge" in line:
         return "scan (gather)"
     if "--chroms-file" in line:
         words = line.split()

@@ -339,7 +339,7 @@ def scan_sequence(model, seq: str, tracks=None, tile: int = 20_000, filters: Seq
     (window start), ``detector`` (filter index, -1 CAM), ``strand`` (0/1) and ``value``.
     P-values need a genome null: use ``seqfm scan`` for calls.
     """
-    from .scan import ArraySource, ScanConfig, Scanner
+    from .scanner import ArraySource, ScanConfig, Scanner
 
     cfg = ScanConfig(tile=tile, bin=1, tracks=[f"filter_{k}" for k in filters], device="cpu",
                      engine="torch")

@@ -185,8 +185,6 @@ def simulate_protein(out_dir: str | os.PathLike, seed: int = 1, n_positives: int
             import shutil
 
             if any(p.suffix != ".a3m" for p in (out / "msa").iterdir()):  # not ours: keep it
-                from .errors import InputError
-
                 raise InputError(f"{out / 'msa'}: holds files that are not simulated alignments; "
                                  f"seqfm never deletes what it did not write: give another --out")
             shutil.rmtree(out / "msa")

@@ -40,3 +40,16 @@ def test_a_changed_value_is_a_difference(tmp_path):
     assert sorted(d.split(":")[0] for d in diffs) == ["extra.tsv", "maps.npz", "report.html",
                                                       "summary.json"]
     assert cr.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 1
+
+
+def test_two_checkouts_compare_alike(tmp_path):
+    """A shard's scan.json names files in its own project: two checkouts still compare equal."""
+    for project in ("one", "two"):
+        res = tmp_path / project / "results"
+        res.mkdir(parents=True)
+        (res / "scan.json").write_text(json.dumps({"null": str(res / "null.npz"), "n": 3}))
+        (res / "sites.bed").write_text(f"# genome {tmp_path / project}/genome.fa\nchr1\t1\t2\n")
+    assert cr.compare(tmp_path / "one" / "results", tmp_path / "two" / "results", cr.SKIP) == []
+    (tmp_path / "two" / "results" / "scan.json").write_text(json.dumps({"null": "/elsewhere", "n": 3}))
+    assert cr.compare(tmp_path / "one" / "results", tmp_path / "two" / "results", cr.SKIP) == [
+        "scan.json: differs"]

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from seqfm import labels as L
-from seqfm import scan
+from seqfm import scan_calls
 from seqfm.alphabet import DNA, reverse_complement_codes
 from seqfm.motifs import PWM, write_meme
 
@@ -90,7 +90,7 @@ def test_candidates_are_named_or_influential_motifs(tmp_path):
 def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
     """Wiring of seqfm scan: filter_0 sits in the E-box cluster but its call lies on a GATA
     site; the call is named after the GATA cluster, on the strand of the site."""
-    from seqfm import scan, sites
+    from seqfm import sites
 
     rng = np.random.default_rng(3)
     seq = DNA.decode(rng.integers(0, 4, 400).astype(np.uint8))
@@ -111,7 +111,7 @@ def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
                           "strand": ["+", "+"], "detector": ["filter_0", "cam"],
                           "cluster": ["motif_1", "."], "activation": [1.0, 1.0], "p": [1e-6, 1e-6],
                           "q": [1e-3, 1e-3], "match_name": ["USF1", "."]})
-    out = scan.name_calls(table, labels, tmp_path / "genome.fa")
+    out = scan_calls.name_calls(table, labels, tmp_path / "genome.fa")
     call = out[out["detector"] == "filter_0"].iloc[0]
     assert (call["cluster"], call["match_name"], call["name"], call["strand"]) == \
         ("motif_2", "GATA1", "motif_2:chr1", "-")
@@ -132,8 +132,8 @@ def test_call_windows_read_in_blocks_equal_the_calls_read_one_by_one(tmp_path, m
     chrom = rng.choice(list(chroms), 60)
     start = np.array([rng.integers(0, chroms[c] - 20) for c in chrom])
     calls = pd.DataFrame({"chrom": chrom, "start": start, "end": start + rng.integers(5, 20, 60)})
-    monkeypatch.setattr(scan, "NAME_BLOCK", 700)  # many blocks, calls on their edges
-    windows, lengths, counts = scan._call_windows(Genome(tmp_path / "g.fa"), calls, DNA)
+    monkeypatch.setattr(scan_calls, "NAME_BLOCK", 700)  # many blocks, calls on their edges
+    windows, lengths, counts = scan_calls._call_windows(Genome(tmp_path / "g.fa"), calls, DNA)
     one_by_one, around = [], []
     for c, s, e in zip(calls["chrom"], calls["start"], calls["end"]):
         n = chroms[c]
