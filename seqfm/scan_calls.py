@@ -316,9 +316,12 @@ def _call_windows(genome, calls: pd.DataFrame, alphabet) -> tuple[np.ndarray, np
     for idx in np.split(order, np.flatnonzero(np.diff(block[order])) + 1):
         lo, hi = int(b_lo[idx].min()), int(b_hi[idx].max())
         codes = GenomeSource(genome, chrom[idx[0]], alphabet).read(lo, hi)
-        onehot = codes[:, None] == np.arange(alphabet.size, dtype=np.uint8)
-        cum = np.concatenate([np.zeros((1, alphabet.size), np.int64), np.cumsum(onehot, axis=0)])
-        counts += (cum[b_hi[idx] - lo] - cum[b_lo[idx] - lo]).sum(axis=0)
+        # each base counted once per call whose flanks cover it
+        depth = np.zeros(hi - lo + 1, np.int64)
+        np.add.at(depth, b_lo[idx] - lo, 1)
+        np.add.at(depth, b_hi[idx] - lo, -1)
+        depth = np.cumsum(depth[:-1])
+        counts += np.bincount(codes, weights=depth, minlength=256)[:alphabet.size].astype(np.int64)
         at = w_lo[idx, None] - lo + cols[None, :]
         inside = cols[None, :] < lengths[idx, None]
         windows[idx] = np.where(inside, codes[np.minimum(at, len(codes) - 1)], 255)
