@@ -385,7 +385,8 @@ def report(res: dict) -> str:
     sc = s["scan_config"]
     lines.append(f"workflow scan on {s['cores']} cores: `{wf['command']}`")
     lines.append(f"  config: shard_bases {sc['shard_bases'] / 1e6:g} Mb, null_bases {sc['null_bases'] / 1e6:g} Mb, "
-                 f"tile {sc['tile']}, batch {sc['batch_size']}, bin {sc['bin']}, threads {sc['threads']}; "
+                 f"tile {sc['tile']}, batch {sc['batch_size']}, bin {sc['bin']}, threads: null "
+                 f"{sc['threads']}, each shard {sc.get('shard_threads', sc['threads'])}; "
                  f"model {s['model']}")
     lines.append(f"  exit status {wf['returncode']}; wall time {wf['wall_s']:.0f} s "
                  f"({s['size'] / 1e6 / wf['wall_s']:.2f} Mb/s end to end)")

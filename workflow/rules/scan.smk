@@ -67,7 +67,7 @@ rule scan_shard:
         cam="results/{sample}/scan_shards/{shard}/cam.bw",
     log:
         "results/{sample}/logs/scan_{shard}.log",
-    threads: config["scan"]["threads"]
+    threads: config["scan"].get("shard_threads", 1)
     resources:
         gpu=1 if config["scan"]["gpu"] else 0,
         mem_mb=scan_shard_mem_mb,
