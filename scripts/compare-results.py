@@ -75,6 +75,31 @@ def without_volatile_columns(text: str, suffix: str) -> str:
     return "\n".join(sep.join(r[i] for i in keep if i < len(r)) for r in rows)
 
 
+EMBEDDED = re.compile(r"data:(application/json|text/[\w-]+);base64,([A-Za-z0-9+/=]+)")
+SUFFIX_OF = {"application/json": ".json", "text/csv": ".csv", "text/tab-separated-values": ".tsv"}
+
+
+def embedded_files(html: str) -> str:
+    """A page with its embedded text files (data URIs: the report's downloads) decoded and
+    set aside like files of their own: JSON without its volatile keys, tables without their
+    timing columns."""
+    import base64
+
+    def decoded(m: re.Match) -> str:
+        text = base64.b64decode(m.group(2)).decode("utf-8", "replace")
+        suffix = SUFFIX_OF.get(m.group(1), ".txt")
+        if suffix == ".json":
+            try:
+                text = json.dumps(scrub(json.loads(text)), sort_keys=True)
+            except ValueError:
+                pass
+        elif suffix in (".csv", ".tsv"):
+            text = without_volatile_columns(text.replace("\r\n", "\n"), suffix)
+        return f"data:{m.group(1)},{text}"
+
+    return EMBEDDED.sub(decoded, html)
+
+
 def same_npz(a: Path, b: Path) -> bool:
     import numpy as np
 
@@ -132,6 +157,8 @@ def same(a: Path, b: Path, roots: tuple[str, str] = ("", "")) -> bool:
             return False
         if suffix in (".csv", ".tsv"):
             x, y = without_volatile_columns(x, suffix), without_volatile_columns(y, suffix)
+        if suffix == ".html":
+            x, y = embedded_files(x), embedded_files(y)
         return mask(x) == mask(y)
     return False
 

@@ -53,3 +53,22 @@ def test_two_checkouts_compare_alike(tmp_path):
     (tmp_path / "two" / "results" / "scan.json").write_text(json.dumps({"null": "/elsewhere", "n": 3}))
     assert cr.compare(tmp_path / "one" / "results", tmp_path / "two" / "results", cr.SKIP) == [
         "scan.json: differs"]
+
+
+def test_embedded_downloads_are_compared_as_files(tmp_path):
+    """The report embeds files as data URIs: their timings are set aside, their values are not."""
+    import base64
+
+    def page(folder, seconds, auroc):
+        folder.mkdir()
+        csv = f"epoch,valid_auroc,seconds\r\n1,{auroc},{seconds}\r\n".encode()
+        js = json.dumps({"test": {"auroc": auroc}, "train_seconds": seconds}).encode()
+        (folder / "report.html").write_text(
+            f'<a href="data:text/csv;base64,{base64.b64encode(csv).decode()}">epochs</a>'
+            f'<a href="data:application/json;base64,{base64.b64encode(js).decode()}">metrics</a>')
+
+    page(tmp_path / "a", 1.5, 0.9)
+    page(tmp_path / "b", 7.25, 0.9)
+    page(tmp_path / "c", 1.5, 0.8)
+    assert cr.compare(tmp_path / "a", tmp_path / "b", cr.SKIP) == []
+    assert cr.compare(tmp_path / "a", tmp_path / "c", cr.SKIP) == ["report.html: differs"]
