@@ -284,18 +284,68 @@ class SeqCNN(nn.Module):
                 h = h + F.relu(conv(h))
         return h
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Last feature maps (strands merged), shape ``(N, D, L - W + 1)``, forward-strand positions."""
-        fwd, rev = self.first_layer(x)
+    def streams(self, fwd: torch.Tensor, rev: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The two strands' streams after the trunk (dropout, dilated layers), aligned.
+
+        Parameters
+        ----------
+        fwd : torch.Tensor, shape ``(N, F, L1)``
+            First-layer activations on the forward strand (:meth:`first_layer`), masked or
+            mixed as the caller likes.
+        rev : torch.Tensor, shape ``(N, F, L1)``, or None
+            The same on the reverse strand, at forward-strand window starts; None for a model
+            that reads one strand.
+
+        Returns
+        -------
+        (h_fwd, h_rev) : torch.Tensor, shape ``(N, D, L1)`` each (``h_rev`` None when ``rev``
+            is), both at forward-strand window starts: position ``j`` is the input window
+            ``[j, j + W)``. The merged feature maps (:meth:`features`) are their element-wise
+            maximum.
+        """
         if rev is None:
-            return self._trunk(fwd)
+            return self._trunk(fwd), None
         if self.project is None:
             # no positional layers after conv1: the streams are already aligned
-            return torch.maximum(self._trunk(fwd), self._trunk(rev))
+            return self._trunk(fwd), self._trunk(rev)
         # the reverse stream in its own (reverse-strand) coordinates, through the shared trunk
-        n = x.shape[0]
+        n = fwd.shape[0]
         out = self._trunk(torch.cat([fwd, rev.flip(-1)]))
-        return torch.maximum(out[:n], out[n:].flip(-1))
+        return out[:n], out[n:].flip(-1)
+
+    def strands(self, x: torch.Tensor, mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The forward and reverse streams of ``x`` after the trunk (:meth:`streams`).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(N, C, L)``
+        mask : torch.Tensor, shape ``(F,)`` or ``(N, F)``, optional
+            Multiplies each first-layer channel on both strands after its activation (0
+            zeroes a filter: what the model computes without it).
+
+        Returns
+        -------
+        (h_fwd, h_rev) : torch.Tensor, shape ``(N, D, L - W + 1)`` each; ``h_rev`` None for a
+            model that reads one strand. Reverse-complementing ``x`` swaps the two (each
+            flipped along positions).
+        """
+        fwd, rev = self.first_layer(x)
+        if mask is not None:
+            m = mask[..., None]  # the same factor at every position
+            fwd = fwd * m
+            rev = None if rev is None else rev * m
+        return self.streams(fwd, rev)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature maps (strands merged), shape ``(N, D, L - W + 1)``, forward-strand positions."""
+        h_fwd, h_rev = self.strands(x)
+        return h_fwd if h_rev is None else torch.maximum(h_fwd, h_rev)
+
+    def pool(self, h: torch.Tensor) -> torch.Tensor:
+        """Global pooling (``global_pool``) of feature maps ``(N, D, L1)`` over positions: ``(N, D)``."""
+        return h.amax(-1) if self.arch["global_pool"] == "max" else h.mean(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits.
@@ -308,9 +358,7 @@ class SeqCNN(nn.Module):
         -------
         torch.Tensor, shape ``(N,)``: logit of the positive class.
         """
-        h = self.features(x)
-        pooled = h.amax(-1) if self.arch["global_pool"] == "max" else h.mean(-1)
-        return self.head(pooled).squeeze(-1)
+        return self.head(self.pool(self.features(x))).squeeze(-1)
 
     def class_activation_map(self, x: torch.Tensor) -> torch.Tensor:
         """Class-activation map: the head's weights applied to the last feature maps.

@@ -209,11 +209,6 @@ class FilterSites:
     seq_max: np.ndarray | None = None
 
 
-def _both_strands(model, x):
-    """First-layer activations ``(B, F, L1)`` forward and reverse (None without strands)."""
-    return model.first_layer(x)
-
-
 def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
                   batch_size: int = 256, progress: bool = False, keep_bytes: int = 2 ** 28) -> FilterSites:
     """Basset's rule: count the letters of every window that activates a filter strongly.
@@ -256,7 +251,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
     kept, kept_bytes, keeping = [], 0, True
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+            fwd, rev = model.first_layer(x)
             size = sum(t.numel() * t.element_size() for t in (fwd, rev) if t is not None)
             keeping = keeping and kept_bytes + size <= keep_bytes
             if keeping:  # the first batches, while they fit
@@ -275,7 +270,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
         counts = torch.zeros(n_f, model.n_channels, width, dtype=torch.float64, device=dev)
         n_sites = torch.zeros(n_f, dtype=torch.float64, device=dev)
         for k, (x, _) in enumerate(source.iterate(index, batch_size)):
-            fwd, rev = kept[k] if k < len(kept) else _both_strands(model, x)
+            fwd, rev = kept[k] if k < len(kept) else model.first_layer(x)
             windows = x.unfold(2, width, 1)  # (B, C, L1, W), a view
             m = (fwd > thr[None, :, None]).float()
             n_sites += m.sum(dim=(0, 2), dtype=torch.float64)
@@ -342,8 +337,9 @@ def _channel_maxima(model, fwd, rev):
 def _masked_logits(model, fwd, rev, masks, alt=None, maxima=None):
     """Logits ``(K, B)`` with first-layer channels multiplied by ``masks`` ``(K, F)``.
 
-    Mirrors :meth:`SeqCNN.features` + pooling + head (eval mode), with the mask applied
-    after the ReLU of both strands. With ``alt = (fwd_alt, rev_alt)`` a masked channel takes
+    The masked first layer goes through :meth:`SeqCNN.streams`, strand maximum,
+    :meth:`SeqCNN.pool` and the head (eval mode): the mask applies after the first layer's
+    activation, on both strands. With ``alt = (fwd_alt, rev_alt)`` a masked channel takes
     its value from ``alt`` instead of 0 (``fwd * m + fwd_alt * (1 - m)``; an intervention on
     the inputs of some filters only).
 
@@ -362,24 +358,20 @@ def _masked_logits(model, fwd, rev, masks, alt=None, maxima=None):
             pooled = pooled + maxima[1][None] * (1 - mk)
         return model.head(pooled.reshape(k * b, -1)).squeeze(-1).reshape(k, b)
     mk = masks[:, None, :, None]
-    f = fwd[None] * mk
+    f = _masked(fwd, mk, None if alt is None else alt[0])
+    r = None if rev is None else _masked(rev, mk, None if alt is None else alt[1])
+    h_f, h_r = model.streams(f, r)
+    h = h_f if h_r is None else torch.maximum(h_f, h_r)
+    return model.head(model.pool(h)).squeeze(-1).reshape(k, b)
+
+
+def _masked(acts, mk, alt=None):
+    """First-layer activations ``(B, F, L1)`` under each of ``K`` masks ``mk`` ``(K, 1, F, 1)``,
+    flattened to ``(K * B, F, L1)``; a masked channel takes ``alt``'s value when given."""
+    out = acts[None] * mk
     if alt is not None:
-        f = f + alt[0][None] * (1 - mk)
-    f = f.reshape(k * b, *fwd.shape[1:])
-    if rev is None:
-        h = model._trunk(f)
-    else:
-        r = rev[None] * mk
-        if alt is not None:
-            r = r + alt[1][None] * (1 - mk)
-        r = r.reshape(k * b, *rev.shape[1:])
-        if model.project is None:
-            h = torch.maximum(model._trunk(f), model._trunk(r))
-        else:
-            out = model._trunk(torch.cat([f, r.flip(-1)]))
-            h = torch.maximum(out[: k * b], out[k * b:].flip(-1))
-    pooled = h.amax(-1) if model.arch["global_pool"] == "max" else h.mean(-1)
-    return model.head(pooled).squeeze(-1).reshape(k, b)
+        out = out + alt[None] * (1 - mk)
+    return out.reshape(-1, *acts.shape[1:])
 
 
 def ablation_logits(model, source, index: np.ndarray, masks: np.ndarray, batch_size: int = 256,
@@ -413,7 +405,7 @@ def ablation_logits(model, source, index: np.ndarray, masks: np.ndarray, batch_s
     bar = _bar(progress, len(index), "filter ablation")
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+            fwd, rev = model.first_layer(x)
             per_mask = fwd.numel() * (1 if rev is None else 2) * 2
             chunk = max(1, int(max_elements // max(per_mask, 1)))
             cmax = _channel_maxima(model, fwd, rev)
@@ -1203,7 +1195,7 @@ def track_response(model, codes: np.ndarray, tracks: np.ndarray, index: np.ndarr
     with torch.inference_mode():
         for (x, _), (xb, _), (xs, _) in zip(real.iterate(rows, batch_size), bg.iterate(rows, batch_size),
                                             shuf.iterate(rows, batch_size)):
-            maps = [_both_strands(model, v) for v in (x, xb, xs)]
+            maps = [model.first_layer(v) for v in (x, xb, xs)]
             for s in range(2):
                 a, ab, ash = (m[s] for m in maps)
                 if a is None:
@@ -1319,14 +1311,14 @@ def heldout_pass(model, source, index: np.ndarray, masks: np.ndarray, background
     bg_iter = background_source.iterate(rows, batch_size) if background_source is not None else None
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+            fwd, rev = model.first_layer(x)
             cmax = _channel_maxima(model, fwd, rev)
             base.append((model(x) if cmax is None else model.head(cmax).squeeze(-1)).float())
             acts = fwd if rev is None else torch.maximum(fwd, rev)
             smax.append((acts.amax(dim=2) if cmax is None else cmax).float().cpu())
             if bg_iter is not None:
                 xb, _ = next(bg_iter)
-                alt = _both_strands(model, xb)
+                alt = model.first_layer(xb)
                 maxima = None if cmax is None else (cmax, _channel_maxima(model, *alt))
                 per_mask = fwd.numel() * (1 if rev is None else 2) * 3
                 chunk = max(1, int(max_elements // max(per_mask, 1)))
