@@ -41,7 +41,7 @@ import logging
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -51,6 +51,9 @@ from . import __version__
 from .alphabet import get as get_alphabet
 from .errors import InputError
 from .io import atomic_path, atomic_write
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 #: architecture defaults; ``model.json``'s ``architecture`` overrides them
 DEFAULTS: dict[str, Any] = {
@@ -456,7 +459,8 @@ def load_state_dict_file(path: str | os.PathLike, device: str | torch.device = "
 
 
 def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
-         device: str | torch.device = "cpu") -> tuple[SeqCNN, dict]:
+         device: str | torch.device = "cpu", dataset: Dataset | None = None,
+         dataset_dir: str | os.PathLike | None = None) -> tuple[SeqCNN, dict]:
     """Rebuild a model from ``model.json`` and load the weights of ``model.pt``.
 
     Parameters
@@ -466,6 +470,11 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     model_json : path
         The architecture and metadata.
     device : str or torch.device
+        A device, not ``auto`` (the callers pick one with ``seqfm.train.pick_device``).
+    dataset : seqfm.dataset.Dataset, optional
+        The data the model is about to read: checked with :func:`check_dataset`.
+    dataset_dir : path, optional
+        Where ``dataset`` was read from, named in the errors.
 
     Returns
     -------
@@ -475,14 +484,45 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     ------
     InputError
         A missing, unreadable or tampered file, or weights that do not fit the architecture
-        (naming the file and the first mismatching tensor).
+        (naming the file and the first mismatching tensor); a ``dataset`` the model cannot read.
     """
     info = read_model_json(model_json)
     info["architecture"].setdefault("first_layer", LEGACY_FIRST_LAYER)
     state = load_state_dict_file(model_pt, "cpu")
     model = SeqCNN(checked_architecture(info["architecture"], state, model_pt, model_json))
     model.load_state_dict(state)
+    if dataset is not None:
+        check_dataset(model, info, dataset, model_json, dataset_dir)
     return model.to(device).eval(), info
+
+
+def check_dataset(model: SeqCNN, info: dict, dataset: Dataset, model_json: str | os.PathLike,
+                  dataset_dir: str | os.PathLike | None = None) -> None:
+    """Refuse, in one line naming ``model_json`` or ``dataset_dir``, data the model cannot read.
+
+    The dataset must be of the model's alphabet, hold the conservation tracks the model was
+    trained on (the names of ``info["tracks"]``, in order, when ``model.json`` records them --
+    models written before it did are let through -- and as many of them) and sequences at
+    least as long as the filters.
+    """
+    name = f"the dataset {dataset_dir}" if dataset_dir is not None else "the dataset"
+    alphabet = dataset.alphabet.name
+    if alphabet != model.arch["alphabet"]:
+        raise InputError(f"{model_json}: the model reads {model.arch['alphabet']} but {name} "
+                         f"holds {alphabet} sequences")
+    want = info.get("tracks")
+    if want is not None and list(want) != dataset.track_names:
+        raise InputError(f"{model_json}: the model was trained on track(s) {list(want)} but "
+                         f"{name} holds {dataset.track_names}; encode it with the same "
+                         f"tracks, in the same order")
+    n_tracks = dataset.tracks.shape[1] if dataset.tracks.ndim == 3 else 0
+    if n_tracks != model.arch["n_tracks"]:
+        raise InputError(f"{model_json}: the model reads {model.arch['n_tracks']} conservation "
+                         f"track(s) but {name} has {n_tracks}")
+    length = dataset.codes.shape[1]
+    if length < model.filter_width:
+        raise InputError(f"{dataset_dir or 'the dataset'}: sequences of length {length} are "
+                         f"shorter than the filters ({model.filter_width})")
 
 
 def read_model_json(path: str | os.PathLike) -> dict:

@@ -1511,18 +1511,9 @@ def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: boo
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     dset_path = Path(dataset_dir)
-    if not (dset_path / "dataset.json").is_file():
-        raise InputError(f"{dset_path}: not a dataset folder (no dataset.json); run `seqfm encode` first")
     data = ds_mod.read(dset_path)
-    model, info = model_mod.load(model_pt, model_json, device)
+    model, info = model_mod.load(model_pt, model_json, device, dataset=data, dataset_dir=dset_path)
     alpha = model.alphabet
-    if data.alphabet.name != alpha.name:
-        raise InputError(f"{model_json}: the model reads {alpha.name} but {dset_path} holds "
-                         f"{data.alphabet.name} sequences")
-    ds_mod.check_model_tracks(info, data, model_json, dset_path)
-    if data.n_channels != model.n_channels:
-        raise InputError(f"{model_json}: the model takes {model.n_channels} input channels but "
-                         f"{dset_path} gives {data.n_channels} (letters + {data.tracks.shape[1]} tracks)")
     labels = np.asarray(data.labels).astype(np.int64)
     policy = info.get("policy", data.info.get("policy", "uniform"))
     source = BatchSource(data.codes, data.tracks, labels, device, alpha, policy)

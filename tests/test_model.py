@@ -304,3 +304,36 @@ def test_a_mask_zeroing_a_filter_changes_only_what_reads_it(dilated):
         keep = [0, 1, 3, 4]
         assert torch.equal(m_f[:, keep], h_f[:, keep]) and torch.equal(m_r[:, keep], h_r[:, keep])
         assert (h_f[:, 2] > 0).any()
+
+
+# ---------------------------------------------------------------------- load against a dataset
+def _dataset(alphabet="dna", length=20, tracks=("cons",)):
+    import pandas as pd
+
+    from seqfm.dataset import Dataset
+
+    return Dataset(np.zeros((2, length), np.uint8), np.zeros((2, len(tracks), length), np.float16),
+                   np.ones(2, np.uint8), pd.DataFrame(), {"alphabet": alphabet, "tracks": list(tracks)})
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"alphabet": "protein"}, r"model\.json: the model reads dna but the dataset ds holds protein"),
+    ({"tracks": ("phyloP",)}, r"model\.json: the model was trained on track\(s\) \['cons'\]"),
+    ({"tracks": ()}, r"model\.json: the model was trained on track\(s\) \['cons'\] but the dataset ds holds \[\]"),
+    ({"length": 4}, r"ds: sequences of length 4 are shorter than the filters \(5\)"),
+])
+def test_load_refuses_a_dataset_the_model_cannot_read(tmp_path, data, message):
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 3, "filter_width": 5})
+    pt, js = M.save(net, tmp_path, {"tracks": ["cons"]})
+    with pytest.raises(InputError, match=message) as err:
+        M.load(pt, js, dataset=_dataset(**data), dataset_dir="ds")
+    assert "\n" not in str(err.value)
+    loaded, info = M.load(pt, js, dataset=_dataset(), dataset_dir="ds")
+    assert loaded.arch["n_tracks"] == 1 and info["tracks"] == ["cons"]
+
+
+def test_load_counts_the_tracks_of_a_model_json_without_names(tmp_path):
+    pt, js = M.save(M.SeqCNN({"n_filters": 3, "filter_width": 5}), tmp_path)
+    with pytest.raises(InputError, match=r"model\.json: the model reads 0 conservation track\(s\) "
+                                         r"but the dataset has 1$"):
+        M.load(pt, js, dataset=_dataset())
