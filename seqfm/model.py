@@ -18,8 +18,8 @@ Strand awareness (DNA, on by default): every filter also scans the reverse stran
 *same* weights, reverse-complemented (length flipped, A<->T and C<->G channels swapped; track
 channels only flipped, since per-position scores belong to both strands). The network runs on
 both strands as two streams with shared weights; the streams are aligned position by position
-(the reverse stream is flipped back onto forward coordinates) and merged by an element-wise max
-before global pooling. The logits are therefore exactly invariant (up to float rounding) under
+(the reverse stream is flipped back onto forward coordinates; :meth:`SeqCNN.strands`) and merged
+by an element-wise max before global pooling. The logits are therefore exactly invariant (up to float rounding) under
 reverse-complementing the input, and a motif is learned once, not as a forward and a reverse copy.
 
 The gated first layer makes a filter a sequence motif detector by construction: the tracks
@@ -470,7 +470,7 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     model_json : path
         The architecture and metadata.
     device : str or torch.device
-        A device, not ``auto`` (the callers pick one with ``seqfm.train.pick_device``).
+        A device, not ``auto`` (the verbs resolve ``auto`` with ``pick_device`` first).
     dataset : seqfm.dataset.Dataset, optional
         The data the model is about to read: checked with :func:`check_dataset`.
     dataset_dir : path, optional

@@ -256,12 +256,17 @@ def test_strands_merge_to_the_feature_maps_bit_for_bit(dilated, pool, tracks, la
         assert torch.equal(net(x), net.head(pooled).squeeze(-1))
 
 
+def tracked_net_and_input(seed, dilated, n_filters=6, channels=4):
+    """A strand-aware model reading one track (filters of width 5) and an input ``(3, 5, 30)``."""
+    torch.manual_seed(seed)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": n_filters, "filter_width": 5,
+                    "dilated_layers": dilated, "dilated_channels": channels}).eval()
+    return net, make_x(*dna_input(n=3, length=30))
+
+
 @pytest.mark.parametrize("dilated", [0, 2])
 def test_reverse_complement_swaps_the_strands(dilated):
-    torch.manual_seed(7)
-    net = M.SeqCNN({"n_tracks": 1, "n_filters": 6, "filter_width": 5, "dilated_layers": dilated,
-                    "dilated_channels": 4}).eval()
-    x = make_x(*dna_input(n=3, length=30))
+    net, x = tracked_net_and_input(7, dilated)
     with torch.no_grad():
         h_f, h_r = net.strands(x)
         rc_f, rc_r = net.strands(net.reverse_complement(x))
@@ -280,10 +285,7 @@ def test_a_single_strand_model_has_no_reverse_stream():
 
 @pytest.mark.parametrize("dilated", [0, 1])
 def test_a_mask_zeroing_a_filter_changes_only_what_reads_it(dilated):
-    torch.manual_seed(9)
-    net = M.SeqCNN({"n_tracks": 1, "n_filters": 5, "filter_width": 5, "dilated_layers": dilated,
-                    "dilated_channels": 3}).eval()
-    x = make_x(*dna_input(n=3, length=30))
+    net, x = tracked_net_and_input(9, dilated, n_filters=5, channels=3)
     mask = torch.ones(5)
     mask[2] = 0.0
     with torch.no_grad():
