@@ -145,21 +145,6 @@ def read(folder: str | os.PathLike, mmap: bool = True) -> Dataset:
     )
 
 
-def check_model_tracks(info: dict, dataset: Dataset, model_json, folder) -> None:
-    """Refuse a dataset whose conservation tracks are not those the model was trained on.
-
-    ``info`` is the model's ``model.json``; its ``tracks`` (names, in order) must equal the
-    dataset's. Models written before track names were recorded are let through.
-    """
-    from .errors import InputError
-
-    want = info.get("tracks")
-    if want is not None and list(want) != dataset.track_names:
-        raise InputError(f"{model_json}: the model was trained on track(s) {list(want)} but the "
-                         f"dataset {folder} holds {dataset.track_names}; encode it with the same "
-                         f"tracks, in the same order")
-
-
 def encode(table: pd.DataFrame, alphabet: str, policy: str = "uniform",
            tracks: list[str] | None = None, seed: int = 1, fill: float = 0.0,
            source: str = "prepared table") -> Dataset:

@@ -139,7 +139,7 @@ def maps(model, x: torch.Tensor, cam: bool = True
         strand = (rev > fwd).to(torch.int8)
     if not cam:
         return values, strand, None, None
-    c, c_strand = _cam(model, x, fwd, rev)
+    c, c_strand = _cam(model, fwd, rev)
     if model.arch["n_tracks"]:
         c = c - reference_cam(model, x)
     return values, strand, c, c_strand
@@ -149,22 +149,17 @@ def reference_cam(model, x: torch.Tensor) -> torch.Tensor:
     """The CAM ``(N, L1)`` of :meth:`seqfm.model.SeqCNN.reference_input` (uniform letters, the
     tracks of ``x``): what the conservation alone gives, subtracted from a tracked model's CAM."""
     ref = model.reference_input(x)
-    return _cam(model, ref, *model.first_layer(ref))[0]
+    return _cam(model, *model.first_layer(ref))[0]
 
 
-def _cam(model, x, fwd, rev):
-    """The CAM and its strand from the first-layer streams of ``x`` (:meth:`SeqCNN.first_layer`)."""
+def _cam(model, fwd, rev):
+    """The CAM ``(N, L1)`` and its strand (int8 ``(N, L1)``) from the first-layer streams
+    (:meth:`SeqCNN.first_layer`) through the trunk (:meth:`SeqCNN.streams`)."""
     w = model.head.weight[0]
-    if rev is None:
-        c = torch.einsum("d,ndl->nl", w, model._trunk(fwd))
+    h_f, h_r = model.streams(fwd, rev)
+    if h_r is None:
+        c = torch.einsum("d,ndl->nl", w, h_f)
         return c, torch.zeros(c.shape, dtype=torch.int8, device=c.device)
-    if model.project is None:
-        # no positional layers after conv1: the streams are aligned as they are
-        h_f, h_r = model._trunk(fwd), model._trunk(rev)
-    else:
-        n = x.shape[0]
-        out = model._trunk(torch.cat([fwd, rev.flip(-1)]))
-        h_f, h_r = out[:n], out[n:].flip(-1)
     c = torch.einsum("d,ndl->nl", w, torch.maximum(h_f, h_r))
     c_f = torch.einsum("d,ndl->nl", w, h_f)
     c_r = torch.einsum("d,ndl->nl", w, h_r)

@@ -18,8 +18,8 @@ Strand awareness (DNA, on by default): every filter also scans the reverse stran
 *same* weights, reverse-complemented (length flipped, A<->T and C<->G channels swapped; track
 channels only flipped, since per-position scores belong to both strands). The network runs on
 both strands as two streams with shared weights; the streams are aligned position by position
-(the reverse stream is flipped back onto forward coordinates) and merged by an element-wise max
-before global pooling. The logits are therefore exactly invariant (up to float rounding) under
+(the reverse stream is flipped back onto forward coordinates; :meth:`SeqCNN.strands`) and merged
+by an element-wise max before global pooling. The logits are therefore exactly invariant (up to float rounding) under
 reverse-complementing the input, and a motif is learned once, not as a forward and a reverse copy.
 
 The gated first layer makes a filter a sequence motif detector by construction: the tracks
@@ -41,7 +41,7 @@ import logging
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -51,6 +51,9 @@ from . import __version__
 from .alphabet import get as get_alphabet
 from .errors import InputError
 from .io import atomic_path, atomic_write
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 #: architecture defaults; ``model.json``'s ``architecture`` overrides them
 DEFAULTS: dict[str, Any] = {
@@ -284,18 +287,68 @@ class SeqCNN(nn.Module):
                 h = h + F.relu(conv(h))
         return h
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Last feature maps (strands merged), shape ``(N, D, L - W + 1)``, forward-strand positions."""
-        fwd, rev = self.first_layer(x)
+    def streams(self, fwd: torch.Tensor, rev: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The two strands' streams after the trunk (dropout, dilated layers), aligned.
+
+        Parameters
+        ----------
+        fwd : torch.Tensor, shape ``(N, F, L1)``
+            First-layer activations on the forward strand (:meth:`first_layer`), masked or
+            mixed as the caller likes.
+        rev : torch.Tensor, shape ``(N, F, L1)``, or None
+            The same on the reverse strand, at forward-strand window starts; None for a model
+            that reads one strand.
+
+        Returns
+        -------
+        (h_fwd, h_rev) : torch.Tensor, shape ``(N, D, L1)`` each (``h_rev`` None when ``rev``
+            is), both at forward-strand window starts: position ``j`` is the input window
+            ``[j, j + W)``. The merged feature maps (:meth:`features`) are their element-wise
+            maximum.
+        """
         if rev is None:
-            return self._trunk(fwd)
+            return self._trunk(fwd), None
         if self.project is None:
             # no positional layers after conv1: the streams are already aligned
-            return torch.maximum(self._trunk(fwd), self._trunk(rev))
+            return self._trunk(fwd), self._trunk(rev)
         # the reverse stream in its own (reverse-strand) coordinates, through the shared trunk
-        n = x.shape[0]
+        n = fwd.shape[0]
         out = self._trunk(torch.cat([fwd, rev.flip(-1)]))
-        return torch.maximum(out[:n], out[n:].flip(-1))
+        return out[:n], out[n:].flip(-1)
+
+    def strands(self, x: torch.Tensor, mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The forward and reverse streams of ``x`` after the trunk (:meth:`streams`).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape ``(N, C, L)``
+        mask : torch.Tensor, shape ``(F,)`` or ``(N, F)``, optional
+            Multiplies each first-layer channel on both strands after its activation (0
+            zeroes a filter: what the model computes without it).
+
+        Returns
+        -------
+        (h_fwd, h_rev) : torch.Tensor, shape ``(N, D, L - W + 1)`` each; ``h_rev`` None for a
+            model that reads one strand. Reverse-complementing ``x`` swaps the two (each
+            flipped along positions).
+        """
+        fwd, rev = self.first_layer(x)
+        if mask is not None:
+            m = mask[..., None]  # the same factor at every position
+            fwd = fwd * m
+            rev = None if rev is None else rev * m
+        return self.streams(fwd, rev)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature maps (strands merged), shape ``(N, D, L - W + 1)``, forward-strand positions."""
+        h_fwd, h_rev = self.strands(x)
+        return h_fwd if h_rev is None else torch.maximum(h_fwd, h_rev)
+
+    def pool(self, h: torch.Tensor) -> torch.Tensor:
+        """Global pooling (``global_pool``) of feature maps ``(N, D, L1)`` over positions: ``(N, D)``."""
+        return h.amax(-1) if self.arch["global_pool"] == "max" else h.mean(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits.
@@ -308,9 +361,7 @@ class SeqCNN(nn.Module):
         -------
         torch.Tensor, shape ``(N,)``: logit of the positive class.
         """
-        h = self.features(x)
-        pooled = h.amax(-1) if self.arch["global_pool"] == "max" else h.mean(-1)
-        return self.head(pooled).squeeze(-1)
+        return self.head(self.pool(self.features(x))).squeeze(-1)
 
     def class_activation_map(self, x: torch.Tensor) -> torch.Tensor:
         """Class-activation map: the head's weights applied to the last feature maps.
@@ -408,7 +459,8 @@ def load_state_dict_file(path: str | os.PathLike, device: str | torch.device = "
 
 
 def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
-         device: str | torch.device = "cpu") -> tuple[SeqCNN, dict]:
+         device: str | torch.device = "cpu", dataset: Dataset | None = None,
+         dataset_dir: str | os.PathLike | None = None) -> tuple[SeqCNN, dict]:
     """Rebuild a model from ``model.json`` and load the weights of ``model.pt``.
 
     Parameters
@@ -418,6 +470,11 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     model_json : path
         The architecture and metadata.
     device : str or torch.device
+        A device, not ``auto`` (the verbs resolve ``auto`` with ``pick_device`` first).
+    dataset : seqfm.dataset.Dataset, optional
+        The data the model is about to read: checked with :func:`check_dataset`.
+    dataset_dir : path, optional
+        Where ``dataset`` was read from, named in the errors.
 
     Returns
     -------
@@ -427,14 +484,45 @@ def load(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     ------
     InputError
         A missing, unreadable or tampered file, or weights that do not fit the architecture
-        (naming the file and the first mismatching tensor).
+        (naming the file and the first mismatching tensor); a ``dataset`` the model cannot read.
     """
     info = read_model_json(model_json)
     info["architecture"].setdefault("first_layer", LEGACY_FIRST_LAYER)
     state = load_state_dict_file(model_pt, "cpu")
     model = SeqCNN(checked_architecture(info["architecture"], state, model_pt, model_json))
     model.load_state_dict(state)
+    if dataset is not None:
+        check_dataset(model, info, dataset, model_json, dataset_dir)
     return model.to(device).eval(), info
+
+
+def check_dataset(model: SeqCNN, info: dict, dataset: Dataset, model_json: str | os.PathLike,
+                  dataset_dir: str | os.PathLike | None = None) -> None:
+    """Refuse, in one line naming ``model_json`` or ``dataset_dir``, data the model cannot read.
+
+    The dataset must be of the model's alphabet, hold the conservation tracks the model was
+    trained on (the names of ``info["tracks"]``, in order, when ``model.json`` records them --
+    models written before it did are let through -- and as many of them) and sequences at
+    least as long as the filters.
+    """
+    name = f"the dataset {dataset_dir}" if dataset_dir is not None else "the dataset"
+    alphabet = dataset.alphabet.name
+    if alphabet != model.arch["alphabet"]:
+        raise InputError(f"{model_json}: the model reads {model.arch['alphabet']} but {name} "
+                         f"holds {alphabet} sequences")
+    want = info.get("tracks")
+    if want is not None and list(want) != dataset.track_names:
+        raise InputError(f"{model_json}: the model was trained on track(s) {list(want)} but "
+                         f"{name} holds {dataset.track_names}; encode it with the same "
+                         f"tracks, in the same order")
+    n_tracks = dataset.tracks.shape[1] if dataset.tracks.ndim == 3 else 0
+    if n_tracks != model.arch["n_tracks"]:
+        raise InputError(f"{model_json}: the model reads {model.arch['n_tracks']} conservation "
+                         f"track(s) but {name} has {n_tracks}")
+    length = dataset.codes.shape[1]
+    if length < model.filter_width:
+        raise InputError(f"{dataset_dir or 'the dataset'}: sequences of length {length} are "
+                         f"shorter than the filters ({model.filter_width})")
 
 
 def read_model_json(path: str | os.PathLike) -> dict:

@@ -32,14 +32,19 @@ import logging
 import math
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .alphabet import Alphabet, get as get_alphabet
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .model import SeqCNN
 
 log = logging.getLogger("seqfm")
 
@@ -209,11 +214,6 @@ class FilterSites:
     seq_max: np.ndarray | None = None
 
 
-def _both_strands(model, x):
-    """First-layer activations ``(B, F, L1)`` forward and reverse (None without strands)."""
-    return model.first_layer(x)
-
-
 def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
                   batch_size: int = 256, progress: bool = False, keep_bytes: int = 2 ** 28) -> FilterSites:
     """Basset's rule: count the letters of every window that activates a filter strongly.
@@ -256,7 +256,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
     kept, kept_bytes, keeping = [], 0, True
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+            fwd, rev = model.first_layer(x)
             size = sum(t.numel() * t.element_size() for t in (fwd, rev) if t is not None)
             keeping = keeping and kept_bytes + size <= keep_bytes
             if keeping:  # the first batches, while they fit
@@ -275,7 +275,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
         counts = torch.zeros(n_f, model.n_channels, width, dtype=torch.float64, device=dev)
         n_sites = torch.zeros(n_f, dtype=torch.float64, device=dev)
         for k, (x, _) in enumerate(source.iterate(index, batch_size)):
-            fwd, rev = kept[k] if k < len(kept) else _both_strands(model, x)
+            fwd, rev = kept[k] if k < len(kept) else model.first_layer(x)
             windows = x.unfold(2, width, 1)  # (B, C, L1, W), a view
             m = (fwd > thr[None, :, None]).float()
             n_sites += m.sum(dim=(0, 2), dtype=torch.float64)
@@ -342,8 +342,9 @@ def _channel_maxima(model, fwd, rev):
 def _masked_logits(model, fwd, rev, masks, alt=None, maxima=None):
     """Logits ``(K, B)`` with first-layer channels multiplied by ``masks`` ``(K, F)``.
 
-    Mirrors :meth:`SeqCNN.features` + pooling + head (eval mode), with the mask applied
-    after the ReLU of both strands. With ``alt = (fwd_alt, rev_alt)`` a masked channel takes
+    The masked first layer goes through :meth:`SeqCNN.streams`, strand maximum,
+    :meth:`SeqCNN.pool` and the head (eval mode): the mask applies after the first layer's
+    activation, on both strands. With ``alt = (fwd_alt, rev_alt)`` a masked channel takes
     its value from ``alt`` instead of 0 (``fwd * m + fwd_alt * (1 - m)``; an intervention on
     the inputs of some filters only).
 
@@ -362,24 +363,20 @@ def _masked_logits(model, fwd, rev, masks, alt=None, maxima=None):
             pooled = pooled + maxima[1][None] * (1 - mk)
         return model.head(pooled.reshape(k * b, -1)).squeeze(-1).reshape(k, b)
     mk = masks[:, None, :, None]
-    f = fwd[None] * mk
+    f = _masked(fwd, mk, None if alt is None else alt[0])
+    r = None if rev is None else _masked(rev, mk, None if alt is None else alt[1])
+    h_f, h_r = model.streams(f, r)
+    h = h_f if h_r is None else torch.maximum(h_f, h_r)
+    return model.head(model.pool(h)).squeeze(-1).reshape(k, b)
+
+
+def _masked(acts, mk, alt=None):
+    """First-layer activations ``(B, F, L1)`` under each of ``K`` masks ``mk`` ``(K, 1, F, 1)``,
+    flattened to ``(K * B, F, L1)``; a masked channel takes ``alt``'s value when given."""
+    out = acts[None] * mk
     if alt is not None:
-        f = f + alt[0][None] * (1 - mk)
-    f = f.reshape(k * b, *fwd.shape[1:])
-    if rev is None:
-        h = model._trunk(f)
-    else:
-        r = rev[None] * mk
-        if alt is not None:
-            r = r + alt[1][None] * (1 - mk)
-        r = r.reshape(k * b, *rev.shape[1:])
-        if model.project is None:
-            h = torch.maximum(model._trunk(f), model._trunk(r))
-        else:
-            out = model._trunk(torch.cat([f, r.flip(-1)]))
-            h = torch.maximum(out[: k * b], out[k * b:].flip(-1))
-    pooled = h.amax(-1) if model.arch["global_pool"] == "max" else h.mean(-1)
-    return model.head(pooled).squeeze(-1).reshape(k, b)
+        out = out + alt[None] * (1 - mk)
+    return out.reshape(-1, *acts.shape[1:])
 
 
 def ablation_logits(model, source, index: np.ndarray, masks: np.ndarray, batch_size: int = 256,
@@ -413,7 +410,7 @@ def ablation_logits(model, source, index: np.ndarray, masks: np.ndarray, batch_s
     bar = _bar(progress, len(index), "filter ablation")
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+            fwd, rev = model.first_layer(x)
             per_mask = fwd.numel() * (1 if rev is None else 2) * 2
             chunk = max(1, int(max_elements // max(per_mask, 1)))
             cmax = _channel_maxima(model, fwd, rev)
@@ -1203,7 +1200,7 @@ def track_response(model, codes: np.ndarray, tracks: np.ndarray, index: np.ndarr
     with torch.inference_mode():
         for (x, _), (xb, _), (xs, _) in zip(real.iterate(rows, batch_size), bg.iterate(rows, batch_size),
                                             shuf.iterate(rows, batch_size)):
-            maps = [_both_strands(model, v) for v in (x, xb, xs)]
+            maps = [model.first_layer(v) for v in (x, xb, xs)]
             for s in range(2):
                 a, ab, ash = (m[s] for m in maps)
                 if a is None:
@@ -1319,14 +1316,14 @@ def heldout_pass(model, source, index: np.ndarray, masks: np.ndarray, background
     bg_iter = background_source.iterate(rows, batch_size) if background_source is not None else None
     with torch.inference_mode():
         for x, _ in source.iterate(index, batch_size):
-            fwd, rev = _both_strands(model, x)
+            fwd, rev = model.first_layer(x)
             cmax = _channel_maxima(model, fwd, rev)
             base.append((model(x) if cmax is None else model.head(cmax).squeeze(-1)).float())
             acts = fwd if rev is None else torch.maximum(fwd, rev)
             smax.append((acts.amax(dim=2) if cmax is None else cmax).float().cpu())
             if bg_iter is not None:
                 xb, _ = next(bg_iter)
-                alt = _both_strands(model, xb)
+                alt = model.first_layer(xb)
                 maxima = None if cmax is None else (cmax, _channel_maxima(model, *alt))
                 per_mask = fwd.numel() * (1 if rev is None else 2) * 3
                 chunk = max(1, int(max_elements // max(per_mask, 1)))
@@ -1498,124 +1495,310 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir:
 
 
 def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: bool,
-         logo_pool: "LogoPool") -> dict:
-    import time
+         logo_pool: LogoPool) -> dict:
+    """``seqfm motifs`` step by step; see :func:`run`."""
+    t0 = time.time()
+    _check_jaspar_release(cfg)
+    out = Path(out)
+    inp = _load_inputs(model_pt, model_json, dataset_dir, cfg)
+    fp = _filter_sites_and_pwms(inp, cfg, progress)
+    infl = _filter_influence(inp, fp.n_filters, cfg, progress)
+    tracks = _track_intervention(inp, fp, cfg)
+    groups = _cluster_motif_filters(inp, fp, tracks, infl, cfg)
+    held = _heldout_effects(inp, fp, tracks, infl, groups, cfg)
+    clusters, logo_bounds = _cluster_records(inp, fp, infl, tracks, groups, held, cfg)
+    log.info("%d motif clusters (TomTom p <= %.2g between merged matrices) and %d track-only filters",
+             len(groups.found), cfg.cluster_max_p, len(tracks.track_only_filters))
+    matches = _annotate_motifs(clusters, fp, inp.alpha, cfg)
+    mot_rows = _motif_rows(clusters, matches)
+    filt_rows = _filter_rows(fp, infl, tracks, clusters, matches, cfg.logos and cfg.filter_logos)
+    _write_outputs(out, inp, fp, infl, clusters, logo_bounds, matches, mot_rows, filt_rows, cfg,
+                   logo_pool)
+    summary = {"n_filters": fp.n_filters, "n_pwms": len(fp.have), "n_clusters": len(groups.found),
+               "n_track_only": len(tracks.track_only_filters), "pwm_sequences": fp.which,
+               "influence_split_size": int(len(infl.rows)), "seconds": round(time.time() - t0, 1),
+               "top": [(r["cluster"], r["match_id"], r["match_name"], r["influence"]) for r in mot_rows[:8]]}
+    log.info("wrote %s/motifs.tsv, filters.meme, logos/, interpret/ in %.1f s", out, summary["seconds"])
+    return summary
 
-    import pandas as pd
-    import torch
 
+def _check_jaspar_release(cfg: MotifConfig) -> None:
+    """Refuse, before any work, a JASPAR release pyjaspar does not ship (``none``: no annotation)."""
+    if str(cfg.jaspar_release).lower() == "none":
+        return
+    from pyjaspar import jaspar_releases
+
+    if cfg.jaspar_release not in jaspar_releases:
+        raise InputError(f"JASPAR release {cfg.jaspar_release!r} is not shipped with pyjaspar; use one "
+                         f"of {', '.join(sorted(jaspar_releases, reverse=True))} or 'none'")
+
+
+@dataclass
+class _Inputs:
+    """What ``seqfm motifs`` reads: the model, its dataset and the batches made from it.
+
+    Attributes
+    ----------
+    model : SeqCNN (eval mode, on ``device``)
+    info : dict, the parsed ``model.json``
+    data : seqfm.dataset.Dataset
+    labels : numpy.ndarray, int64, ``(N,)``
+    policy : str, the ambiguity policy of the one-hot input
+    source : seqfm.train.BatchSource over every row of ``data``
+    device : torch.device
+    """
+
+    model: SeqCNN
+    info: dict
+    data: Dataset
+    labels: np.ndarray
+    policy: str
+    source: Any
+    device: Any
+
+    @property
+    def alpha(self) -> Alphabet:
+        return self.model.alphabet
+
+    def split(self, *splits: str) -> np.ndarray:
+        """Rows of the given splits, in dataset order."""
+        return _index_split(self.data.meta, self.labels, splits)
+
+
+def _load_inputs(model_pt, model_json, dataset_dir, cfg: MotifConfig) -> _Inputs:
+    """Step 1: the dataset, the model on its device checked against it, and the batch source."""
+    # torch and pandas load on use: the logo workers import this module and need neither
     from . import dataset as ds_mod
     from . import model as model_mod
     from .train import BatchSource, pick_device, set_threads
 
-    t0 = time.time()
-    if str(cfg.jaspar_release).lower() != "none":
-        from pyjaspar import jaspar_releases
-
-        if cfg.jaspar_release not in jaspar_releases:
-            raise InputError(f"JASPAR release {cfg.jaspar_release!r} is not shipped with pyjaspar; use one "
-                             f"of {', '.join(sorted(jaspar_releases, reverse=True))} or 'none'")
-    out = Path(out)
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     dset_path = Path(dataset_dir)
-    if not (dset_path / "dataset.json").is_file():
-        raise InputError(f"{dset_path}: not a dataset folder (no dataset.json); run `seqfm encode` first")
     data = ds_mod.read(dset_path)
-    model, info = model_mod.load(model_pt, model_json, device)
-    alpha = model.alphabet
-    if data.alphabet.name != alpha.name:
-        raise InputError(f"{model_json}: the model reads {alpha.name} but {dset_path} holds "
-                         f"{data.alphabet.name} sequences")
-    ds_mod.check_model_tracks(info, data, model_json, dset_path)
-    if data.n_channels != model.n_channels:
-        raise InputError(f"{model_json}: the model takes {model.n_channels} input channels but "
-                         f"{dset_path} gives {data.n_channels} (letters + {data.tracks.shape[1]} tracks)")
+    model, info = model_mod.load(model_pt, model_json, device, dataset=data, dataset_dir=dset_path)
     labels = np.asarray(data.labels).astype(np.int64)
     policy = info.get("policy", data.info.get("policy", "uniform"))
-    source = BatchSource(data.codes, data.tracks, labels, device, alpha, policy)
+    source = BatchSource(data.codes, data.tracks, labels, device, model.alphabet, policy)
     log.info("model %s: %d filters of width %d on %s; dataset %s: %d sequences",
              model_pt, model.conv1.out_channels, model.filter_width, device, dset_path, len(labels))
+    return _Inputs(model, info, data, labels, policy, source, device)
 
-    # 1. filter PWMs over the train + valid positives
-    pos = np.flatnonzero(labels == 1)
-    fit = np.intersect1d(pos, _index_split(data.meta, labels, ("train", "valid")))
+
+@dataclass
+class _FilterPWMs:
+    """Step 2's result: each filter's sites and PWM.
+
+    Attributes
+    ----------
+    fit : numpy.ndarray, int, ``(M,)``
+        The rows the sites were counted on.
+    which : str
+        What they are (``train+valid positives``, else ``all positives``).
+    sites : FilterSites
+    pwms : list of PWM or None, length F
+    bounds : numpy.ndarray, int, ``(F, 2)``
+        The trimmed ``[start, end)`` of each filter's window (:func:`filter_pwms`).
+    """
+
+    fit: np.ndarray
+    which: str
+    sites: FilterSites
+    pwms: list
+    bounds: np.ndarray
+
+    @property
+    def n_filters(self) -> int:
+        return len(self.pwms)
+
+    @property
+    def have(self) -> list[int]:
+        """The filters with a PWM."""
+        return [f for f in range(self.n_filters) if self.pwms[f] is not None]
+
+
+def _filter_sites_and_pwms(inp: _Inputs, cfg: MotifConfig, progress: bool) -> _FilterPWMs:
+    """Step 2: Basset's sites of every filter over the train + valid positives (all positives
+    when those splits hold none), and the PWMs of the filters with ``min_sites`` sites."""
+    pos = np.flatnonzero(inp.labels == 1)
+    fit = np.intersect1d(pos, inp.split("train", "valid"))
     which = "train+valid positives"
     if len(fit) == 0:
         fit, which = pos, "all positives"
-    sites = filter_counts(model, source, fit, cfg.frac, cfg.batch_size, progress)
-    pwms, bounds = filter_pwms(sites, alpha.name, cfg.min_sites, cfg.trim_bits, cfg.pseudocount)
-    n_f = len(pwms)
-    have = [f for f in range(n_f) if pwms[f] is not None]
+    sites = filter_counts(inp.model, inp.source, fit, cfg.frac, cfg.batch_size, progress)
+    pwms, bounds = filter_pwms(sites, inp.alpha.name, cfg.min_sites, cfg.trim_bits, cfg.pseudocount)
+    fp = _FilterPWMs(fit, which, sites, pwms, bounds)
     log.info("filter PWMs from %d %s: %d of %d filters have >= %d sites", len(fit), which,
-             len(have), n_f, cfg.min_sites)
+             len(fp.have), fp.n_filters, cfg.min_sites)
+    return fp
 
-    # 2. influence of each filter on the validation split
-    ev = _index_split(data.meta, labels, ("valid",))
-    if len(np.unique(labels[ev])) < 2:
-        ev = _index_split(data.meta, labels, ("test",))
-    if len(np.unique(labels[ev])) < 2:
-        ev = np.arange(len(labels))
-    masks = 1.0 - np.eye(n_f)
-    base, abl = ablation_logits(model, source, ev, masks, cfg.batch_size, progress=progress)
-    eff = ablation_effects(base, abl, labels[ev])
-    infl = eff[cfg.influence]
 
-    # 3. conservation by intervention: filters that respond to the tracks without a motif
+@dataclass
+class _Influence:
+    """Step 3's result: the intact logits and each filter's ablation effects.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray, int, ``(M,)``  the influence split
+    base : numpy.ndarray, ``(M,)``  the intact model's logits on it
+    effects : dict of numpy.ndarray ``(F,)``  :func:`ablation_effects` of each filter zeroed
+    metric : str  the effect that is the influence (``MotifConfig.influence``)
+    """
+
+    rows: np.ndarray
+    base: np.ndarray
+    effects: dict
+    metric: str
+
+    @property
+    def of_filter(self) -> np.ndarray:
+        """Each filter's influence ``(F,)``."""
+        return self.effects[self.metric]
+
+
+def _influence_rows(inp: _Inputs) -> np.ndarray:
+    """The validation split, else the test split, else every row: the first holding both classes."""
+    ev = inp.split("valid")
+    if len(np.unique(inp.labels[ev])) < 2:
+        ev = inp.split("test")
+    if len(np.unique(inp.labels[ev])) < 2:
+        ev = np.arange(len(inp.labels))
+    return ev
+
+
+def _filter_influence(inp: _Inputs, n_f: int, cfg: MotifConfig, progress: bool) -> _Influence:
+    """Step 3: influence by ablation, each filter zeroed alone (:func:`ablation_logits`)."""
+    ev = _influence_rows(inp)
+    base, abl = ablation_logits(inp.model, inp.source, ev, 1.0 - np.eye(n_f), cfg.batch_size,
+                                progress=progress)
+    return _Influence(ev, base, ablation_effects(base, abl, inp.labels[ev]), cfg.influence)
+
+
+@dataclass
+class _TrackEffect:
+    """Step 4's result: conservation's share, by intervention (all None / False without tracks).
+
+    Attributes
+    ----------
+    background : numpy.ndarray ``(T,)`` or None  :func:`track_background` of the negatives
+    response : TrackResponse or None
+    track_only : numpy.ndarray, bool, ``(F,)``  :func:`track_only_filters`
+    """
+
+    background: np.ndarray | None
+    response: TrackResponse | None
+    track_only: np.ndarray
+
+    @property
+    def track_only_filters(self) -> list[int]:
+        return [int(f) for f in np.flatnonzero(self.track_only)]
+
+
+def _track_intervention(inp: _Inputs, fp: _FilterPWMs, cfg: MotifConfig) -> _TrackEffect:
+    """Step 4: the filters' sites with the tracks at background and on shuffled sequence
+    (:func:`track_response`, on up to ``track_max_seqs`` of the PWM rows); the filters that
+    respond to the tracks without a sequence motif are track-only."""
+    data, labels, n_f = inp.data, inp.labels, fp.n_filters
     n_tracks = data.tracks.shape[1] if data.tracks.ndim == 3 else 0
     neg = np.flatnonzero(labels == 0)
     background = track_background(data.tracks, neg if len(neg) else np.arange(len(labels))) if n_tracks else None
-    response = None
-    track_only = np.zeros(n_f, dtype=bool)
-    if background is not None:
-        sub = fit
-        if len(sub) > cfg.track_max_seqs:
-            sub = fit[np.linspace(0, len(fit) - 1, cfg.track_max_seqs).round().astype(np.int64)]
-        response = track_response(model, data.codes, data.tracks, sub, sites.threshold, background,
-                                  cfg.rule.seed, policy, cfg.batch_size)
-        track_only = track_only_filters(response, pwms, sites.n_sites, cfg.min_sites, cfg.track_only_ratio)
-        log.info("tracks at background (%s): %d of %d filters keep half their sites or less; %d filters "
-                 "are track-only (fire on shuffled sequence with the tracks in place, or a flat PWM "
-                 "following the track)", ", ".join(f"{b:.3g}" for b in background),
-                 int((response.kept_background <= 0.5).sum()), n_f, int(track_only.sum()))
-    motif_f = [f for f in have if not track_only[f]]
-    track_f = [f for f in range(n_f) if track_only[f]]
+    if background is None:
+        return _TrackEffect(None, None, np.zeros(n_f, dtype=bool))
+    sub = fp.fit
+    if len(sub) > cfg.track_max_seqs:
+        sub = fp.fit[np.linspace(0, len(fp.fit) - 1, cfg.track_max_seqs).round().astype(np.int64)]
+    response = track_response(inp.model, data.codes, data.tracks, sub, fp.sites.threshold, background,
+                              cfg.rule.seed, inp.policy, cfg.batch_size)
+    track_only = track_only_filters(response, fp.pwms, fp.sites.n_sites, cfg.min_sites, cfg.track_only_ratio)
+    log.info("tracks at background (%s): %d of %d filters keep half their sites or less; %d filters "
+             "are track-only (fire on shuffled sequence with the tracks in place, or a flat PWM "
+             "following the track)", ", ".join(f"{b:.3g}" for b in background),
+             int((response.kept_background <= 0.5).sum()), n_f, int(track_only.sum()))
+    return _TrackEffect(background, response, track_only)
 
-    # 4. clusters of the motif filters: TomTom between merged matrices (+ co-activation)
+
+@dataclass
+class _Groups:
+    """Step 5's result: the clusters, then one group per track-only filter.
+
+    Attributes
+    ----------
+    found : list of Cluster  the motif clusters (:func:`cluster_filters`)
+    members : list of list of int  each group's filters (clusters first)
+    kinds : list of str  ``motif`` or ``track-only``, per group
+    masks : numpy.ndarray ``(K, F)``  0 on each group's filters
+    effects : dict of numpy.ndarray ``(K,)``  :func:`ablation_effects` of each group zeroed
+    order : numpy.ndarray ``(K,)``  the groups by decreasing influence
+    """
+
+    found: list
+    members: list
+    kinds: list
+    masks: np.ndarray
+    effects: dict
+    order: np.ndarray
+
+
+def _cluster_motif_filters(inp: _Inputs, fp: _FilterPWMs, tracks: _TrackEffect, infl: _Influence,
+                           cfg: MotifConfig) -> _Groups:
+    """Step 5: cluster the motif filters (TomTom between merged matrices, and co-activation),
+    then measure each group's influence with all its filters zeroed together."""
+    n_f = fp.n_filters
+    motif_f = [f for f in fp.have if not tracks.track_only[f]]
     coact = None
-    if sites.seq_max is not None and cfg.coactivation:
-        coact = coactivation(sites.seq_max)[np.ix_(motif_f, motif_f)]
-    found = cluster_filters([pwms[f] for f in motif_f], alpha, cfg.cluster_max_p, coact,
+    if fp.sites.seq_max is not None and cfg.coactivation:
+        coact = coactivation(fp.sites.seq_max)[np.ix_(motif_f, motif_f)]
+    found = cluster_filters([fp.pwms[f] for f in motif_f], inp.alpha, cfg.cluster_max_p, coact,
                             cfg.min_coactivation, cfg.trim_bits)
-    groups = [[motif_f[i] for i in cl.members] for cl in found] + [[f] for f in track_f]
+    track_f = tracks.track_only_filters
+    members = [[motif_f[i] for i in cl.members] for cl in found] + [[f] for f in track_f]
     kinds = ["motif"] * len(found) + ["track-only"] * len(track_f)
-    cmasks = np.ones((len(groups), n_f))
-    for c, g in enumerate(groups):
-        cmasks[c, g] = 0.0
-    if groups:
-        _, cabl = ablation_logits(model, source, ev, cmasks, cfg.batch_size)
-        ceff = ablation_effects(base, cabl, labels[ev])
+    masks = np.ones((len(members), n_f))
+    for c, g in enumerate(members):
+        masks[c, g] = 0.0
+    if members:
+        _, abl = ablation_logits(inp.model, inp.source, infl.rows, masks, cfg.batch_size)
+        effects = ablation_effects(infl.base, abl, inp.labels[infl.rows])
     else:
-        ceff = {k: np.zeros(0) for k in INFLUENCE_METRICS}
-    order = np.argsort(-np.nan_to_num(ceff[cfg.influence], nan=-np.inf), kind="stable")
+        effects = {k: np.zeros(0) for k in INFLUENCE_METRICS}
+    order = np.argsort(-np.nan_to_num(effects[cfg.influence], nan=-np.inf), kind="stable")
+    return _Groups(found, members, kinds, masks, effects, order)
 
-    # 5. held-out (test) sequences: enrichment of calls, prediction with a cluster's tracks at background
-    held = _index_split(data.meta, labels, ("test",))
+
+def _heldout_effects(inp: _Inputs, fp: _FilterPWMs, tracks: _TrackEffect, infl: _Influence,
+                     groups: _Groups, cfg: MotifConfig) -> tuple[dict, np.ndarray]:
+    """Step 6, on the held-out (test) sequences: each group's enrichment of calls
+    (:func:`enrichment`), and the mean logit change on positives when only its filters read
+    the tracks at background (the last entry: every filter).
+
+    Returns
+    -------
+    (enrichment, logit_change ``(K + 1,)``, NaN without tracks)
+    """
+    labels, n_f = inp.labels, fp.n_filters
+    held = inp.split("test")
     held_name = "test"
     if len(np.unique(labels[held])) < 2:
-        held, held_name = ev, "influence split"
-    bsrc = (_sub_source(data.codes, data.tracks, held, alpha, policy, device, background)
-            if background is not None else None)
-    gmasks = np.vstack([cmasks, np.zeros((1, n_f))])  # last row: every filter at background
-    hbase, hmixed, hmax = heldout_pass(model, source, held, gmasks, bsrc, cfg.batch_size)
-    enr = enrichment(cluster_calls(hmax, sites.threshold, groups), labels[held])
+        held, held_name = infl.rows, "influence split"
+    bsrc = (_sub_source(inp.data.codes, inp.data.tracks, held, inp.alpha, inp.policy, inp.device,
+                        tracks.background)
+            if tracks.background is not None else None)
+    gmasks = np.vstack([groups.masks, np.zeros((1, n_f))])  # last row: every filter at background
+    hbase, hmixed, hmax = heldout_pass(inp.model, inp.source, held, gmasks, bsrc, cfg.batch_size)
+    enr = enrichment(cluster_calls(hmax, fp.sites.threshold, groups.members), labels[held])
     hpos = labels[held] == 1
     logit_change = np.full(len(gmasks), np.nan)
     if hmixed is not None and hpos.any():
         logit_change = (hmixed - hbase[None])[:, hpos].mean(axis=1)
         log.info("tracks at background for every filter: mean logit change %.3g on %d %s positives",
                  logit_change[-1], int(hpos.sum()), held_name)
+    return enr, logit_change
 
+
+def _track_kept(response: TrackResponse | None):
+    """``kept(filters, num, den)``: a share of ``response``'s per-filter sums over a group's
+    filters (``n``, ``n_bg``, ``n_sh``: sites; ``act``, ``act_bg``: summed activation at them),
+    NaN without tracks or sites."""
     per_filter = {}
     if response is not None:
         per_filter = {"n": response.n_sites, "n_bg": response.n_sites_background,
@@ -1624,74 +1807,82 @@ def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: boo
                       "act_bg": np.nan_to_num(response.act_sites_background * response.n_sites)}
 
     def kept(g: list[int], num: str, den: str) -> float:
-        """Summed over the cluster's filters: ``num / den`` (NaN without tracks or sites)."""
         if not per_filter:
             return float("nan")
         d = float(per_filter[den][g].sum())
         return float(per_filter[num][g].sum()) / d if d > 0 else float("nan")
 
-    weight = model.first_layer_weights().detach().cpu().numpy()
-    lbounds = bounds.copy()
-    clusters = []
-    for rank, c in enumerate(order, start=1):
-        g = groups[c]
-        rep_i = int(np.argmax([infl[f] for f in g]))
-        if kinds[c] == "motif":
-            counts, place = found[c].counts, found[c].place
+    return kept
+
+
+def _cluster_records(inp: _Inputs, fp: _FilterPWMs, infl: _Influence, tracks: _TrackEffect,
+                     groups: _Groups, held: tuple[dict, np.ndarray], cfg: MotifConfig
+                     ) -> tuple[list[dict], np.ndarray]:
+    """Step 7: one record per group, most influential first (``motif_K`` / ``track_K``, K the
+    rank): its merged, trimmed PWM and every number of its ``motifs.tsv`` row.
+
+    Returns
+    -------
+    (records, logo_bounds): ``logo_bounds`` ``(F, 2)`` is :attr:`_FilterPWMs.bounds` with a
+    track-only filter without a PWM spanning its whole window (its logo's track weights).
+    """
+    enr, logit_change = held
+    sites, alpha = fp.sites, inp.alpha
+    kept = _track_kept(tracks.response)
+    logo_bounds = fp.bounds.copy()
+    records = []
+    for rank, c in enumerate(groups.order, start=1):
+        g = groups.members[c]
+        rep_i = int(np.argmax([infl.of_filter[f] for f in g]))
+        if groups.kinds[c] == "motif":
+            counts, place = groups.found[c].counts, groups.found[c].place
         else:
             f = g[0]
-            if pwms[f] is None:
-                lbounds[f] = 0, sites.counts.shape[1]
+            if fp.pwms[f] is None:
+                logo_bounds[f] = 0, sites.counts.shape[1]
                 counts = sites.counts[f]
             else:
-                counts = pwms[f].counts
+                counts = fp.pwms[f].counts
             place = [(0, 0)]
         lo, hi = trim_bounds(counts_to_probs(counts, cfg.pseudocount), cfg.trim_bits)
         if hi <= lo:
             lo, hi = 0, len(counts)
-        name = f"motif_{rank}" if kinds[c] == "motif" else f"track_{rank}"
+        name = f"motif_{rank}" if groups.kinds[c] == "motif" else f"track_{rank}"
         pwm = PWM(name, counts[lo:hi], int(sum(sites.n_sites[f] for f in g)), alpha.name,
                   cfg.pseudocount, altname="+".join(f"filter_{f}" for f in g))
-        rep = g[rep_i]
-        clusters.append({"name": name, "rank": rank, "c": c, "filters": g, "rep": rep, "pwm": pwm,
-                         "kind": kinds[c], "rep_place": (place[rep_i][0] - lo, place[rep_i][1]),
-                         "influence": float(ceff[cfg.influence][c]),
-                         "auroc_drop": float(ceff["auroc"][c]),
-                         "logit_drop_pos": float(ceff["positives"][c]),
-                         "enrichment": {k: float(v[c]) for k, v in enr.items()},
-                         "track_sites_kept": kept(g, "n_bg", "n"),
-                         "track_act_kept": kept(g, "act_bg", "act"),
-                         "shuffled_sites_kept": kept(g, "n_sh", "n"),
-                         "track_logit_change": float(logit_change[c])})
-    cluster_of = {f: cl["name"] for cl in clusters for f in cl["filters"]}
-    log.info("%d motif clusters (TomTom p <= %.2g between merged matrices) and %d track-only filters",
-             len(found), cfg.cluster_max_p, len(track_f))
+        ceff = groups.effects
+        records.append({"name": name, "rank": rank, "c": c, "filters": g, "rep": g[rep_i], "pwm": pwm,
+                        "kind": groups.kinds[c], "rep_place": (place[rep_i][0] - lo, place[rep_i][1]),
+                        "influence": float(ceff[cfg.influence][c]),
+                        "auroc_drop": float(ceff["auroc"][c]),
+                        "logit_drop_pos": float(ceff["positives"][c]),
+                        "enrichment": {k: float(v[c]) for k, v in enr.items()},
+                        "track_sites_kept": kept(g, "n_bg", "n"),
+                        "track_act_kept": kept(g, "act_bg", "act"),
+                        "shuffled_sites_kept": kept(g, "n_sh", "n"),
+                        "track_logit_change": float(logit_change[c])})
+    return records, logo_bounds
 
-    # 6. JASPAR annotation of clusters and filters, one TomTom call
-    queries = [cl["pwm"].probs for cl in clusters] + [pwms[f].probs for f in have]
-    db, ann = None, None
-    if cfg.motif_db and queries:
-        db = load_meme_database(cfg.motif_db, alpha)
-        ann = annotate(queries, db, cfg.rule, reverse_complement=alpha.complement is not None)
-        log.info("TomTom against %s (%d matrices): %d of %d queries annotated", db.label, len(db),
-                 int(ann["significant"].sum()), len(queries))
-    elif str(cfg.jaspar_release).lower() == "none":
-        log.info("JASPAR annotation turned off (jaspar release 'none')")
-    elif alpha.name == "dna" and queries:
-        db = load_jaspar(cfg.jaspar_release, cfg.jaspar_collection, cfg.jaspar_tax_group)
-        t1 = time.time()
-        ann = annotate(queries, db, cfg.rule)
-        log.info("TomTom against %s (%d matrices): %d of %d queries annotated (%.1f s)", db.label,
-                 len(db), int(ann["significant"].sum()), len(queries), time.time() - t1)
-    elif queries:
-        log.info("no motif database for the %s alphabet: no annotation", alpha.name)
 
-    def match(i: int) -> dict:
+#: the TomTom columns of motifs.tsv and filters.tsv (:meth:`_Matches.columns`)
+MATCH_COLUMNS = ("match_id", "match_name", "match_p", "match_q", "match_E", "match_offset",
+                 "match_strand", "match_null_p", "match_null_z", "nearest_id", "nearest_name",
+                 "match_family")
+
+
+@dataclass
+class _Matches:
+    """Step 8's result: TomTom's answer for the queries, the clusters first, then the filters
+    with a PWM (``db`` and ``ann`` None without annotation)."""
+
+    db: Database | None = None
+    ann: dict | None = None
+
+    def columns(self, i: int) -> dict:
+        """The :data:`MATCH_COLUMNS` of query ``i`` (empty strings without annotation)."""
+        ann, db = self.ann, self.db
         if ann is None:
-            return {k: "" for k in ("match_id", "match_name", "match_p", "match_q", "match_E",
-                                    "match_offset", "match_strand", "match_null_p",
-                                    "match_null_z", "nearest_id",
-                                    "nearest_name", "match_family")}
+            return dict.fromkeys(MATCH_COLUMNS, "")
         t = int(ann["target"][i])
         sig = bool(ann["significant"][i])
         return {"match_id": db.ids[t] if sig else "", "match_name": db.names[t] if sig else "",
@@ -1701,87 +1892,149 @@ def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: boo
                 "match_null_z": _g(ann["null_z"][i]), "nearest_id": db.ids[t],
                 "nearest_name": db.names[t], "match_family": _family(db, t) if sig else ""}
 
-    # 7. files
-    filter_logos = cfg.logos and cfg.filter_logos
-    filt_rows, mot_rows = [], []
+    def logo_match(self, i: int) -> dict:
+        """Keywords of :func:`seqfm.logos.save_logo` drawing query ``i``'s best target beside it."""
+        ann, db = self.ann, self.db
+        if ann is None:
+            return {}
+        t = int(ann["target"][i])
+        return dict(match_probs=db.probs[t], match_offset=int(ann["offset"][i]),
+                    match_strand=int(ann["strand"][i]),
+                    match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][i]:.2g} "
+                                f"E={ann['E'][i]:.2g}" + ("" if ann["significant"][i] else " (n.s.)"))
+
+
+def _annotate_motifs(clusters: list[dict], fp: _FilterPWMs, alpha: Alphabet, cfg: MotifConfig) -> _Matches:
+    """Step 8: the clusters' and the filters' PWMs against the motif database in one TomTom
+    call: ``motif_db`` when given, else JASPAR for DNA (none with release ``none``)."""
+    queries = [cl["pwm"].probs for cl in clusters] + [fp.pwms[f].probs for f in fp.have]
+    if cfg.motif_db and queries:
+        db = load_meme_database(cfg.motif_db, alpha)
+        ann = annotate(queries, db, cfg.rule, reverse_complement=alpha.complement is not None)
+        log.info("TomTom against %s (%d matrices): %d of %d queries annotated", db.label, len(db),
+                 int(ann["significant"].sum()), len(queries))
+        return _Matches(db, ann)
+    if str(cfg.jaspar_release).lower() == "none":
+        log.info("JASPAR annotation turned off (jaspar release 'none')")
+    elif alpha.name == "dna" and queries:
+        db = load_jaspar(cfg.jaspar_release, cfg.jaspar_collection, cfg.jaspar_tax_group)
+        t1 = time.time()
+        ann = annotate(queries, db, cfg.rule)
+        log.info("TomTom against %s (%d matrices): %d of %d queries annotated (%.1f s)", db.label,
+                 len(db), int(ann["significant"].sum()), len(queries), time.time() - t1)
+        return _Matches(db, ann)
+    elif queries:
+        log.info("no motif database for the %s alphabet: no annotation", alpha.name)
+    return _Matches()
+
+
+def _motif_rows(clusters: list[dict], matches: _Matches) -> list[dict]:
+    """Step 9a: the ``motifs.tsv`` rows (:data:`MOTIF_COLUMNS`), one per cluster record."""
+    rows = []
     for k, cl in enumerate(clusters):
+        enr = cl["enrichment"]
         row = {"rank": cl["rank"], "cluster": cl["name"], "influence": _g(cl["influence"]),
                "n_sites": cl["pwm"].n_sites, "ic": round(cl["pwm"].ic, 3),
                "filters": ",".join(f"filter_{f}" for f in cl["filters"]), "kind": cl["kind"],
                "consensus": cl["pwm"].consensus(), "logo": f"logos/{cl['name']}.png",
-               "pos_frac": _g(cl["enrichment"]["pos_frac"]), "neg_frac": _g(cl["enrichment"]["neg_frac"]),
-               "odds_ratio": _g(cl["enrichment"]["odds_ratio"]), "fisher_p": _g(cl["enrichment"]["fisher_p"]),
+               "pos_frac": _g(enr["pos_frac"]), "neg_frac": _g(enr["neg_frac"]),
+               "odds_ratio": _g(enr["odds_ratio"]), "fisher_p": _g(enr["fisher_p"]),
                "track_sites_kept": _g(cl["track_sites_kept"]), "track_act_kept": _g(cl["track_act_kept"]),
                "track_logit_change": _g(cl["track_logit_change"]),
                "shuffled_sites_kept": _g(cl["shuffled_sites_kept"]),
                "auroc_drop": _g(cl["auroc_drop"]), "logit_drop_pos": _g(cl["logit_drop_pos"]),
                "width": cl["pwm"].width}
-        row.update(match(k))
-        mot_rows.append(row)
-    ann_of = {f: len(clusters) + j for j, f in enumerate(have)}
-    for f in range(n_f):
-        p = pwms[f]
-        row = {"filter": f"filter_{f}", "cluster": cluster_of.get(f, ""), "influence": _g(infl[f]),
+        row.update(matches.columns(k))
+        rows.append(row)
+    return rows
+
+
+def _filter_rows(fp: _FilterPWMs, infl: _Influence, tracks: _TrackEffect, clusters: list[dict],
+                 matches: _Matches, filter_logos: bool) -> list[dict]:
+    """Step 9b: the ``interpret/filters.tsv`` rows (:data:`FILTER_COLUMNS`), one per filter,
+    most influential first."""
+    sites, response, eff = fp.sites, tracks.response, infl.effects
+    cluster_of = _cluster_of(clusters)
+    query_of = {f: len(clusters) + j for j, f in enumerate(fp.have)}
+    rows = []
+    for f in range(fp.n_filters):
+        p = fp.pwms[f]
+        row = {"filter": f"filter_{f}", "cluster": cluster_of.get(f, ""), "influence": _g(infl.of_filter[f]),
                "n_sites": int(sites.n_sites[f]), "ic": round(p.ic, 3) if p else "",
                "consensus": p.consensus() if p else "", "auroc_drop": _g(eff["auroc"][f]),
                "logit_drop_pos": _g(eff["positives"][f]),
-               "kind": ("track-only" if track_only[f] else "motif" if f in cluster_of else ""),
+               "kind": ("track-only" if tracks.track_only[f] else "motif" if f in cluster_of else ""),
                "track_sites_kept": _g(response.kept_background[f]) if response is not None else "",
                "track_act_kept": (_g(response.act_sites_background[f] / response.act_sites[f])
                                   if response is not None and response.act_sites[f] > 0 else ""),
                "shuffled_sites_kept": _g(response.kept_shuffled[f]) if response is not None else "",
-               "trim_start": int(bounds[f, 0]) if p else "", "trim_end": int(bounds[f, 1]) if p else "",
+               "trim_start": int(fp.bounds[f, 0]) if p else "", "trim_end": int(fp.bounds[f, 1]) if p else "",
                "threshold": _g(sites.threshold[f]), "act_max": _g(sites.act_max[f]),
                "logo": f"logos/filters/filter_{f}.png" if p and filter_logos else ""}
-        row.update(match(ann_of[f]) if p else {k: "" for k in match(0)})
-        filt_rows.append(row)
-    filt_rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
+        row.update(matches.columns(query_of[f]) if p else dict.fromkeys(MATCH_COLUMNS, ""))
+        rows.append(row)
+    rows.sort(key=lambda r: -float(r["influence"]) if r["influence"] != "" else np.inf)
+    return rows
+
+
+def _cluster_of(clusters: list[dict]) -> dict[int, str]:
+    """The cluster record's name of each clustered filter."""
+    return {f: cl["name"] for cl in clusters for f in cl["filters"]}
+
+
+def _write_outputs(out: Path, inp: _Inputs, fp: _FilterPWMs, infl: _Influence, clusters: list[dict],
+                   logo_bounds: np.ndarray, matches: _Matches, mot_rows: list[dict],
+                   filt_rows: list[dict], cfg: MotifConfig, logo_pool: LogoPool) -> None:
+    """Step 10: the logos, ``filters.meme``, ``interpret/motifs.meme``, ``interpret/filters.tsv``
+    and ``motifs.tsv``, each written atomically; ``logos/`` is drawn beside and swapped in last
+    (a killed run's leftover is removed next time)."""
+    import pandas as pd
 
     from .io import atomic_path
 
-    # logos/ is drawn beside and swapped in last; a killed run's leftover is removed next time
+    alpha = inp.alpha
+    filter_logos = cfg.logos and cfg.filter_logos
     with atomic_path(out / "logos", folder=True, ours=_is_logos_folder,
                      what="a seqfm logos folder") as logo_tmp:
         if cfg.logos:
             log.info("drawing %d cluster logos%s (PNG + SVG)", len(clusters),
-                     f" and {len(have)} filter logos" if filter_logos else "")
-            track_names = data.track_names
-            jobs = []
-            for k, cl in enumerate(clusters):
-                mkw = {}
-                if ann is not None:
-                    t = int(ann["target"][k])
-                    mkw = dict(match_probs=db.probs[t], match_offset=int(ann["offset"][k]),
-                               match_strand=int(ann["strand"][k]),
-                               match_title=f"{db.ids[t]} {db.names[t]}  p={ann['p'][k]:.2g} "
-                                           f"E={ann['E'][k]:.2g}" + ("" if ann["significant"][k] else " (n.s.)"))
-                tw = _cluster_track_weights(weight, alpha, cl, lbounds)
-                jobs.append(dict(stem=logo_tmp / cl["name"], probs=cl["pwm"].probs, alphabet=alpha.name,
-                                 title=f"{cl['name']}  {len(cl['filters'])} filter(s)"
-                                       f"{'  track-only' if cl['kind'] != 'motif' else ''}  n={cl['pwm'].n_sites}  "
-                                       f"influence={cl['influence']:.3g}",
-                                 track_weights=tw, track_names=track_names, **mkw))
-            for f in have if filter_logos else []:
-                lo, hi = bounds[f]
-                tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
-                jobs.append(dict(stem=logo_tmp / "filters" / f"filter_{f}", probs=pwms[f].probs,
-                                 alphabet=alpha.name,
-                                 title=f"filter_{f}  n={pwms[f].n_sites}  influence={infl[f]:.3g}  "
-                                       f"{cluster_of.get(f, '')}",
-                                 track_weights=tw, track_names=track_names))
+                     f" and {len(fp.have)} filter logos" if filter_logos else "")
+            weight = inp.model.first_layer_weights().detach().cpu().numpy()
+            track_names = inp.data.track_names
+            jobs = [_cluster_logo_job(logo_tmp, cl, matches.logo_match(k), weight, alpha, logo_bounds,
+                                      track_names) for k, cl in enumerate(clusters)]
+            cluster_of = _cluster_of(clusters)
+            jobs += [_filter_logo_job(logo_tmp, f, fp, infl.of_filter[f], cluster_of.get(f, ""), weight,
+                                      alpha, track_names) for f in (fp.have if filter_logos else [])]
             logo_pool.draw(jobs)
 
         (out / "interpret").mkdir(parents=True, exist_ok=True)
-        write_meme([pwms[f] for f in have], out / "filters.meme", alpha.name)
+        write_meme([fp.pwms[f] for f in fp.have], out / "filters.meme", alpha.name)
         write_meme([cl["pwm"] for cl in clusters], out / "interpret" / "motifs.meme", alpha.name)
         _write_tsv(pd.DataFrame(filt_rows, columns=FILTER_COLUMNS), out / "interpret" / "filters.tsv")
         _write_tsv(pd.DataFrame(mot_rows, columns=MOTIF_COLUMNS), out / "motifs.tsv")
-    summary = {"n_filters": n_f, "n_pwms": len(have), "n_clusters": len(found), "n_track_only": len(track_f),
-               "pwm_sequences": which, "influence_split_size": int(len(ev)),
-               "seconds": round(time.time() - t0, 1),
-               "top": [(r["cluster"], r["match_id"], r["match_name"], r["influence"]) for r in mot_rows[:8]]}
-    log.info("wrote %s/motifs.tsv, filters.meme, logos/, interpret/ in %.1f s", out, summary["seconds"])
-    return summary
+
+
+def _cluster_logo_job(folder: Path, cl: dict, match: dict, weight: np.ndarray, alpha: Alphabet,
+                      bounds: np.ndarray, track_names: list[str]) -> dict:
+    """The :func:`seqfm.logos.save_logo` keywords of a cluster record's logo (``folder/NAME``)."""
+    tw = _cluster_track_weights(weight, alpha, cl, bounds)
+    return dict(stem=folder / cl["name"], probs=cl["pwm"].probs, alphabet=alpha.name,
+                title=f"{cl['name']}  {len(cl['filters'])} filter(s)"
+                      f"{'  track-only' if cl['kind'] != 'motif' else ''}  n={cl['pwm'].n_sites}  "
+                      f"influence={cl['influence']:.3g}",
+                track_weights=tw, track_names=track_names, **match)
+
+
+def _filter_logo_job(folder: Path, f: int, fp: _FilterPWMs, influence: float, cluster: str,
+                     weight: np.ndarray, alpha: Alphabet, track_names: list[str]) -> dict:
+    """The :func:`seqfm.logos.save_logo` keywords of filter ``f``'s logo (``folder/filters/filter_f``)."""
+    lo, hi = fp.bounds[f]
+    tw = weight[f, alpha.size:, lo:hi].T if weight.shape[1] > alpha.size else None
+    pwm = fp.pwms[f]
+    return dict(stem=folder / "filters" / f"filter_{f}", probs=pwm.probs, alphabet=alpha.name,
+                title=f"filter_{f}  n={pwm.n_sites}  influence={influence:.3g}  {cluster}",
+                track_weights=tw, track_names=track_names)
 
 
 class LogoPool:

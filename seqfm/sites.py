@@ -1020,22 +1020,9 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
     set_threads(threads)
     torch.manual_seed(config.seed)
     dataset_dir = Path(dataset_dir)
-    if not (dataset_dir / "meta.tsv").is_file():
-        raise InputError(f"{dataset_dir}: not a dataset folder (no meta.tsv); make it with `seqfm encode`")
     device = pick_device(config.device)
-    model, info = model_mod.load(model_pt, model_json, device)
     ds = dataset_mod.read(dataset_dir)
-    if ds.alphabet.name != model.arch["alphabet"]:
-        raise InputError(f"{model_json}: the model reads {model.arch['alphabet']} but the dataset "
-                         f"{dataset_dir} is {ds.alphabet.name}")
-    n_tracks = ds.tracks.shape[1] if ds.tracks.ndim == 3 else 0
-    dataset_mod.check_model_tracks(info, ds, model_json, dataset_dir)
-    if n_tracks != model.arch["n_tracks"]:
-        raise InputError(f"{model_json}: the model reads {model.arch['n_tracks']} conservation "
-                         f"track(s) but the dataset {dataset_dir} has {n_tracks}")
-    if ds.codes.shape[1] < model.filter_width:
-        raise InputError(f"{dataset_dir}: sequences of length {ds.codes.shape[1]} are shorter "
-                         f"than the filters ({model.filter_width})")
+    model, _ = model_mod.load(model_pt, model_json, device, dataset=ds, dataset_dir=dataset_dir)
     n_filters = model.conv1.weight.shape[0]
     labels = read_filter_labels(filters_tsv, n_filters, ds.alphabet)
     truth = None

@@ -278,11 +278,12 @@ def test_an_all_n_positive_is_refused(tmp_path, capsys):
 
 def test_a_model_runs_only_on_the_tracks_it_was_trained_on(tmp_path):
     info = {"tracks": ["conservation"]}
+    net = model_mod.SeqCNN({"n_tracks": 1, "n_filters": 2, "filter_width": 3})
     ds = dataset.Dataset(np.zeros((1, 4), np.uint8), np.zeros((1, 1, 4), np.float16),
                          np.ones(1, np.uint8), pd.DataFrame(), {"alphabet": "dna", "tracks": ["cons"]})
     with pytest.raises(InputError, match=r"m.json: .*\['conservation'\] but the dataset ds holds \['cons'\]"):
-        dataset.check_model_tracks(info, ds, "m.json", "ds")
-    dataset.check_model_tracks({"tracks": ["cons"]}, ds, "m.json", "ds")
+        model_mod.check_dataset(net, info, ds, "m.json", "ds")
+    model_mod.check_dataset(net, {"tracks": ["cons"]}, ds, "m.json", "ds")
 
 
 @pytest.mark.parametrize("name", [".", ".."])

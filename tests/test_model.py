@@ -221,3 +221,121 @@ def test_tampered_files_are_refused(tmp_path, capsys):
     bad_js.write_text("{not json")
     with pytest.raises(InputError, match="model.json"):
         M.load(good / "model.pt", bad_js)
+
+
+# ---------------------------------------------------------------------- the two strands
+def _old_features(net, x):
+    """The merged feature maps as SeqCNN.features computed them before strands/streams."""
+    fwd, rev = net.first_layer(x)
+    if rev is None:
+        return net._trunk(fwd)
+    if net.project is None:
+        return torch.maximum(net._trunk(fwd), net._trunk(rev))
+    out = net._trunk(torch.cat([fwd, rev.flip(-1)]))
+    return torch.maximum(out[: len(x)], out[len(x):].flip(-1))
+
+
+@pytest.mark.parametrize("dilated", [0, 2])
+@pytest.mark.parametrize("pool", ["max", "mean"])
+@pytest.mark.parametrize("tracks, layer", [(0, "concat"), (1, "concat"), (1, "gated")])
+def test_strands_merge_to_the_feature_maps_bit_for_bit(dilated, pool, tracks, layer):
+    torch.manual_seed(6)
+    net = M.SeqCNN({"n_tracks": tracks, "n_filters": 6, "filter_width": 5, "dilated_layers": dilated,
+                    "dilated_channels": 4, "global_pool": pool, "first_layer": layer}).eval()
+    codes, tr = dna_input(n=4, length=30, tracks=tracks)
+    x = make_x(codes, tr)
+    with torch.no_grad():
+        h_f, h_r = net.strands(x)
+        assert h_f.shape == h_r.shape == (4, 4 if dilated else 6, 26)
+        merged = torch.maximum(h_f, h_r)
+        assert torch.equal(merged, _old_features(net, x))
+        assert torch.equal(merged, net.features(x))
+        assert torch.equal(net.streams(*net.first_layer(x))[1], h_r)
+        pooled = merged.amax(-1) if pool == "max" else merged.mean(-1)
+        assert torch.equal(net.pool(merged), pooled)
+        assert torch.equal(net(x), net.head(pooled).squeeze(-1))
+
+
+def tracked_net_and_input(seed, dilated, n_filters=6, channels=4):
+    """A strand-aware model reading one track (filters of width 5) and an input ``(3, 5, 30)``."""
+    torch.manual_seed(seed)
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": n_filters, "filter_width": 5,
+                    "dilated_layers": dilated, "dilated_channels": channels}).eval()
+    return net, make_x(*dna_input(n=3, length=30))
+
+
+@pytest.mark.parametrize("dilated", [0, 2])
+def test_reverse_complement_swaps_the_strands(dilated):
+    net, x = tracked_net_and_input(7, dilated)
+    with torch.no_grad():
+        h_f, h_r = net.strands(x)
+        rc_f, rc_r = net.strands(net.reverse_complement(x))
+    assert torch.allclose(rc_f, h_r.flip(-1), atol=1e-5)
+    assert torch.allclose(rc_r, h_f.flip(-1), atol=1e-5)
+
+
+def test_a_single_strand_model_has_no_reverse_stream():
+    torch.manual_seed(8)
+    net = M.SeqCNN({"n_filters": 4, "filter_width": 5, "strand_aware": False}).eval()
+    codes, _ = dna_input(n=2, length=20, tracks=0)
+    with torch.no_grad():
+        h_f, h_r = net.strands(one_hot(codes))
+        assert h_r is None and torch.equal(h_f, net.features(one_hot(codes)))
+
+
+@pytest.mark.parametrize("dilated", [0, 1])
+def test_a_mask_zeroing_a_filter_changes_only_what_reads_it(dilated):
+    net, x = tracked_net_and_input(9, dilated, n_filters=5, channels=3)
+    mask = torch.ones(5)
+    mask[2] = 0.0
+    with torch.no_grad():
+        h_f, h_r = net.strands(x)
+        m_f, m_r = net.strands(x, mask)
+        per_row = net.strands(x, mask.expand(3, 5))
+        # the same model with filter 2 switched off in its weights (ReLU(-1) = 0 everywhere)
+        off = M.copy_model(net)
+        off.conv1.weight[2] = 0.0
+        off.conv1.bias[2] = -1.0
+        o_f, o_r = off.strands(x)
+    assert torch.equal(per_row[0], m_f) and torch.equal(per_row[1], m_r)
+    assert torch.allclose(m_f, o_f) and torch.allclose(m_r, o_r)
+    if dilated:  # every dilated channel reads every filter
+        assert not torch.allclose(m_f, h_f)
+    else:  # without dilated layers a stream's channel is its filter: only channel 2 changes
+        assert (m_f[:, 2] == 0).all() and (m_r[:, 2] == 0).all()
+        keep = [0, 1, 3, 4]
+        assert torch.equal(m_f[:, keep], h_f[:, keep]) and torch.equal(m_r[:, keep], h_r[:, keep])
+        assert (h_f[:, 2] > 0).any()
+
+
+# ---------------------------------------------------------------------- load against a dataset
+def _dataset(alphabet="dna", length=20, tracks=("cons",)):
+    import pandas as pd
+
+    from seqfm.dataset import Dataset
+
+    return Dataset(np.zeros((2, length), np.uint8), np.zeros((2, len(tracks), length), np.float16),
+                   np.ones(2, np.uint8), pd.DataFrame(), {"alphabet": alphabet, "tracks": list(tracks)})
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"alphabet": "protein"}, r"model\.json: the model reads dna but the dataset ds holds protein"),
+    ({"tracks": ("phyloP",)}, r"model\.json: the model was trained on track\(s\) \['cons'\]"),
+    ({"tracks": ()}, r"model\.json: the model was trained on track\(s\) \['cons'\] but the dataset ds holds \[\]"),
+    ({"length": 4}, r"ds: sequences of length 4 are shorter than the filters \(5\)"),
+])
+def test_load_refuses_a_dataset_the_model_cannot_read(tmp_path, data, message):
+    net = M.SeqCNN({"n_tracks": 1, "n_filters": 3, "filter_width": 5})
+    pt, js = M.save(net, tmp_path, {"tracks": ["cons"]})
+    with pytest.raises(InputError, match=message) as err:
+        M.load(pt, js, dataset=_dataset(**data), dataset_dir="ds")
+    assert "\n" not in str(err.value)
+    loaded, info = M.load(pt, js, dataset=_dataset(), dataset_dir="ds")
+    assert loaded.arch["n_tracks"] == 1 and info["tracks"] == ["cons"]
+
+
+def test_load_counts_the_tracks_of_a_model_json_without_names(tmp_path):
+    pt, js = M.save(M.SeqCNN({"n_filters": 3, "filter_width": 5}), tmp_path)
+    with pytest.raises(InputError, match=r"model\.json: the model reads 0 conservation track\(s\) "
+                                         r"but the dataset has 1$"):
+        M.load(pt, js, dataset=_dataset())
