@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone

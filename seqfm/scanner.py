@@ -384,18 +384,12 @@ class Scanner:
     def _streams(self, x, fwd, rev):
         """:meth:`_maps` from the first layer's forward and reverse activations."""
         torch = self.torch
-        m = self.model
         w = self._w_head
+        hf, hr = self.model.streams(fwd, rev)
         if rev is None:
-            h = m._trunk(fwd) if m.project is not None else fwd
-            return fwd, None, torch.einsum("d,ndl->nl", w, h), None
+            return fwd, None, torch.einsum("d,ndl->nl", w, hf), None
         strand = rev > fwd
         vals = torch.maximum(fwd, rev)
-        if m.project is None:
-            return vals, strand, torch.einsum("d,ndl->nl", w, vals), (fwd, rev)
-        n = x.shape[0]
-        out = m._trunk(torch.cat([fwd, rev.flip(-1)]))
-        hf, hr = out[:n], out[n:].flip(-1)
         return vals, strand, torch.einsum("d,ndl->nl", w, torch.maximum(hf, hr)), (hf, hr)
 
     def _cam_strand(self, streams, b_idx, p_idx) -> np.ndarray:

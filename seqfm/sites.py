@@ -49,7 +49,6 @@ GFF3 specification asks.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
