@@ -106,7 +106,7 @@ def run(model_dir: str | Path = ROOT / "results/dna_example",
 
     from seqfm import dataset as dataset_mod
     from seqfm import model as model_mod
-    from seqfm import sites
+    from seqfm import calls, sites
     from seqfm.io import read_bed
     from seqfm.train import pick_device, set_threads
 
@@ -121,13 +121,13 @@ def run(model_dir: str | Path = ROOT / "results/dna_example",
 
     cfg = sites.SitesConfig(split=split, labels=labels, q=q, null_copies=null_copies,
                             merge="none", device=device)
-    labels_ = sites.FilterLabels.default(model.conv1.weight.shape[0])
+    labels_ = calls.FilterLabels.default(model.conv1.weight.shape[0])
     t0 = time.perf_counter()
     with torch.no_grad():
         sc = sites.call_sites(model, ds, cfg, labels=labels_)
     t_seqfm = time.perf_counter() - t0
     unmerged = sites.calls_table(sc, ds, labels_, True)
-    merged_sc = sites.SiteCalls(sites.merge_calls(sc.calls, labels_, "all"), sc.rows, sc.null,
+    merged_sc = sites.SiteCalls(calls.merge_calls(sc.calls, labels_, "all"), sc.rows, sc.null,
                                 sc.n_tests, sc.cores)
     merged = sites.calls_table(merged_sc, ds, labels_, True)
     regions = sites.evaluated_regions(ds, sc.rows)

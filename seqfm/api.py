@@ -209,7 +209,7 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
     """
     from types import SimpleNamespace
 
-    from . import sites
+    from . import calls, sites
 
     seqs = [seqs] if isinstance(seqs, str) else list(seqs)
     n = len(seqs)
@@ -225,8 +225,8 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
     cfg = sites.SitesConfig(q=q, null_copies=null_copies, seed=seed, cam=cam, merge=merge,
                             null_max_seqs=max(n, 1))
     n_f = model.conv1.weight.shape[0]
-    labels = (sites.read_filter_labels(filters_tsv, n_f, model.alphabet) if filters_tsv
-              else sites.FilterLabels.default(n_f))
+    labels = (calls.read_filter_labels(filters_tsv, n_f, model.alphabet) if filters_tsv
+              else calls.FilterLabels.default(n_f))
     sc = sites.call_sites(model, ds, cfg, rows=np.arange(n), labels=labels)
     c = sc.calls
     det = c["detector"].to_numpy()
@@ -241,7 +241,7 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
         "name": np.asarray(names, dtype=object)[c["row"].to_numpy()] if len(c) else [],
         "start": c["seq_start"].to_numpy(np.int64), "end": c["seq_end"].to_numpy(np.int64),
         "strand": strand,
-        "detector": ["cam" if d < 0 else sites.filter_name(d) for d in det],
+        "detector": ["cam" if d < 0 else calls.filter_name(d) for d in det],
         "cluster": cluster,
         "activation": c["activation"].to_numpy(), "p": c["p"].to_numpy(), "q": c["q"].to_numpy()})
     return out.sort_values(["name", "start", "detector"], kind="mergesort").reset_index(drop=True)

@@ -49,7 +49,7 @@ from .scan_null import build_genome_null
 from .scanner import GenomeSource, ScanConfig, Scanner, model_fingerprint
 from .shards import scan_sources
 from .significance import ScanNull
-from .sites import read_filter_labels
+from .calls import read_filter_labels
 from .train import pick_device, set_threads
 
 log = logging.getLogger("seqfm")

@@ -20,7 +20,7 @@ from .featuremaps import site_intervals
 from .io import Genome, atomic_write
 from .scanner import GenomeSource, Scanner
 from .significance import ScanNull
-from .sites import BED_HEADER, filter_name, merge_overlapping, score_of
+from .calls import BED_HEADER, filter_name, merge_overlapping, score_of
 
 log = logging.getLogger("seqfm")
 

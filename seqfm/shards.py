@@ -25,7 +25,7 @@ from .scan_calls import (CandidateBuffer, call_table, candidate_columns, candida
 from .scanner import Scanner
 from .significance import ScanNull
 from .alphabet import DNA
-from .sites import read_filter_labels, write_calls
+from .calls import read_filter_labels, write_calls
 
 log = logging.getLogger("seqfm")
 

@@ -46,7 +46,7 @@ def _one_hot() -> None:
 
 
 def _merge() -> None:
-    from .sites import merge_overlapping
+    from .calls import merge_overlapping
 
     starts = np.arange(0, 100, 7)
     merge_overlapping(starts, starts + 10, np.zeros(len(starts), int), np.arange(len(starts)))

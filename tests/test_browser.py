@@ -164,7 +164,7 @@ def test_report_links_the_igv_session(scanned, tmp_path):
 def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
     import pandas as pd
 
-    from seqfm import sites
+    from seqfm import calls
 
     table = pd.DataFrame({
         "chrom": ["chr1", "chr1", "chr2"], "start": [10, 40, 5], "end": [29, 59, 24],
@@ -172,11 +172,11 @@ def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
         "strand": ["+", "-", "+"], "detector": ["filter_3", "cam", "filter_3"],
         "cluster": ["motif_1", ".", "motif_1"], "activation": [4.5, -0.25, 2.0],
         "p": [1e-12, 3e-4, 0.01], "q": [1e-10, 0.001, 1.0], "match_name": ["CTCF", ".", "CTCF"]})
-    sites.write_calls(table, tmp_path / "sites.bed", tmp_path / "sites.gff3")
+    calls.write_calls(table, tmp_path / "sites.bed", tmp_path / "sites.gff3")
     assert (tmp_path / "sites.as").read_text() == browser.SITES_AS
     header = (tmp_path / "sites.bed").read_text().splitlines()[0]
-    assert header == "#" + "\t".join(sites.BED_HEADER)
-    assert len(browser.autosql_fields()) == len(sites.BED_HEADER)
+    assert header == "#" + "\t".join(calls.BED_HEADER)
+    assert len(browser.autosql_fields()) == len(calls.BED_HEADER)
     assert browser.check_bed(tmp_path / "sites.bed", sizes={"chr1": 100, "chr2": 30}) == 3
     bb = browser.write_bigbed(tmp_path / "sites.bed", {"chr1": 100, "chr2": 30})
     import pyBigWig
@@ -185,7 +185,7 @@ def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
     assert [e[:2] for e in entries] == [(10, 29), (40, 59)]
     assert entries[0][2].split("\t")[0] == "motif_1:peak 1"
     # no calls: the indexed BED (header only) still, no bigBed
-    sites.write_calls(table.iloc[:0], tmp_path / "e" / "sites.bed", tmp_path / "e" / "sites.gff3")
+    calls.write_calls(table.iloc[:0], tmp_path / "e" / "sites.bed", tmp_path / "e" / "sites.gff3")
     files = browser.write_scan_files(tmp_path / "e", {"chr1": 100})
     assert "sites_bb" not in files and not (tmp_path / "e" / "sites.bb").exists()
     import pysam

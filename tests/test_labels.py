@@ -90,7 +90,7 @@ def test_candidates_are_named_or_influential_motifs(tmp_path):
 def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
     """Wiring of seqfm scan: filter_0 sits in the E-box cluster but its call lies on a GATA
     site; the call is named after the GATA cluster, on the strand of the site."""
-    from seqfm import sites
+    from seqfm import calls
 
     rng = np.random.default_rng(3)
     seq = DNA.decode(rng.integers(0, 4, 400).astype(np.uint8))
@@ -105,7 +105,7 @@ def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
                   "match_name": ["USF1", "GATA1"], "match_strand": ["+", "+"],
                   "filters": ["filter_0", "filter_1"]}).to_csv(tmp_path / "motifs.tsv", sep="\t", index=False)
     (tmp_path / "interpret" / "filters.tsv").write_text("filter\tcluster\nfilter_0\tmotif_1\nfilter_1\tmotif_2\n")
-    labels = sites.read_filter_labels(tmp_path / "interpret" / "filters.tsv", 2, DNA)
+    labels = calls.read_filter_labels(tmp_path / "interpret" / "filters.tsv", 2, DNA)
     table = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [202, 300], "end": [206, 310],
                           "name": ["motif_1:chr1", "cam:chr1"], "score": [500, 500],
                           "strand": ["+", "+"], "detector": ["filter_0", "cam"],
@@ -117,7 +117,7 @@ def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
         ("motif_2", "GATA1", "motif_2:chr1", "-")
     assert out[out["detector"] == "cam"]["cluster"].tolist() == ["."]  # the CAM names nothing
     # without the motif files the labels are the clusters' own
-    assert sites.read_filter_labels(tmp_path / "interpret" / "filters.tsv", 2).namer is None
+    assert calls.read_filter_labels(tmp_path / "interpret" / "filters.tsv", 2).namer is None
 
 
 def test_call_windows_read_in_blocks_equal_the_calls_read_one_by_one(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqfm import scan, scan_calls, scan_null, scanner, shard_plan, shards, significance
+from seqfm import scan_calls, scan_null, scanner, shard_plan, shards, significance
 from seqfm.alphabet import DNA, reverse_complement_codes
 from seqfm.errors import InputError
 from seqfm.model import SeqCNN, save

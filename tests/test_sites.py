@@ -7,7 +7,7 @@ import torch
 
 from seqfm import dataset as D
 from seqfm import model as M
-from seqfm import sites
+from seqfm import calls, sites
 from seqfm.alphabet import DNA, reverse_complement_codes
 
 from conftest import run_cli
@@ -31,9 +31,9 @@ def make_dataset(folder, codes, chrom, start, strand, names=None, labels=None, s
 
 def read_sites_bed(path):
     lines = path.read_text().splitlines()
-    assert lines[0] == "#" + "\t".join(sites.BED_HEADER)
+    assert lines[0] == "#" + "\t".join(calls.BED_HEADER)
     rows = [line.split("\t") for line in lines[1:]]
-    df = pd.DataFrame(rows, columns=sites.BED_HEADER)
+    df = pd.DataFrame(rows, columns=calls.BED_HEADER)
     for c in ("start", "end", "score"):
         df[c] = df[c].astype(int)
     for c in ("activation", "p", "q"):
@@ -202,17 +202,17 @@ def test_nms_keeps_one_call_per_site(planted):
 
 
 def test_merge_all_keeps_the_best_of_overlapping_calls():
-    calls = pd.DataFrame({"row": [0, 0, 0, 1], "detector": [0, 1, 2, 1], "pos": [10, 12, 40, 12],
+    table = pd.DataFrame({"row": [0, 0, 0, 1], "detector": [0, 1, 2, 1], "pos": [10, 12, 40, 12],
                           "seq_start": [10, 12, 40, 12], "seq_end": [18, 20, 48, 20],
                           "seq_strand": [0, 1, 0, 0], "activation": [3.0, 4.0, 1.0, 1.0],
                           "p": [0.001, 0.0005, 0.01, 0.01], "q": [0.01] * 4,
                           "rel": [1.0, 1.0, 1.0, 1.0]})
-    labels = sites.FilterLabels.default(3)
-    assert len(sites.merge_calls(calls, labels, "cluster")) == 4
-    kept = sites.merge_calls(calls, labels, "all")
+    labels = calls.FilterLabels.default(3)
+    assert len(calls.merge_calls(table, labels, "cluster")) == 4
+    kept = calls.merge_calls(table, labels, "all")
     assert sorted(zip(kept["row"], kept["detector"])) == [(0, 1), (0, 2), (1, 1)]
     labels.cluster = ["c1", "c1", "c2"]
-    assert sorted(sites.merge_calls(calls, labels, "cluster")["detector"]) == [1, 1, 2]
+    assert sorted(calls.merge_calls(table, labels, "cluster")["detector"]) == [1, 1, 2]
 
 
 def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
@@ -221,8 +221,8 @@ def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
                           "strand": ["+", "-"], "detector": ["filter_0", "filter_2"],
                           "cluster": ["c=1;x", "."], "activation": [4.5, 1.25],
                           "p": [1e-5, 0.002], "q": [1e-3, 0.04], "match_name": ["GATA1&2", "."]})
-    sites.write_gff3(table, tmp_path / "s.gff3")
-    sites.write_bed(table, tmp_path / "s.bed")
+    calls.write_gff3(table, tmp_path / "s.gff3")
+    calls.write_bed(table, tmp_path / "s.bed")
     lines = (tmp_path / "s.gff3").read_text().splitlines()
     assert lines[0] == "##gff-version 3"
     recs = [line.split("\t") for line in lines[1:]]
@@ -236,7 +236,7 @@ def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
         "ID": "site_0000001", "Name": "c=1;x:chr1", "detector": "filter_0", "cluster": "c=1;x",
         "activation": "4.5", "p": "1e-05", "q": "0.001", "match": "GATA1&2"}
     assert urllib.parse.unquote(attrs[1]["Name"]) == "filter_2:a,b"
-    sites.write_gff3(table, tmp_path / "p.gff3", protein=True)
+    calls.write_gff3(table, tmp_path / "p.gff3", protein=True)
     assert (tmp_path / "p.gff3").read_text().splitlines()[1].split("\t")[2] == "binding_site"
     bed = read_sites_bed(tmp_path / "s.bed")
     assert bed["start"].tolist() == [0, 41]
@@ -244,7 +244,7 @@ def test_gff3_is_one_based_escaped_and_parseable(tmp_path):
         "chr1", "0", "8", "c=1;x:chr1", "300", "+", "filter_0", "c=1;x", "4.5", "1e-05", "0.001",
         "GATA1&2"]
     # both files at once (each distinct value formatted once): the same bytes
-    sites.write_calls(table, tmp_path / "t.bed", tmp_path / "t.gff3")
+    calls.write_calls(table, tmp_path / "t.bed", tmp_path / "t.gff3")
     assert (tmp_path / "t.bed").read_bytes() == (tmp_path / "s.bed").read_bytes()
     assert (tmp_path / "t.gff3").read_bytes() == (tmp_path / "s.gff3").read_bytes()
 
@@ -263,7 +263,7 @@ def test_score_against_truth():
 
 
 def test_score_of_q():
-    assert sites.score_of(np.array([1.0, 0.1, 1e-5, 1e-12])).tolist() == [0, 100, 500, 1000]
+    assert calls.score_of(np.array([1.0, 0.1, 1e-5, 1e-12])).tolist() == [0, 100, 500, 1000]
 
 
 def test_cli_refuses_a_missing_dataset(tmp_path, planted):
@@ -344,7 +344,7 @@ def test_merge_overlapping_keeps_best_per_group():
     ends = np.array([10, 15, 30, 13, 50])
     group = np.array(["a", "a", "a", "b", "a"], dtype=object)
     order = np.array([1, 0, 2, 3, 4])  # row 1 is the best
-    keep = sites.merge_overlapping(starts, ends, group, order)
+    keep = calls.merge_overlapping(starts, ends, group, order)
     assert keep.tolist() == [False, True, True, True, True]
 
 
@@ -361,4 +361,4 @@ def test_merge_overlapping_matches_the_greedy_definition():
             kept.append(i)
     want = np.zeros(n, dtype=bool)
     want[kept] = True
-    assert np.array_equal(sites.merge_overlapping(starts, ends, group, order), want)
+    assert np.array_equal(calls.merge_overlapping(starts, ends, group, order), want)
