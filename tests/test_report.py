@@ -260,11 +260,11 @@ def test_motifs_ordered_by_influence_with_logos(page):
 
 
 def test_sites_capped_and_linked(page, results):
-    from seqfm import report
+    from seqfm.report.sections import MAX_SITE_ROWS
 
     sec = page[page.index('id="sites"'):page.index('id="featuremaps"')]
     motif_part, cam_part = sec.split("Strongest class-activation-map calls")
-    assert len(re.findall(r"<tr><td class=\"mono\">chr1:", motif_part)) == report.MAX_SITE_ROWS
+    assert len(re.findall(r"<tr><td class=\"mono\">chr1:", motif_part)) == MAX_SITE_ROWS
     assert len(re.findall(r"<tr><td class=\"mono\">chr1:", cam_part)) == 6  # every 10th call is a CAM call
     assert "60" in sec and 'href="sites.bed"' in sec and 'href="sites.gff3"' in sec
     # strongest first: the smallest q in the file is 1e-12 (the call named like a script tag)
@@ -274,20 +274,23 @@ def test_sites_capped_and_linked(page, results):
 
 def test_featuremaps_show_calls_and_truth(results):
     from seqfm import report
+    from seqfm.report.data import feature_maps
+    from seqfm.report.figures import featuremap_png
 
     r = report.load(results)
-    fms = report.feature_maps(r, n=3)
+    fms = feature_maps(r, n=3)
     assert [fm.name for fm in fms] == [EVIL, "peak_001", "peak_002"]
     assert fms[0].score == pytest.approx(5.0)
     assert len(fms[0].acts) == 4 and fms[0].acts[0][1][0] == 5  # x of the first window's centre
     assert [c["cam"] for c in fms[0].calls] == [False, True]
     assert fms[0].truth[0]["label"] == "CTCF" and fms[1].truth[0]["start"] == 31
-    png = report.featuremap_png(fms[0])
+    png = featuremap_png(fms[0])
     assert png.startswith(b"\x89PNG")
 
 
 def test_featuremap_calls_from_bed_when_archive_has_none(tmp_path):
     from seqfm import report
+    from seqfm.report.data import feature_maps
 
     root = make_results(tmp_path / "s")
     z = dict(np.load(root / "interpret" / "featuremaps.npz"))
@@ -296,7 +299,7 @@ def test_featuremap_calls_from_bed_when_archive_has_none(tmp_path):
     truth = tmp_path / "truth.bed"
     truth.write_text("#chrom\tstart\tend\tname\tscore\tstrand\nchr1\t1030\t1040\tGATA1\t0\t-\n")
     r = report.load(root, truth=truth)
-    fms = {fm.name: fm for fm in report.feature_maps(r, n=5)}
+    fms = {fm.name: fm for fm in feature_maps(r, n=5)}
     seq1 = fms["peak_001"]  # prepared.tsv: chr1 1000-1100
     assert seq1.truth == [{"start": 30.0, "end": 40.0, "strand": "-", "label": "GATA1", "detector": "",
                            "cam": False}]
@@ -341,11 +344,12 @@ def test_scan_section_when_scan_folder_exists(tmp_path):
 
 def test_large_tables_are_capped(tmp_path):
     from seqfm import report
+    from seqfm.report.sections import MAX_FILTER_LOGOS, MAX_MOTIF_ROWS
 
-    root = make_results(tmp_path / "big", n_motifs=report.MAX_MOTIF_ROWS + 5, n_sites=500, n_filters=30)
+    root = make_results(tmp_path / "big", n_motifs=MAX_MOTIF_ROWS + 5, n_sites=500, n_filters=30)
     html = report.render_sample(report.load(root))
-    assert f"top {report.MAX_MOTIF_ROWS} of {report.MAX_MOTIF_ROWS + 5}" in html
-    assert f"{report.MAX_FILTER_LOGOS} of 30 filter logos" in html
+    assert f"top {MAX_MOTIF_ROWS} of {MAX_MOTIF_ROWS + 5}" in html
+    assert f"{MAX_FILTER_LOGOS} of 30 filter logos" in html
     assert "500" in html
 
 
