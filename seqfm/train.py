@@ -686,7 +686,8 @@ def _positive_weight(y_train: np.ndarray, config: TrainConfig) -> float:
     return config.pos_weight if config.pos_weight is not None else (len(y_train) - n_pos) / n_pos
 
 
-def _build_model(arch: dict, config: TrainConfig, steps_per_epoch: int, device: torch.device):
+def _build_model(arch: dict, config: TrainConfig, steps_per_epoch: int,
+                 device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer, Any, Any, bool]:
     """The seeded model, AdamW, the warm-up + cosine schedule and (float16 AMP) a GradScaler.
 
     Returns ``(net, optimizer, scheduler, scaler or None, use_amp)``.

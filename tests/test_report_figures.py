@@ -17,17 +17,17 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def feature_map(**kw) -> FeatureMap:
+    """Three filters' activations, a CAM, calls of a drawn filter, of another filter and of the
+    CAM, one known site; ``kw`` replaces any of them."""
     x = np.arange(5, 95, dtype=float)
-    base = dict(name="seq $1$ <b>", length=100, cam=np.sin(x / 9), cam_x=x,
-                acts=[(f"filter_{k}", x, np.maximum(np.cos(x / (k + 3)), 0)) for k in range(3)],
-                calls=[{"start": 20.0, "end": 31.0, "strand": "+", "label": "CTCF", "detector": "filter_0",
-                        "cam": False},
-                       {"start": 50.0, "end": 61.0, "strand": "-", "label": "", "detector": "filter_9",
-                        "cam": False},
-                       {"start": 40.0, "end": 52.0, "strand": ".", "label": "", "detector": "cam", "cam": True}],
-                truth=[{"start": 21.0, "end": 30.0, "strand": "+", "label": "CTCF"}], score=4.2)
-    base.update(kw)
-    return FeatureMap(**base)
+    calls = [{"start": 20.0, "end": 31.0, "strand": "+", "label": "CTCF", "detector": "filter_0", "cam": False},
+             {"start": 50.0, "end": 61.0, "strand": "-", "label": "", "detector": "filter_9", "cam": False},
+             {"start": 40.0, "end": 52.0, "strand": ".", "label": "", "detector": "cam", "cam": True}]
+    fields = {"name": "seq <b>", "length": 100, "cam": np.sin(x / 9), "cam_x": x,
+              "acts": [(f"filter_{k}", x, np.maximum(np.cos(x / (k + 3)), 0)) for k in range(3)],
+              "calls": calls, "truth": [{"start": 21.0, "end": 30.0, "strand": "+", "label": "CTCF"}],
+              "score": 4.2}
+    return FeatureMap(**{**fields, **kw})
 
 
 def test_a_feature_map_is_a_png_with_a_row_per_kind_of_call():
