@@ -14,7 +14,7 @@ from seqfm.alphabet import DNA, PROTEIN
 MOTIF = "TGACGTCA"
 
 
-def planted_vs_shuffled(n=300, length=50, seed=0):
+def planted_vs_shuffled(n=150, length=40, seed=0):
     """Positives: random DNA with MOTIF planted once; negatives: the positives' letters shuffled
     (same composition, motif destroyed). Returns codes ``(2n, L)``, labels ``(2n,)``, split."""
     rng = np.random.default_rng(seed)
