@@ -591,8 +591,6 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
     -------
     TrainResult
     """
-    from tqdm.auto import tqdm
-
     config = config or TrainConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -602,23 +600,100 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
     device = pick_device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    alphabet = dataset.alphabet
+    training = _build_training(dataset, config, arch, device, out_dir)
+    state, resumed_from = _resume_or_start(training, resume)
+    idx = training.idx
+    log.info("training on %s (%d threads): %d train / %d valid / %d test sequences of length %d, "
+             "%d channels, pos_weight %.3g, %s data", device, n_threads, len(idx["train"]),
+             len(idx["valid"]), len(idx["test"]), dataset.codes.shape[1], training.net.n_channels,
+             training.pos_weight, "device-resident" if training.source.resident else "streamed")
+    try:
+        _train_epochs(training, state, progress, stop_after)
+    finally:
+        torch.set_num_threads(threads_before)
+
+    training.net.load_state_dict(state["best_model"])
+    training.net.eval()
+    return TrainResult(model=training.net, history=state["history"], best_epoch=state["best_epoch"],
+                       epochs=state["epoch"],
+                       stopped_early=state["epoch"] < config.max_epochs, device=device,
+                       resumed_from=resumed_from, seconds=time.perf_counter() - t_start,
+                       extra={"pos_weight": training.pos_weight, "splits": idx,
+                              "source": training.source, "policy": training.policy,
+                              "amp": training.use_amp, "threads": n_threads, "arch": training.arch})
+
+
+@dataclass
+class _Training:
+    """The parts of one :func:`fit` run that its steps share (built by :func:`_build_training`)."""
+
+    config: TrainConfig
+    arch: dict
+    policy: str
+    idx: dict  # split name -> row indices
+    labels: np.ndarray  # (N,) 0/1
+    pos_weight: float
+    pos_weight_on_device: torch.Tensor  # scalar
+    fingerprint: str
+    net: Any  # SeqCNN on the device
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # LambdaLR, stepped once per batch
+    scaler: Any  # GradScaler for float16 autocast, else None
+    use_amp: bool
+    source: BatchSource
+    steps_per_epoch: int
+    out_dir: Path
+
+    @property
+    def last_pt(self) -> Path:
+        return self.out_dir / "last.pt"
+
+
+def _build_training(dataset, config: TrainConfig, arch: dict | None, device: torch.device,
+                    out_dir: Path) -> _Training:
+    """Check the architecture against the data, split it, seed and build the model, its
+    optimizer and schedule, and the batch source."""
     policy = dataset.info.get("policy", "uniform")
-    arch = model_mod.architecture(**{**(arch or {}), "alphabet": alphabet.name,
+    arch = _dataset_architecture(dataset, arch)
+    idx = split_indices(dataset, config)
+    labels = np.asarray(dataset.labels)
+    pos_weight = _positive_weight(labels[idx["train"]], config)
+    fp = fingerprint(arch, config, labels, {k: v.tolist() for k, v in idx.items()})
+    steps_per_epoch = math.ceil(len(idx["train"]) / config.batch_size)
+    net, optimizer, scheduler, scaler, use_amp = _build_model(arch, config, steps_per_epoch, device)
+    pw = torch.tensor(float(pos_weight), device=device)
+    source = BatchSource(dataset.codes, dataset.tracks, labels, device, dataset.alphabet, policy,
+                         resident_max_mb=config.resident_max_mb)
+    return _Training(config=config, arch=arch, policy=policy, idx=idx, labels=labels,
+                     pos_weight=pos_weight, pos_weight_on_device=pw, fingerprint=fp, net=net,
+                     optimizer=optimizer, scheduler=scheduler, scaler=scaler, use_amp=use_amp,
+                     source=source, steps_per_epoch=steps_per_epoch, out_dir=out_dir)
+
+
+def _dataset_architecture(dataset, arch: dict | None) -> dict:
+    """The full architecture: ``arch`` with the dataset's alphabet and number of tracks."""
+    arch = model_mod.architecture(**{**(arch or {}), "alphabet": dataset.alphabet.name,
                                      "n_tracks": int(dataset.tracks.shape[1])})
     if arch["filter_width"] > dataset.codes.shape[1]:
         raise InputError(f"filter width {arch['filter_width']} exceeds the sequence length "
                          f"{dataset.codes.shape[1]} of the dataset")
-    idx = split_indices(dataset, config)
-    labels = np.asarray(dataset.labels)
-    y_train = labels[idx["train"]]
-    n_pos = int(y_train.sum())
-    pos_weight = config.pos_weight if config.pos_weight is not None else (len(y_train) - n_pos) / n_pos
-    fp = fingerprint(arch, config, labels, {k: v.tolist() for k, v in idx.items()})
+    return arch
 
-    torch.manual_seed(config.seed)
+
+def _positive_weight(y_train: np.ndarray, config: TrainConfig) -> float:
+    """``config.pos_weight``, else ``n_negative / n_positive`` of the training labels."""
+    n_pos = int(y_train.sum())
+    return config.pos_weight if config.pos_weight is not None else (len(y_train) - n_pos) / n_pos
+
+
+def _build_model(arch: dict, config: TrainConfig, steps_per_epoch: int,
+                 device: torch.device) -> tuple[torch.nn.Module, torch.optim.Optimizer, Any, Any, bool]:
+    """The seeded model, AdamW, the warm-up + cosine schedule and (float16 AMP) a GradScaler.
+
+    Returns ``(net, optimizer, scheduler, scaler or None, use_amp)``.
+    """
+    torch.manual_seed(config.seed)  # the initial weights
     net = model_mod.SeqCNN(arch).to(device)
-    steps_per_epoch = math.ceil(len(idx["train"]) / config.batch_size)
     total_steps = steps_per_epoch * config.max_epochs
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -626,106 +701,148 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
     use_amp = bool(config.amp and device.type == "cuda")
     scaler = (torch.amp.GradScaler("cuda") if use_amp and not torch.cuda.is_bf16_supported()
               else None)
-    pw = torch.tensor(float(pos_weight), device=device)
+    return net, optimizer, scheduler, scaler, use_amp
 
-    source = BatchSource(dataset.codes, dataset.tracks, labels, device, alphabet, policy,
-                         resident_max_mb=config.resident_max_mb)
-    last_pt, last_json, epochs_csv = out_dir / "last.pt", out_dir / "last.json", out_dir / "epochs.csv"
 
-    state = _load_checkpoint(last_pt, fp, net, optimizer, scheduler, scaler) if (
-        resume and last_pt.exists()) else None
+def _resume_or_start(training: _Training, resume: bool) -> tuple[dict, int]:
+    """The run's state from ``last.pt`` when it may resume from it, else a fresh one; and the
+    number of epochs found done (0 for a fresh start)."""
+    state = None
+    if resume and training.last_pt.exists():
+        state = _load_checkpoint(training.last_pt, training.fingerprint, training.net,
+                                 training.optimizer, training.scheduler, training.scaler)
     if state is None:
         state = {"epoch": 0, "best_auprc": None, "best_epoch": 0, "bad_epochs": 0,
-                 "history": [], "finished": False, "best_model": model_mod.clone_state(net)}
-        resumed_from = 0
-    else:
-        resumed_from = state["epoch"]
-        log.info("resuming from %s: %d epoch(s) done, best valid AUPRC %.4f at epoch %d",
-                 last_pt, state["epoch"], state["best_auprc"] or float("nan"), state["best_epoch"])
-    log.info("training on %s (%d threads): %d train / %d valid / %d test sequences of length %d, "
-             "%d channels, pos_weight %.3g, %s data", device, n_threads, len(idx["train"]),
-             len(idx["valid"]), len(idx["test"]), dataset.codes.shape[1], net.n_channels,
-             pos_weight, "device-resident" if source.resident else "streamed")
+                 "history": [], "finished": False, "best_model": model_mod.clone_state(training.net)}
+        return state, 0
+    log.info("resuming from %s: %d epoch(s) done, best valid AUPRC %.4f at epoch %d",
+             training.last_pt, state["epoch"], state["best_auprc"] or float("nan"), state["best_epoch"])
+    return state, state["epoch"]
 
-    def save_checkpoint():
-        public = {k: v for k, v in state.items() if k != "best_model"}
-        public.update(fingerprint=fp, version=CHECKPOINT_VERSION, seqfm_version=__version__)
-        ck = {"model": model_mod.clone_state(net), "optimizer": optimizer.state_dict(),
-              "scheduler": scheduler.state_dict(), "best_model": state["best_model"],
-              "state": json.dumps(public)}
-        if scaler is not None:
-            ck["scaler"] = scaler.state_dict()
-        _atomic_torch_save(ck, last_pt)
-        model_mod.save_json(public, last_json)
-        _write_csv(state["history"], epochs_csv, EPOCH_COLUMNS)
 
+def _save_checkpoint(training: _Training, state: dict) -> None:
+    """``last.pt`` (everything a resume needs), ``last.json`` (the same state in readable form)
+    and ``epochs.csv``, each written atomically."""
+    public = {k: v for k, v in state.items() if k != "best_model"}
+    public.update(fingerprint=training.fingerprint, version=CHECKPOINT_VERSION, seqfm_version=__version__)
+    ck = {"model": model_mod.clone_state(training.net), "optimizer": training.optimizer.state_dict(),
+          "scheduler": training.scheduler.state_dict(), "best_model": state["best_model"],
+          "state": json.dumps(public)}
+    if training.scaler is not None:
+        ck["scaler"] = training.scaler.state_dict()
+    _atomic_torch_save(ck, training.last_pt)
+    model_mod.save_json(public, training.out_dir / "last.json")
+    _write_csv(state["history"], training.out_dir / "epochs.csv", EPOCH_COLUMNS)
+
+
+def _train_epochs(training: _Training, state: dict, progress: bool | None, stop_after: int | None) -> None:
+    """Epochs until early stopping or ``max_epochs``, each checkpointed; SIGTERM interrupts
+    (see :class:`TrainingInterrupted`)."""
+    from tqdm.auto import tqdm
+
+    config = training.config
     previous = _install_sigterm()
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=total_steps, initial=state["epoch"] * steps_per_epoch, unit="batch",
+    steps = training.steps_per_epoch
+    bar = tqdm(total=steps * config.max_epochs, initial=state["epoch"] * steps, unit="batch",
                disable=not show, dynamic_ncols=True, desc="train")
     try:
         while not state["finished"] and state["epoch"] < config.max_epochs:
             epoch = state["epoch"] + 1
             bar.set_description(f"epoch {epoch}/{config.max_epochs}")
-            t0 = time.perf_counter()
-            torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout draws
-            loss_sum = train_epoch(net, source, idx["train"], config.batch_size, optimizer,
-                                   scheduler, pw, shuffle_seed=config.seed * 1_000_003 + epoch,
-                                   amp=use_amp, scaler=scaler, grad_clip=config.grad_clip,
-                                   on_step=bar.update)
-            train_loss = float(loss_sum) / len(idx["train"])  # the epoch's one sync
-            train_seconds = time.perf_counter() - t0
-
-            v_logits = predict_source(net, source, idx["valid"], 4 * config.batch_size, use_amp)
-            y_valid = labels[idx["valid"]]
-            v_loss = float(F.binary_cross_entropy_with_logits(
-                torch.from_numpy(v_logits), torch.from_numpy(y_valid.astype(np.float32)),
-                pos_weight=torch.tensor(float(pos_weight))))
-            v_auroc, v_auprc = metrics.auroc(y_valid, v_logits), metrics.auprc(y_valid, v_logits)
-            improved = state["best_auprc"] is None or v_auprc > state["best_auprc"] + config.min_delta
-            if improved:
-                state.update(best_auprc=v_auprc, best_epoch=epoch, bad_epochs=0,
-                             best_model=model_mod.clone_state(net))
-            else:
-                state["bad_epochs"] += 1
-            row = {"epoch": epoch, "train_loss": round(train_loss, 6), "valid_loss": round(v_loss, 6),
-                   "valid_auroc": round(v_auroc, 6), "valid_auprc": round(v_auprc, 6),
-                   "lr": float(f"{scheduler.get_last_lr()[0]:.6g}"), "best": int(improved),
-                   "seconds": round(time.perf_counter() - t0, 3),
-                   "seqs_per_s": round(len(idx["train"]) / max(train_seconds, 1e-9), 1)}
-            state["history"].append(row)
-            state["epoch"] = epoch
-            if state["bad_epochs"] >= config.patience and epoch < config.max_epochs:
-                state["finished"] = True
-                log.info("early stop after epoch %d: no better valid AUPRC for %d epochs",
-                         epoch, config.patience)
-            if epoch >= config.max_epochs:
-                state["finished"] = True
-            save_checkpoint()
-            bar.set_postfix(loss=f"{train_loss:.4f}", auprc=f"{v_auprc:.4f}")
+            scores = _epoch(training, state, epoch, bar.update)
+            _save_checkpoint(training, state)
+            bar.set_postfix(loss=f"{scores.train_loss:.4f}", auprc=f"{scores.valid_auprc:.4f}")
+            row = state["history"][-1]
             log.info("epoch %d: train loss %.4f, valid loss %.4f, AUROC %.4f, AUPRC %.4f%s "
-                     "(%.1fs, %.0f seq/s)", epoch, train_loss, v_loss, v_auroc, v_auprc,
-                     " *" if improved else "", row["seconds"], row["seqs_per_s"])
+                     "(%.1fs, %.0f seq/s)", epoch, scores.train_loss, scores.valid_loss,
+                     scores.valid_auroc, scores.valid_auprc, " *" if scores.improved else "",
+                     row["seconds"], row["seqs_per_s"])
             if stop_after is not None and epoch >= stop_after and not state["finished"]:
                 raise TrainingInterrupted(f"stopped after epoch {epoch} (test hook)")
     except TrainingInterrupted:
         log.warning("training interrupted; the next run with the same options resumes after "
-                    "epoch %d from %s", state["epoch"], last_pt)
+                    "epoch %d from %s", state["epoch"], training.last_pt)
         raise
     finally:
         bar.close()
         _restore_sigterm(previous)
-        torch.set_num_threads(threads_before)
 
-    net.load_state_dict(state["best_model"])
-    net.eval()
-    return TrainResult(model=net, history=state["history"], best_epoch=state["best_epoch"],
-                       epochs=state["epoch"],
-                       stopped_early=state["epoch"] < config.max_epochs, device=device,
-                       resumed_from=resumed_from, seconds=time.perf_counter() - t_start,
-                       extra={"pos_weight": pos_weight, "splits": idx, "source": source,
-                              "policy": policy, "amp": use_amp, "threads": n_threads,
-                              "arch": arch})
+
+@dataclass
+class _EpochScores:
+    """One epoch's numbers, unrounded (``epochs.csv`` holds them rounded)."""
+
+    train_loss: float
+    valid_loss: float
+    valid_auroc: float
+    valid_auprc: float
+    improved: bool
+
+
+def _epoch(training: _Training, state: dict, epoch: int, on_step: Callable[[int], Any]) -> _EpochScores:
+    """Train one epoch, score the validation split and update ``state``: the best weights, the
+    early-stopping count, the history row, whether training is finished."""
+    t0 = time.perf_counter()
+    train_loss = _train_one_epoch(training, epoch, on_step)
+    train_seconds = time.perf_counter() - t0
+    v_loss, v_auroc, v_auprc = _validate(training)
+    improved = _keep_if_best(training, state, epoch, v_auprc)
+    state["history"].append({
+        "epoch": epoch, "train_loss": round(train_loss, 6), "valid_loss": round(v_loss, 6),
+        "valid_auroc": round(v_auroc, 6), "valid_auprc": round(v_auprc, 6),
+        "lr": float(f"{training.scheduler.get_last_lr()[0]:.6g}"), "best": int(improved),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "seqs_per_s": round(len(training.idx["train"]) / max(train_seconds, 1e-9), 1)})
+    state["epoch"] = epoch
+    _check_finished(state, training.config, epoch)
+    return _EpochScores(train_loss, v_loss, v_auroc, v_auprc, improved)
+
+
+def _train_one_epoch(training: _Training, epoch: int, on_step: Callable[[int], Any]) -> float:
+    """One pass over the training split; its mean loss. Shuffle and dropout are seeded by
+    ``(seed, epoch)``, so a resumed run draws what an uninterrupted one would."""
+    config = training.config
+    epoch_seed = config.seed * 1_000_003 + epoch
+    torch.manual_seed(epoch_seed)  # dropout draws
+    loss_sum = train_epoch(training.net, training.source, training.idx["train"], config.batch_size,
+                           training.optimizer, training.scheduler, training.pos_weight_on_device,
+                           shuffle_seed=epoch_seed, amp=training.use_amp, scaler=training.scaler,
+                           grad_clip=config.grad_clip, on_step=on_step)
+    return float(loss_sum) / len(training.idx["train"])  # the epoch's one sync
+
+
+def _validate(training: _Training) -> tuple[float, float, float]:
+    """Weighted BCE loss, AUROC and AUPRC on the validation split."""
+    v_logits = predict_source(training.net, training.source, training.idx["valid"],
+                              4 * training.config.batch_size, training.use_amp)
+    y_valid = training.labels[training.idx["valid"]]
+    v_loss = float(F.binary_cross_entropy_with_logits(
+        torch.from_numpy(v_logits), torch.from_numpy(y_valid.astype(np.float32)),
+        pos_weight=torch.tensor(float(training.pos_weight))))
+    return v_loss, metrics.auroc(y_valid, v_logits), metrics.auprc(y_valid, v_logits)
+
+
+def _keep_if_best(training: _Training, state: dict, epoch: int, v_auprc: float) -> bool:
+    """Keep the weights when the validation AUPRC beats the best by more than ``min_delta``,
+    else count one more epoch without improvement; whether it improved."""
+    improved = state["best_auprc"] is None or v_auprc > state["best_auprc"] + training.config.min_delta
+    if improved:
+        state.update(best_auprc=v_auprc, best_epoch=epoch, bad_epochs=0,
+                     best_model=model_mod.clone_state(training.net))
+    else:
+        state["bad_epochs"] += 1
+    return improved
+
+
+def _check_finished(state: dict, config: TrainConfig, epoch: int) -> None:
+    """Finished after ``patience`` epochs without improvement (early stop) or at ``max_epochs``."""
+    if state["bad_epochs"] >= config.patience and epoch < config.max_epochs:
+        state["finished"] = True
+        log.info("early stop after epoch %d: no better valid AUPRC for %d epochs",
+                 epoch, config.patience)
+    if epoch >= config.max_epochs:
+        state["finished"] = True
 
 
 def _install_sigterm():
@@ -757,7 +874,6 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
     -------
     dict, the content of ``metrics.json``.
     """
-    from . import baseline as baseline_mod
     from . import dataset as dataset_mod
 
     config = config or TrainConfig()
@@ -765,30 +881,65 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
     ds = _read_dataset(dataset_mod, dataset_dir)
     train_dir = out / "train"
     result = fit(ds, train_dir, config, arch, progress=progress, resume=resume, stop_after=stop_after)
-    net, idx, source = result.model, result.extra["splits"], result.extra["source"]
+    net, idx = result.model, result.extra["splits"]
     labels = np.asarray(ds.labels)
-    eval_bs = 4 * config.batch_size
-    scores = {s: predict_source(net, source, idx[s], eval_bs, result.extra["amp"])
+    scores, report = _evaluate(result, labels, config)
+    base_scores, base_info = _kmer_baseline(ds, idx, labels, config)
+    model_mod.save(net.cpu(), out, _model_info(ds, dataset_dir, config, result))
+    net.to(result.device)
+    control, control_scores = None, None
+    if config.sequence_control and ds.tracks.ndim == 3 and ds.tracks.shape[1]:
+        control, control_scores = sequence_only_control(ds, train_dir, config, arch, idx, progress,
+                                                        resume)
+    summary = _metrics_summary(ds, labels, result, report, base_info, control)
+    if plots:
+        curves = _test_curves(labels[idx["test"]], scores["test"], base_scores, base_info, control_scores)
+        _write_plots(train_dir, curves, result)
+    model_mod.save_json(summary, out / "metrics.json")
+    log.info("test AUROC %s, AUPRC %s (k-mer baseline AUROC %s); wrote %s",
+             _fmt(report["test"]["auroc"]), _fmt(report["test"]["auprc"]),
+             _fmt(base_info["auroc"]) if base_info else "-", out / "metrics.json")
+    return summary
+
+
+def _evaluate(result: TrainResult, labels: np.ndarray, config: TrainConfig) -> tuple[dict, dict]:
+    """The trained model's scores on the valid and test splits, and their metrics."""
+    idx = result.extra["splits"]
+    scores = {s: predict_source(result.model, result.extra["source"], idx[s], 4 * config.batch_size,
+                                result.extra["amp"])
               for s in ("valid", "test")}
     report = {s: metrics.summary(labels[idx[s]], scores[s]) for s in ("valid", "test")}
     if not len(idx["test"]):
         log.warning("the dataset has no 'test' rows; test metrics are empty")
+    return scores, report
 
-    base_scores, base_info = None, None
+
+def _kmer_baseline(ds, idx: dict, labels: np.ndarray,
+                   config: TrainConfig) -> tuple[np.ndarray | None, dict | None]:
+    """The k-mer baseline fitted on the same split: its test scores and ``metrics.json`` entry;
+    ``(None, None)`` when ``baseline_k`` is 0."""
+    from . import baseline as baseline_mod
+
     k = config.baseline_k
-    if k is None or k > 0:
-        t0 = time.perf_counter()
-        codes = ds.codes
-        base = baseline_mod.fit_baseline(codes[idx["train"]], labels[idx["train"]],
-                                         codes[idx["valid"]], labels[idx["valid"]], ds.alphabet,
-                                         k=k, seed=config.seed)
-        base_scores = base.decision_function(codes[idx["test"]]) if len(idx["test"]) else np.zeros(0)
-        base_info = {**metrics.summary(labels[idx["test"]], base_scores), "k": base.k,
-                     "l2": base.l2, "model": "logistic regression on log1p k-mer counts"}
-        log.info("k-mer baseline (k=%d): test AUROC %s, AUPRC %s (%.1fs)", base.k,
-                 _fmt(base_info["auroc"]), _fmt(base_info["auprc"]), time.perf_counter() - t0)
+    if not (k is None or k > 0):
+        return None, None
+    t0 = time.perf_counter()
+    codes = ds.codes
+    base = baseline_mod.fit_baseline(codes[idx["train"]], labels[idx["train"]],
+                                     codes[idx["valid"]], labels[idx["valid"]], ds.alphabet,
+                                     k=k, seed=config.seed)
+    base_scores = base.decision_function(codes[idx["test"]]) if len(idx["test"]) else np.zeros(0)
+    base_info = {**metrics.summary(labels[idx["test"]], base_scores), "k": base.k,
+                 "l2": base.l2, "model": "logistic regression on log1p k-mer counts"}
+    log.info("k-mer baseline (k=%d): test AUROC %s, AUPRC %s (%.1fs)", base.k,
+             _fmt(base_info["auroc"]), _fmt(base_info["auprc"]), time.perf_counter() - t0)
+    return base_scores, base_info
 
-    info = {
+
+def _model_info(ds, dataset_dir: Path, config: TrainConfig, result: TrainResult) -> dict:
+    """What ``model.json`` holds besides the architecture: alphabet, channels, training, data."""
+    idx = result.extra["splits"]
+    return {
         "alphabet": ds.alphabet.name,
         "policy": result.extra["policy"],
         "channels": list(ds.alphabet.letters) + ds.track_names,
@@ -801,14 +952,13 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
                     "n_train": int(len(idx["train"])), "n_valid": int(len(idx["valid"])),
                     "n_test": int(len(idx["test"]))},
     }
-    model_mod.save(net.cpu(), out, info)
-    net.to(result.device)
-    control, control_scores = None, None
-    if config.sequence_control and ds.tracks.ndim == 3 and ds.tracks.shape[1]:
-        control, control_scores = sequence_only_control(ds, train_dir, config, arch, idx, progress,
-                                                        resume)
 
-    summary = {
+
+def _metrics_summary(ds, labels: np.ndarray, result: TrainResult, report: dict,
+                     base_info: dict | None, control: dict | None) -> dict:
+    """The content of ``metrics.json``."""
+    idx = result.extra["splits"]
+    return {
         "test": report["test"],
         "valid": report["valid"],
         "baseline": base_info,
@@ -825,23 +975,27 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
         "seconds": round(result.seconds, 2),
         "seqfm_version": __version__,
     }
-    if plots:
-        from . import plots as plots_mod
 
-        y_test = labels[idx["test"]]
-        curves = {"CNN": (y_test, scores["test"])}
-        if base_scores is not None:
-            curves[f"{base_info['k']}-mer baseline"] = (y_test, base_scores)
-        if control_scores is not None:
-            curves["CNN without tracks"] = (y_test, control_scores)
-        plots_mod.roc(curves, train_dir / "roc.png")
-        plots_mod.pr(curves, train_dir / "pr.png")
-        plots_mod.training_curves(result.history, train_dir / "curves.png", result.best_epoch)
-    model_mod.save_json(summary, out / "metrics.json")
-    log.info("test AUROC %s, AUPRC %s (k-mer baseline AUROC %s); wrote %s",
-             _fmt(report["test"]["auroc"]), _fmt(report["test"]["auprc"]),
-             _fmt(base_info["auroc"]) if base_info else "-", out / "metrics.json")
-    return summary
+
+def _test_curves(y_test: np.ndarray, cnn: np.ndarray, baseline: np.ndarray | None,
+                 baseline_info: dict | None, control: np.ndarray | None) -> dict:
+    """``{scorer: (labels, scores)}`` on the test split, in legend order: the CNN, the k-mer
+    baseline, the CNN without tracks (the last two when they ran)."""
+    curves = {"CNN": (y_test, cnn)}
+    if baseline is not None:
+        curves[f"{baseline_info['k']}-mer baseline"] = (y_test, baseline)
+    if control is not None:
+        curves["CNN without tracks"] = (y_test, control)
+    return curves
+
+
+def _write_plots(train_dir: Path, curves: dict, result: TrainResult) -> None:
+    """``roc.png``, ``pr.png`` and ``curves.png`` (the training history) under ``train_dir``."""
+    from . import plots as plots_mod
+
+    plots_mod.roc(curves, train_dir / "roc.png")
+    plots_mod.pr(curves, train_dir / "pr.png")
+    plots_mod.training_curves(result.history, train_dir / "curves.png", result.best_epoch)
 
 
 def sequence_only_control(ds, train_dir: Path, config: TrainConfig, arch: dict | None,

@@ -152,11 +152,12 @@ def test_igv_session_paths_resolve_from_the_session_folder(scanned, which):
 def test_report_links_the_igv_session(scanned, tmp_path):
     import shutil
 
-    from seqfm import report
+    from seqfm.report import load
+    from seqfm.report.sections import section_scan
 
     root = tmp_path / "sample"
     shutil.copytree(scanned["merged"], root / "scan")
-    sec = report.section_scan(report.load(root))
+    sec = section_scan(load(root))
     assert 'href="scan/igv_session.xml"' in sec and 'href="scan/sites.bb"' in sec
     assert 'href="scan/sites.bed.gz"' in sec
 

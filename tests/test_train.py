@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqfm import baseline, dataset, metrics, train
+from seqfm import dataset, metrics, train
 from seqfm import model as M
 from seqfm.alphabet import DNA, one_hot
 from seqfm.errors import InputError
@@ -186,36 +186,6 @@ def test_batches_make_one_hot_and_tracks_on_device():
     assert torch.equal(x, expect) and torch.equal(y, torch.from_numpy(ds.labels[perm].astype(np.float32)))
     assert torch.equal(x, torch.cat([x for x, _ in seen[False]]))
     assert x[perm.tolist().index(0), :4, 3].tolist() == [0.25] * 4
-
-
-def test_kmer_baseline_on_planted_set():
-    ds = planted(n=600, length=60, seed=2)
-    tr, va, te = (ds.split_index(s) for s in ("train", "valid", "test"))
-    model = baseline.fit_baseline(ds.codes[tr], ds.labels[tr], ds.codes[va], ds.labels[va], DNA, k=5)
-    score = metrics.auroc(ds.labels[te], model.decision_function(ds.codes[te]))
-    assert score >= 0.8
-    # on unrelated labels it is near chance
-    shuffled = np.random.default_rng(0).permutation(ds.labels)
-    chance = baseline.fit_baseline(ds.codes[tr], shuffled[tr], ds.codes[va], shuffled[va], DNA, k=3)
-    assert abs(metrics.auroc(shuffled[te], chance.decision_function(ds.codes[te])) - 0.5) < 0.2
-
-
-def test_kmer_counts_against_direct_count():
-    rng = np.random.default_rng(1)
-    seqs = ["".join(rng.choice(list("ACGTN"), 25, p=[0.24, 0.24, 0.24, 0.24, 0.04])) for _ in range(5)]
-    codes = DNA.encode_batch(seqs)
-    counts = baseline.kmer_counts(codes, DNA, 3, canonical=True)
-    _, names = baseline.kmer_index_map(DNA, 3, canonical=True)
-    comp = str.maketrans("ACGT", "TGCA")
-    for row, s in enumerate(seqs):
-        direct = {}
-        for i in range(len(s) - 2):
-            kmer = s[i:i + 3]
-            if "N" in kmer:
-                continue
-            key = min(kmer, kmer.translate(comp)[::-1])
-            direct[key] = direct.get(key, 0) + 1
-        assert {n: c for n, c in zip(names, counts[row]) if c} == direct
 
 
 def test_training_refuses_one_class_split(tmp_path):
