@@ -285,7 +285,6 @@ def _genome(tmp_path, seqs):
 def test_cli_shards_and_merge(tmp_path):
     import pyBigWig
 
-    rng = np.random.default_rng(11)
     seqs = {}
     for name, sites in (("chr1", [1000, 5003]), ("chr2", [2500])):
         codes = background(8000, seed=len(seqs) + 20)

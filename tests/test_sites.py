@@ -53,7 +53,7 @@ def planted(tmp_path):
     chrom = ["chr1", "chr1", ""] + ["chr2"] * 17
     start = [1000, 5000, 0] + [10_000 + 200 * i for i in range(17)]
     strand = ["+", "-", "."] + ["."] * 17
-    folder = make_dataset(tmp_path / "dataset", codes, chrom, start, strand)
+    make_dataset(tmp_path / "dataset", codes, chrom, start, strand)
     net = motif_model(bias=-4.0)  # partial matches fire too: the null has a spread
     M.save(net, tmp_path / "model")
     return tmp_path
