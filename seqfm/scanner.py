@@ -31,6 +31,9 @@ N
 A window start ``j`` is usable when ``[j, j + W)`` holds no N. Tiles whose whole input is N are
 not run; candidates (and tests) at unusable positions are dropped and the tracks have no data
 there.
+
+Length: one class and its configuration; its two engines (PyTorch, and the fused kernel's
+driver) must return the same candidates and tracks, so they are kept side by side.
 """
 
 from __future__ import annotations

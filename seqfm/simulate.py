@@ -46,6 +46,9 @@ written ``PIECE_BASES`` at a time, each random stream consumed in the same order
 the whole genome would (:class:`MarkovChain` jumps over the chunks outside a piece). Memory
 therefore follows the piece and the number of regions, not the genome's length, and the
 pieces change no byte of the output.
+
+Length: one generator, read top to bottom (background, planted sites, decoys, tracks,
+streaming writers); nothing else in the package depends on its parts.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ chrom, start; ``sites.gff3`` — GFF3, 1-based inclusive, type ``TF_binding_site
 for DNA or ``binding_site`` (SO:0000409) for protein, score = activation, attributes ``ID``,
 ``Name``, ``detector``, ``cluster``, ``activation``, ``p``, ``q``, ``match`` escaped as the
 GFF3 specification asks.
+
+Length: the verb's own data path (candidates, their null, coordinates, evaluation and the
+report's ``featuremaps.npz``), read top to bottom; what it shares with the genome scan lives
+in :mod:`seqfm.significance` and :mod:`seqfm.calls`.
 """
 
 from __future__ import annotations
