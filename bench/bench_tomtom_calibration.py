@@ -32,7 +32,7 @@ planted motif of the cluster's best filter; below 0.6 counts as none).
 Run:  python bench/bench_tomtom_calibration.py [--n 200] [--seed 1] [--motifs TSV]
           [--model-dir DIR --dataset DIR --truth BED]
 The first run on a machine compiles memelite's TomTom (about 2 minutes); later runs load the
-compiled kernels from the numba cache (seqfm.motifs.numba_cache_dir()).
+compiled kernels from the numba cache (seqfm.numba_cache.numba_cache_dir()).
 """
 
 from __future__ import annotations

@@ -40,48 +40,12 @@ import numpy as np
 
 from .alphabet import Alphabet, get as get_alphabet
 from .errors import InputError
+from .numba_cache import cache_dir, use_numba_cache
 
 log = logging.getLogger("seqfm")
 
 #: pyjaspar release used when none is given (the newest shipped offline)
 JASPAR_RELEASE = "JASPAR2026"
-
-
-# ---------------------------------------------------------------------- numba cache
-def cache_dir(kind: str) -> str:
-    """``$XDG_CACHE_HOME/seqfm/<kind>`` (``~/.cache/seqfm/<kind>``): what seqfm keeps between runs."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "seqfm", kind)
-
-
-def numba_cache_dir() -> str:
-    """Where compiled numba kernels (memelite's TomTom, seqfm's) are kept between runs.
-
-    ``NUMBA_CACHE_DIR`` when set, otherwise ``$XDG_CACHE_HOME/seqfm/numba``
-    (``~/.cache/seqfm/numba``). memelite's kernels are ``cache=True``: with a persistent
-    directory TomTom compiles once per machine (about a minute; ``seqfm warm-up``) and loads in
-    about a second after. Every ``seqfm`` command points numba here.
-    """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.environ["NUMBA_CACHE_DIR"]
-    return cache_dir("numba")
-
-
-def use_numba_cache() -> str:
-    """Point numba's cache at :func:`numba_cache_dir` (also when numba is already imported)."""
-    path = numba_cache_dir()
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return path  # numba falls back to its own locations
-    os.environ["NUMBA_CACHE_DIR"] = path
-    import sys
-
-    if "numba" in sys.modules:
-        from numba.core import config
-
-        config.CACHE_DIR = path
-    return path
 
 
 def _tomtom():

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .numba_cache import use_numba_cache
+
 log = logging.getLogger("seqfm")
 
 
@@ -90,8 +92,6 @@ def _scan(tmp: Path) -> None:
 
 def warm_up() -> float:
     """Compile every kernel; returns the seconds it took."""
-    from .motifs import use_numba_cache
-
     use_numba_cache()
     t0 = time.perf_counter()
     level = log.level

@@ -502,16 +502,3 @@ def test_jaspar_selection_is_kept_on_disk_with_the_same_numbers(monkeypatch, tmp
     monkeypatch.setattr(M, "_JASPAR_CACHE", {})
     assert M.load_jaspar(tax_group="insects").ids == read.ids
     assert np.load(kept[0])["widths"].sum() == sum(len(p) for p in read.probs)
-
-
-def test_numba_cache_dir_is_persistent_and_overridable(monkeypatch, tmp_path):
-    from numba.core import config
-
-    monkeypatch.setattr(config, "CACHE_DIR", config.CACHE_DIR)  # restored afterwards
-    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
-    monkeypatch.delenv("NUMBA_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert M.numba_cache_dir() == str(tmp_path / "seqfm" / "numba")
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert M.use_numba_cache() == str(tmp_path / "elsewhere")
-    assert (tmp_path / "elsewhere").is_dir()

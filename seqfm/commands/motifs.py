@@ -89,9 +89,10 @@ def run(args) -> None:
     import sys
 
     from .. import motifs
+    from ..numba_cache import use_numba_cache
     from ._common import threads
 
-    motifs.use_numba_cache()
+    use_numba_cache()
     rule = motifs.MatchRule(min_ic=args.min_ic, min_ic_per_position=args.min_ic_per_position,
                             max_evalue=args.max_evalue,
                             n_shuffles=args.shuffles, min_z=args.min_z, seed=args.seed)

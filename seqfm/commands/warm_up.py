@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 def run(args) -> None:
     import logging
 
-    from ..motifs import numba_cache_dir
+    from ..numba_cache import numba_cache_dir
     from ..warmup import warm_up
 
     logging.getLogger("seqfm").info("all kernels ready in %.1f s (numba cache %s)", warm_up(),
