@@ -112,8 +112,8 @@ def detected_motifs(tsv: str, model_dir: str, dataset: str, truth: str) -> None:
 
     from seqfm import dataset as ds_mod
     from seqfm import model as model_mod
+    from seqfm.batching import BatchSource
     from seqfm.metrics import auroc
-    from seqfm.train import BatchSource
 
     d = ds_mod.read(dataset)
     model, info = model_mod.load(Path(model_dir) / "model.pt", Path(model_dir) / "model.json")

@@ -186,7 +186,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
     ----------
     model : SeqCNN
         In eval mode, on ``source.device``.
-    source : seqfm.train.BatchSource
+    source : seqfm.batching.BatchSource
         Batches of one-hot inputs ``(B, C, L)`` made on the device.
     index : numpy.ndarray, int, shape ``(M,)``
         The sequences to read (seqfm uses the train and valid positives).
@@ -1082,7 +1082,7 @@ def track_background(tracks: np.ndarray, index: np.ndarray, n: int = 500) -> np.
 
 def _sub_source(codes, tracks, index, alphabet, policy, device, background=None):
     """A BatchSource over the rows ``index`` (in that order), tracks at ``background`` when given."""
-    from .train import BatchSource
+    from .batching import BatchSource
 
     c = np.asarray(codes[np.asarray(index)], dtype=np.uint8)
     t = np.asarray(tracks[np.asarray(index)], dtype=np.float16)
@@ -1470,7 +1470,8 @@ def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: boo
 
     from . import dataset as ds_mod
     from . import model as model_mod
-    from .train import BatchSource, pick_device, set_threads
+    from .batching import BatchSource
+    from .device import pick_device, set_threads
 
     t0 = time.time()
     if str(cfg.jaspar_release).lower() != "none":
@@ -1802,7 +1803,7 @@ class LogoPool:
 
 
 def _available_cpus() -> int:
-    """Cores this process may run on, as :func:`seqfm.train.available_cpus` says, without
+    """Cores this process may run on, as :func:`seqfm.device.available_cpus` says, without
     importing torch (the logo workers start before it is)."""
     try:
         return len(os.sched_getaffinity(0))

@@ -1452,7 +1452,7 @@ def open_tracks(paths: Sequence[str], fill: float = 0.0) -> list:
 def load_model(model_pt, model_json, device: str = "auto"):
     """The model on the chosen device, in eval mode, and its ``model.json``."""
     from . import model as model_mod
-    from .train import pick_device
+    from .device import pick_device
 
     dev = pick_device(device)
     model, info = model_mod.load(model_pt, model_json, dev)
@@ -1480,8 +1480,8 @@ def run(model_pt, model_json, genome_path, out, chroms: Sequence[str] | None = N
     import torch
 
     from . import sites
+    from .device import set_threads
     from .io import Genome
-    from .train import set_threads
 
     config = config or ScanConfig()
     if shard:  # zoom levels are built by the merge, in one file

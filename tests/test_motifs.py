@@ -12,7 +12,7 @@ from seqfm import model as model_mod
 from seqfm import motifs as M
 from seqfm.alphabet import DNA, PROTEIN
 from seqfm.errors import InputError
-from seqfm.train import BatchSource
+from seqfm.batching import BatchSource
 
 from conftest import run_cli
 
