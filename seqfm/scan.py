@@ -1189,7 +1189,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
                "config": asdict(cfg), "files": files, "genome": genome}
-    from .model import save_json
+    from .io import save_json
 
     save_json(summary, out / "scan.json")
     calls = f"{n_calls} calls at q <= {cfg.q:g}" if text else "calls left to the merge"
@@ -1364,7 +1364,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
                "tracks": [str(out / f"{n}.bw") for n in names],
                "sites_bed": str(out / "sites.bed"), "sites_gff3": str(out / "sites.gff3"),
                **browser_files}
-    from .model import save_json
+    from .io import save_json
 
     save_json(summary, out / "summary.json")
     log.info("merged %d shards: %d calls at q <= %g, tracks %s", len(shards), len(table), q,

@@ -15,7 +15,6 @@ the weights an uninterrupted run gives.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import io
@@ -40,6 +39,7 @@ from . import model as model_mod
 from .batching import BatchSource, predict_source
 from .device import autocast, pick_device, set_threads
 from .errors import InputError
+from .io import atomic_write, save_json, write_csv
 from .negatives import match_summary
 
 log = logging.getLogger("seqfm")
@@ -196,22 +196,10 @@ def train_epoch(net: torch.nn.Module, source: BatchSource, index: np.ndarray, ba
 
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_torch_save(obj, path: Path) -> None:
-    from .io import atomic_write
-
     buf = io.BytesIO()
     torch.save(obj, buf)
     with atomic_write(path, "wb", fsync=True) as fh:  # a checkpoint survives a power cut
         fh.write(buf.getvalue())
-
-
-def _write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:
-    from .io import atomic_write
-
-    with atomic_write(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
 
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_auroc", "valid_auprc", "lr",
@@ -400,8 +388,8 @@ def fit(dataset, out_dir: str | os.PathLike, config: TrainConfig | None = None,
         if scaler is not None:
             ck["scaler"] = scaler.state_dict()
         _atomic_torch_save(ck, last_pt)
-        model_mod.save_json(public, last_json)
-        _write_csv(state["history"], epochs_csv, EPOCH_COLUMNS)
+        save_json(public, last_json)
+        write_csv(state["history"], epochs_csv, EPOCH_COLUMNS)
 
     previous = _install_sigterm()
     show = sys.stderr.isatty() if progress is None else progress
@@ -581,7 +569,7 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
         plots_mod.roc(curves, train_dir / "roc.png")
         plots_mod.pr(curves, train_dir / "pr.png")
         plots_mod.training_curves(result.history, train_dir / "curves.png", result.best_epoch)
-    model_mod.save_json(summary, out / "metrics.json")
+    save_json(summary, out / "metrics.json")
     log.info("test AUROC %s, AUPRC %s (k-mer baseline AUROC %s); wrote %s",
              _fmt(report["test"]["auroc"]), _fmt(report["test"]["auprc"]),
              _fmt(base_info["auroc"]) if base_info else "-", out / "metrics.json")
