@@ -43,11 +43,12 @@ import time
 import numpy as np
 
 from seqfm import motifs as M
+from seqfm.jaspar import Database, load_jaspar
 
 PLANTED = {"MA0139.2": "CTCF", "MA0035.2": "Gata1", "MA0047.4": "FOXA2", "MA0093.4": "USF1"}
 
 
-def planted_queries(db: M.Database, n_each: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
+def planted_queries(db: Database, n_each: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
     from seqfm.simulate import load_jaspar_motifs
 
     rng = np.random.default_rng(seed)
@@ -66,7 +67,7 @@ def planted_queries(db: M.Database, n_each: int, seed: int) -> tuple[list[np.nda
     return qs, truth
 
 
-def same_family(db: M.Database, a: int, mid: str) -> bool:
+def same_family(db: Database, a: int, mid: str) -> bool:
     """Match ``a`` is the planted matrix (any version), the same TF, or its JASPAR TF family."""
     return db.same_family(a, db.index(mid))
 
@@ -75,7 +76,7 @@ def score_example(path: str) -> None:
     """Planted motifs found in a motifs.tsv, and how they rank by influence."""
     import pandas as pd
 
-    db = M.load_jaspar()
+    db = load_jaspar()
     tab = pd.read_csv(path, sep="\t", keep_default_na=False)
     print(f"{path}: {len(tab)} clusters")
     planted_rows = set()
@@ -161,7 +162,7 @@ def main() -> None:
         return
 
     t0 = time.time()
-    db = M.load_jaspar()
+    db = load_jaspar()
     rng = np.random.default_rng(args.seed)
     random_q = M.random_pwms(args.n, args.seed)
     sharp_q = M.random_pwms(args.n, args.seed + 1, alpha=0.3)

@@ -1,5 +1,5 @@
 """Compile seqfm's numba kernels (and memelite's TomTom) once, into numba's disk cache; keep
-the default JASPAR selection on disk (:func:`seqfm.motifs.load_jaspar`).
+the default JASPAR selection on disk (:func:`seqfm.jaspar.load_jaspar`).
 
 The first call of a numba kernel in a cold cache compiles it: TomTom alone takes about a
 minute, the scan kernel several seconds, and a cluster run would pay that in every job that
@@ -15,31 +15,30 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from . import jaspar, motifs
+from .alphabet import PARALLEL_MIN, get, one_hot, strings_to_one_hot
+from .model import DEFAULTS, SeqCNN, save
 from .numba_cache import use_numba_cache
+from .sites import merge_overlapping
 
 log = logging.getLogger("seqfm")
 
 
 def _tomtom() -> None:
-    from . import motifs
-
     rng = np.random.default_rng(0)
     queries = [rng.dirichlet(np.ones(4), size=w) for w in (6, 8)]
     names = [f"m{i}" for i in range(30)]  # enough targets for TomTom's background
-    db = motifs.Database(names, names, [rng.dirichlet(np.ones(4), size=7) for _ in names])
+    db = jaspar.Database(names, names, [rng.dirichlet(np.ones(4), size=7) for _ in names])
     motifs.tomtom_best(queries, db)
 
 
 def _jaspar() -> None:
-    from . import motifs
-
-    motifs.load_jaspar()  # pyjaspar's default selection, kept on disk for the motifs step
+    jaspar.load_jaspar()  # pyjaspar's default selection, kept on disk for the motifs step
 
 
 def _one_hot() -> None:
-    from .alphabet import PARALLEL_MIN, get, one_hot, strings_to_one_hot
-
     dna = get("dna")
     big = PARALLEL_MIN // (4 * 1000) + 1  # small batches run serially, large ones in parallel
     for n in (1, big):
@@ -48,8 +47,6 @@ def _one_hot() -> None:
 
 
 def _merge() -> None:
-    from .sites import merge_overlapping
-
     starts = np.arange(0, 100, 7)
     merge_overlapping(starts, starts + 10, np.zeros(len(starts), int), np.arange(len(starts)))
 
@@ -59,10 +56,8 @@ def _scan(tmp: Path) -> None:
     width, with and without a conservation track (null, tiles, p-values, calls, bigWigs, merged
     shards). The kernel is compiled per filter width (its track taps unroll), so a model of
     another width compiles once more, in its first scan."""
-    import torch
-
+    # after use_numba_cache(): numba fixes a kernel's cache folder when its module is imported
     from . import scan
-    from .model import DEFAULTS, SeqCNN, save
 
     rng = np.random.default_rng(0)
     genome = tmp / "genome.fa"
