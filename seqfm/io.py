@@ -6,7 +6,7 @@ Every reader validates as it reads and raises :class:`seqfm.errors.InputError`
 with the file, the line or record, what is wrong and what would be right.
 Coordinates are 0-based half-open.
 
-Longer than most modules (about 750 lines) because it is the one home of every file format:
+Longer than most modules (about 800 lines) because it is the one home of every file format:
 a format's reader, writer and checks sit together, and nothing else in seqfm opens a temporary
 name and renames it into place.
 """
