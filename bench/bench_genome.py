@@ -156,9 +156,9 @@ def _job_of(cmd: list[str]) -> str | None:
         return None
     if "scan-plan" in line:
         return "scan_plan"
-    if "--make-null" in line:
+    if "scan-null" in line:
         return "scan_null"
-    if "--gather" in line:
+    if "scan-merge" in line:
         return "scan (gather)"
     if "--chroms-file" in line:
         words = line.split()
@@ -385,7 +385,8 @@ def report(res: dict) -> str:
     sc = s["scan_config"]
     lines.append(f"workflow scan on {s['cores']} cores: `{wf['command']}`")
     lines.append(f"  config: shard_bases {sc['shard_bases'] / 1e6:g} Mb, null_bases {sc['null_bases'] / 1e6:g} Mb, "
-                 f"tile {sc['tile']}, batch {sc['batch_size']}, bin {sc['bin']}, threads {sc['threads']}; "
+                 f"tile {sc['tile']}, batch {sc['batch_size']}, bin {sc['bin']}, threads: null "
+                 f"{sc['threads']}, each shard {sc.get('shard_threads', sc['threads'])}; "
                  f"model {s['model']}")
     lines.append(f"  exit status {wf['returncode']}; wall time {wf['wall_s']:.0f} s "
                  f"({s['size'] / 1e6 / wf['wall_s']:.2f} Mb/s end to end)")

@@ -226,10 +226,9 @@ def _compare_tracks(a: Path, b: Path, chrom: str, bin_: int) -> dict:
 
 
 def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float = 1e-4) -> dict:
-    import torch
     from memelite import fimo
 
-    from seqfm import scan
+    from seqfm import scan, scanner
     from seqfm.alphabet import DNA, one_hot
     from seqfm.device import pick_device, set_threads
     from seqfm.io import Genome
@@ -258,8 +257,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
     nulls = {}
     for key, p, j, tr in variants:
         t0 = time.perf_counter()
-        scan.run(p, j, genome, tmp / key, conservation=tr, make_null=True,
-                 null_path=tmp / f"{key}_null.npz", threads=threads)
+        scan.make_null(p, j, genome, tmp / f"{key}_null.npz", conservation=tr, threads=threads)
         nulls[key] = tmp / f"{key}_null.npz"
         res[f"{key}_null_seconds"] = time.perf_counter() - t0
 
@@ -279,7 +277,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
     calls = {}
     # the PyTorch peer on the first variant's model (the trained one with its tracks)
     peer_key, peer_pt, peer_js, peer_tracks = variants[0]
-    cfg = scan.ScanConfig()
+    cfg = scanner.ScanConfig()
     device = str(pick_device("auto"))
 
     def peer(out):
@@ -315,9 +313,9 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
     # CAM, window maxima and test counts, nothing returned (thresholds +inf, no tracks)
     for key, p, j, tr in variants:
         m, info = scan.load_model(p, j)
-        sc = scan.Scanner(m, info, scan.ScanConfig())
-        gsrc = scan.GenomeSource(g, chrom, sc.alphabet, scan.open_tracks(tr))
-        arr = scan.ArraySource(chrom, gsrc.read(0, length), gsrc.tracks(0, length))
+        sc = scanner.Scanner(m, info, scanner.ScanConfig())
+        gsrc = scanner.GenomeSource(g, chrom, sc.alphabet, scan.open_tracks(tr))
+        arr = scanner.ArraySource(chrom, gsrc.read(0, length), gsrc.tracks(0, length))
         never = np.full(sc.n_filters + 1, np.inf, np.float32)
         for r in range(repeat + 1):
             t0 = time.perf_counter()
@@ -344,8 +342,7 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
         _random_genome(fa, {"chr1": n}, seed=n)
         if null_small is None:
             null_small = tmp / "mem_null.npz"
-            scan.run(pt0, js0, fa, tmp / "memnull", make_null=True, null_path=null_small,
-                     threads=threads)
+            scan.make_null(pt0, js0, fa, null_small, threads=threads)
         cmd = [sys.executable, "-m", "seqfm", "scan", "--model", str(pt0), "--model-json", str(js0),
                "--genome", str(fa), "--chrom", "chr1", "--null", str(null_small),
                "--out", str(tmp / f"mem_out_{n}"), "--threads", str(n_threads), "--no-progress", "-q",

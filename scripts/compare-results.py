@@ -14,7 +14,8 @@ byte for byte pass at once; otherwise they are compared by what they hold:
 - NumPy ``.npz``: every array, exactly (the zip entries carry their writing time);
 - PyTorch ``.pt``: every tensor (and every other value) of what it holds, exactly.
 
-Logs (``logs/``) and benchmark files are skipped. Exits 1 and lists the files that differ.
+Absolute paths into either project (the results folder's parent) read alike, so runs in two
+checkouts compare. Logs (``logs/``) and benchmark files are skipped. Exits 1 and lists the files that differ.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ VOLATILE_TEXT = [
     (re.compile(r"(seqfm|torch|numpy|python|snakemake|matplotlib)[ =:/v]*\d+\.\d+[\w.+-]*", re.I),
      r"\1 <version>"),
     (re.compile(r"(url\(#|id=\"|href=\"#)[mp][0-9a-f]{10}\b"), r"\1<svg-id>"),  # matplotlib's ids
+    # the report's scan speed, and the size of the JSON files that record timings
+    (re.compile(r"<div class=\"v\">[\d,.]+</div>(\s*<div class=\"l\">bases per second)"),
+     r"<div class=\"v\"><speed></div>\1"),
+    (re.compile(r"(\.json</a> <span class=\"muted\">)[\d.]+ ?[KMG]?i?B"), r"\1<size>"),
 ]
 TEXT = {".json", ".tsv", ".bed", ".gff3", ".meme", ".html", ".svg", ".as", ".xml", ".txt",
         ".csv", ".narrowPeak", ".bedGraph", ".yaml", ".md"}
@@ -100,14 +105,21 @@ def same_pt(a: Path, b: Path) -> bool:
     return equal(*(torch.load(p, map_location="cpu", weights_only=True) for p in (a, b)))
 
 
-def same(a: Path, b: Path) -> bool:
+def same(a: Path, b: Path, roots: tuple[str, str] = ("", "")) -> bool:
+    """Whether two files hold the same; ``roots``: the two projects' folders, which absolute
+    paths in JSON and text files may name (two checkouts run the same workflow)."""
     if a.read_bytes() == b.read_bytes():
         return True
     suffix = a.suffix
+
+    def text(path: Path, root: str) -> str:
+        t = path.read_text()
+        return t.replace(root, "<project>") if root else t
+
     if suffix == ".json":
         try:
-            return scrub(json.loads(a.read_text())) == scrub(json.loads(b.read_text()))
-        except ValueError:
+            return scrub(json.loads(text(a, roots[0]))) == scrub(json.loads(text(b, roots[1])))
+        except (ValueError, UnicodeDecodeError):
             return False
     if suffix == ".npz":
         return same_npz(a, b)
@@ -115,7 +127,7 @@ def same(a: Path, b: Path) -> bool:
         return same_pt(a, b)
     if suffix in TEXT:
         try:
-            x, y = a.read_text(), b.read_text()
+            x, y = text(a, roots[0]), text(b, roots[1])
         except UnicodeDecodeError:
             return False
         if suffix in (".csv", ".tsv"):
@@ -133,7 +145,9 @@ def compare(old: Path, new: Path, skip: list[str]) -> list[str]:
     a, b = files(old), files(new)
     out = [f"{r}: only in {old}" for r in sorted(a - b)]
     out += [f"{r}: only in {new}" for r in sorted(b - a)]
-    out += [f"{r}: differs" for r in sorted(a & b) if not same(old / r, new / r)]
+    # a results folder's parent is its project: absolute paths into it may differ
+    roots = tuple(str(d.resolve().parent) for d in (old, new))
+    out += [f"{r}: differs" for r in sorted(a & b) if not same(old / r, new / r, roots)]
     return out
 
 

@@ -24,7 +24,7 @@ from .alphabet import strings_to_one_hot
 from .featuremaps import maps
 from .jaspar import Database, load_jaspar, load_meme_database
 from .model import load
-from .scan import ArraySource, ScanConfig, Scanner
+from .scanner import ArraySource, ScanConfig, Scanner
 
 __all__ = ["load_model", "encode", "predict", "feature_maps", "cam", "call_sites",
            "filter_pwms", "annotate_pwms", "scan_sequence", "Attribution"]

@@ -125,8 +125,13 @@ def load(folder: str | os.PathLike, alphabet: Alphabet) -> MotifNamer | None:
 
 def composition(codes: np.ndarray, n_letters: int) -> np.ndarray:
     """Letter frequencies of ``codes`` (other codes ignored), with a pseudocount."""
-    counts = np.bincount(np.asarray(codes).ravel(), minlength=256)[:n_letters].astype(np.float64)
-    return (counts + 1.0) / (counts.sum() + n_letters)
+    return frequencies(np.bincount(np.asarray(codes).ravel(), minlength=256)[:n_letters])
+
+
+def frequencies(counts: np.ndarray) -> np.ndarray:
+    """Letter frequencies from letter counts ``(A,)``, with a pseudocount of one each."""
+    counts = np.asarray(counts).astype(np.float64)
+    return (counts + 1.0) / (counts.sum() + len(counts))
 
 
 def score_tail(log_odds: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

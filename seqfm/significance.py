@@ -461,7 +461,7 @@ class ScanNull:
         """Read a null written by :meth:`save`."""
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"{path}: no such null file (make it with `seqfm scan --make-null`)")
+            raise InputError(f"{path}: no such null file (make it with `seqfm scan-null`)")
         try:
             z = np.load(path, allow_pickle=False)
             null = NullModel.from_flat(z["values"], z["lengths"], z["counts"], z["floors"])

@@ -57,7 +57,7 @@ def _scan(tmp: Path) -> None:
     shards). The kernel is compiled per filter width (its track taps unroll), so a model of
     another width compiles once more, in its first scan."""
     # after use_numba_cache(): numba fixes a kernel's cache folder when its module is imported
-    from . import scan
+    from . import scan, scanner, shards
 
     rng = np.random.default_rng(0)
     genome = tmp / "genome.fa"
@@ -75,14 +75,14 @@ def _scan(tmp: Path) -> None:
         model = SeqCNN({"n_filters": 8, "filter_width": DEFAULTS["filter_width"],
                         "n_tracks": n_tracks}).eval()
         pt, js = save(model, tmp / f"model{n_tracks}")
-        cfg = scan.ScanConfig(null_bases=20_000, null_window=2000, tile=2000)
-        shards = []
+        cfg = scanner.ScanConfig(null_bases=20_000, null_window=2000, tile=2000)
+        parts = []
         for chrom in sizes:
             out = tmp / f"scan{n_tracks}" / chrom
             scan.run(pt, js, genome, out, chroms=[chrom], conservation=tracks, config=cfg,
                      shard=chrom != "chr1")  # one run makes its own calls, as outside a workflow
-            shards.append(out)
-        scan.merge_shards(shards, tmp / f"scan{n_tracks}" / "all")
+            parts.append(out)
+        shards.merge_shards(parts, tmp / f"scan{n_tracks}" / "all")
 
 
 def warm_up() -> float:

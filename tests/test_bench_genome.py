@@ -50,10 +50,10 @@ def test_project_config_validates(bg, tmp_path):
 
 def test_jobs_named_from_command_lines(bg):
     assert bg._job_of(["/bin/bash", "-c", "seqfm scan-plan --genome g.fa --out p"]) == "scan_plan"
-    assert bg._job_of(["python", "/v/bin/seqfm", "scan", "--make-null", "--null", "n"]) == "scan_null"
+    assert bg._job_of(["python", "/v/bin/seqfm", "scan-null", "--out", "n"]) == "scan_null"
     assert bg._job_of(["python", "/v/bin/seqfm", "scan", "--chroms-file",
                        "results/s/scan_plan/chr7+1.txt", "--shard"]) == "scan_shard chr7+1"
-    assert bg._job_of(["python", "/v/bin/seqfm", "scan", "--gather", "a", "b"]) == "scan (gather)"
+    assert bg._job_of(["python", "/v/bin/seqfm", "scan-merge", "--shards", "a", "b"]) == "scan (gather)"
     assert bg._job_of(["python", "/v/bin/snakemake", "-s", "/x/seqfm scan/Snakefile"]) is None
     assert bg._job_of(["sleep", "1"]) is None
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqfm import browser, scan
+from seqfm import browser, scan, scanner, shards
 from seqfm.alphabet import DNA
 from seqfm.model import save
 
@@ -32,19 +32,19 @@ def scanned(tmp_path_factory):
     seqs["chrN"] = "N" * 3000
     fa = _genome(tmp, seqs)
     model_pt, model_json = save(motif_model(), tmp / "model")
-    cfg = scan.ScanConfig(tile=700, null_bases=20000, null_window=2000, q=0.5, tracks=("filter_0",))
+    cfg = scanner.ScanConfig(tile=700, null_bases=20000, null_window=2000, q=0.5, tracks=("filter_0",))
     null = tmp / "null.npz"
-    scan.run(model_pt, model_json, fa, tmp, config=cfg, null_path=null, make_null=True, threads=1)
+    scan.make_null(model_pt, model_json, fa, null, config=cfg, threads=1)
     whole = tmp / "whole"
     scan.run(model_pt, model_json, fa, whole, config=cfg, null_path=null, threads=1)
-    shards = []
+    parts = []
     for chroms in (["chr1"], ["chr2", "chrN"]):
         out = tmp / "shards" / chroms[0]
         scan.run(model_pt, model_json, fa, out, chroms=chroms, config=cfg, null_path=null,
                  threads=1, shard=True)
-        shards.append(out)
+        parts.append(out)
     merged = tmp / "merged"
-    scan.merge_shards(shards, merged, q=0.5)
+    shards.merge_shards(parts, merged, q=0.5)
     return {"fa": fa, "whole": whole, "merged": merged,
             "sizes": {c: len(s) for c, s in seqs.items()}}
 

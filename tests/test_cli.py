@@ -22,7 +22,8 @@ def _options(verb):
 
 def test_verbs_are_listed_in_data_path_order():
     out = run_cli("--help").stdout
-    verbs = ["simulate", "prepare", "encode", "train", "motifs", "sites", "scan-plan", "scan", "report"]
+    verbs = ["simulate", "prepare", "encode", "train", "motifs", "sites", "scan-plan", "scan-null", "scan",
+             "scan-merge", "report"]
     where = [out.index(f"    {v} ") if f"    {v} " in out else out.index(f"    {v}\n") for v in verbs]
     assert where == sorted(where), dict(zip(verbs, where))
 
@@ -38,10 +39,15 @@ def test_one_name_per_input_and_per_meaning():
     for verb, p in _subparsers().items():
         visible = [a for a in p._actions if not a.option_strings and a.help is not argparse.SUPPRESS]
         assert visible == [], (verb, [a.dest for a in visible])
-    # call merging is --merge-calls in both verbs that merge calls; shard gathering is --gather
+    # call merging is --merge-calls in both verbs that merge calls; shards are gathered by
+    # their own verb, which reads q and the merging from the shards
     assert {"--merge-calls"} <= _options("sites") & _options("scan")
     assert "--merge" not in _options("sites") | _options("scan")
-    assert "--gather" in _options("scan")
+    assert {"--shards", "--out", "--filters-tsv"} <= _options("scan-merge")
+    assert not {"--q", "--merge-calls", "--model", "--tile"} & _options("scan-merge")
+    # the null's verb takes what the null depends on, not the calls' options
+    assert {"--null-bases", "--strata", "--tile"} <= _options("scan-null")
+    assert not {"--q", "--merge-calls", "--bin", "--shard"} & _options("scan-null")
 
 
 def test_every_seed_defaults_to_1():
@@ -64,7 +70,8 @@ def test_thread_default_follows_the_allocation(monkeypatch):
     parser = build_parser()
     model = ["--model", "m.pt", "--model-json", "m.json", "--dataset", "d", "--out", "x"]
     for verb, argv in (("train", ["--dataset", "d", "--out", "x"]), ("motifs", model),
-                       ("sites", model), ("scan", ["--out", "x"])):
+                       ("sites", model), ("scan", [*model[:4], "--genome", "g", "--out", "x"]),
+                       ("scan-null", [*model[:4], "--genome", "g", "--out", "n.npz"])):
         args = parser.parse_args([verb, *argv])
         assert args.threads is None and _common.threads(args) == 5, verb
         assert _common.threads(parser.parse_args([verb, *argv, "--threads", "0"])) == 0
@@ -75,8 +82,6 @@ def test_old_spellings_still_work():
     a = parser.parse_args(["sites", "--model", "m", "--model-json", "j", "--dataset", "d", "--out", "o",
                            "--motifs", "f.tsv", "--merge", "all"])
     assert a.filters_tsv == "f.tsv" and a.merge_calls == "all"
-    a = parser.parse_args(["scan", "--merge", "s1", "s2", "--out", "o"])
-    assert a.gather == ["s1", "s2"]
     a = parser.parse_args(["train", "data/ds", "--out", "o"])
     assert _common.dataset_option(a, "dataset", "dataset_dir", "--dataset") == "data/ds"
     a = parser.parse_args(["encode", "prepared.tsv", "--out", "o"])

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from seqfm import labels as L
+from seqfm import scan_calls
 from seqfm.alphabet import DNA, reverse_complement_codes
 from seqfm.io import write_meme
 from seqfm.motifs import PWM
@@ -90,7 +91,7 @@ def test_candidates_are_named_or_influential_motifs(tmp_path):
 def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
     """Wiring of seqfm scan: filter_0 sits in the E-box cluster but its call lies on a GATA
     site; the call is named after the GATA cluster, on the strand of the site."""
-    from seqfm import scan, sites
+    from seqfm import sites
 
     rng = np.random.default_rng(3)
     seq = DNA.decode(rng.integers(0, 4, 400).astype(np.uint8))
@@ -111,10 +112,36 @@ def test_genome_calls_are_renamed_after_the_motif_under_them(tmp_path):
                           "strand": ["+", "+"], "detector": ["filter_0", "cam"],
                           "cluster": ["motif_1", "."], "activation": [1.0, 1.0], "p": [1e-6, 1e-6],
                           "q": [1e-3, 1e-3], "match_name": ["USF1", "."]})
-    out = scan.name_calls(table, labels, tmp_path / "genome.fa")
+    out = scan_calls.name_calls(table, labels, tmp_path / "genome.fa")
     call = out[out["detector"] == "filter_0"].iloc[0]
     assert (call["cluster"], call["match_name"], call["name"], call["strand"]) == \
         ("motif_2", "GATA1", "motif_2:chr1", "-")
     assert out[out["detector"] == "cam"]["cluster"].tolist() == ["."]  # the CAM names nothing
     # without the motif files the labels are the clusters' own
     assert sites.read_filter_labels(tmp_path / "interpret" / "filters.tsv", 2).namer is None
+
+
+def test_call_windows_read_in_blocks_equal_the_calls_read_one_by_one(tmp_path, monkeypatch):
+    """The genome is read once per block of nearby calls; the windows (±FLANK) and the flank
+    letter counts (±BG_FLANK) are those of each call read by itself, blocks or not."""
+    from seqfm.io import Genome
+
+    rng = np.random.default_rng(3)
+    chroms = {"chr1": 5000, "chr2": 3000}
+    seqs = {c: "".join(rng.choice(list("ACGTN"), n, p=[.24, .26, .25, .24, .01])) for c, n in chroms.items()}
+    (tmp_path / "g.fa").write_text("".join(f">{c}\n{s}\n" for c, s in seqs.items()))
+    chrom = rng.choice(list(chroms), 60)
+    start = np.array([rng.integers(0, chroms[c] - 20) for c in chrom])
+    calls = pd.DataFrame({"chrom": chrom, "start": start, "end": start + rng.integers(5, 20, 60)})
+    monkeypatch.setattr(scan_calls, "NAME_BLOCK", 700)  # many blocks, calls on their edges
+    windows, lengths, counts = scan_calls._call_windows(Genome(tmp_path / "g.fa"), calls, DNA)
+    one_by_one, around = [], []
+    for c, s, e in zip(calls["chrom"], calls["start"], calls["end"]):
+        n = chroms[c]
+        one_by_one.append(DNA.encode(seqs[c][max(0, s - L.FLANK):min(n, e + L.FLANK)]))
+        around.append(DNA.encode(seqs[c][max(0, s - L.BG_FLANK):min(n, e + L.BG_FLANK)]))
+    want, want_len = L.pad(one_by_one, 255)
+    np.testing.assert_array_equal(windows, want)
+    np.testing.assert_array_equal(lengths, want_len)
+    np.testing.assert_array_equal(L.frequencies(counts),
+                                  L.composition(np.concatenate(around), DNA.size))

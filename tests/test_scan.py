@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqfm import scan
+from seqfm import scan, scan_calls, scan_null, scanner, shard_plan, shards, significance
 from seqfm.alphabet import DNA, reverse_complement_codes
 from seqfm.errors import InputError
 from seqfm.model import SeqCNN, save
@@ -42,11 +42,11 @@ def motif_model(n_tracks: int = 0) -> SeqCNN:
     return m.eval()
 
 
-def hand_null(n_filters: int, n: int = 10**6) -> scan.ScanNull:
+def hand_null(n_filters: int, n: int = 10**6) -> significance.ScanNull:
     """A null in which any positive value is more extreme than all n null peaks."""
     values = [np.zeros(0, np.float32) for _ in range(n_filters + 1)]
     null = NullModel(values, np.full(n_filters + 1, n, np.int64), np.zeros(n_filters + 1))
-    return scan.ScanNull.fit(null)
+    return significance.ScanNull.fit(null)
 
 
 def background(length: int, seed: int = 0) -> np.ndarray:
@@ -75,10 +75,10 @@ ENGINES = ["torch", "fused"]
 @pytest.mark.parametrize("engine", ENGINES)
 def test_site_across_tile_boundary_called_once(tmp_path, engine):
     codes = plant(plant(background(400), 45), 147, reverse=True)  # tiles of 50: edges at 50, 150
-    cfg = scan.ScanConfig(tile=50, batch_size=3, engine=engine, merge="none")
-    sc = scan.Scanner(motif_model(), {"policy": "uniform"}, cfg)
-    src = scan.ArraySource("seq1", codes)
-    scan.scan_sources(sc, [src], hand_null(2), tmp_path, {"seq1": 400})
+    cfg = scanner.ScanConfig(tile=50, batch_size=3, engine=engine, merge="none")
+    sc = scanner.Scanner(motif_model(), {"policy": "uniform"}, cfg)
+    src = scanner.ArraySource("seq1", codes)
+    shards.scan_sources(sc, [src], hand_null(2), tmp_path, {"seq1": 400})
     bed = read_bed(tmp_path / "sites.bed")
     f0 = bed[bed["detector"] == "filter_0"].sort_values("start")
     assert list(zip(f0["start"], f0["end"], f0["strand"])) == [(45, 55, "+"), (147, 157, "-")]
@@ -130,10 +130,10 @@ def test_tiled_scan_equals_whole_scan(engine, dilated, n_tracks, layer):
     codes[1200:1350] = DNA.unknown_code  # a run of N
     codes[2000] = DNA.symbols.index("R")  # an IUPAC code (uniform policy)
     tracks = rng.normal(size=(n_tracks, len(codes))).astype(np.float32) if n_tracks else None
-    src = scan.ArraySource("s", codes, tracks)
+    src = scanner.ArraySource("s", codes, tracks)
     runs = []
     for tile, batch in ((100_000, 1), (64, 3), (97, 2)):
-        sc = scan.Scanner(model, {"policy": "uniform"}, scan.ScanConfig(tile=tile, batch_size=batch, bin=1,
+        sc = scanner.Scanner(model, {"policy": "uniform"}, scanner.ScanConfig(tile=tile, batch_size=batch, bin=1,
                                                                         engine=engine, tracks=["filter_2"]))
         runs.append(_all_candidates(sc, src))
     (whole, t_whole, trk_whole) = runs[0]
@@ -164,8 +164,8 @@ def test_fused_kernel_matches_torch(width, n_tracks, layer):
     codes[100:160] = DNA.unknown_code
     codes[700] = DNA.symbols.index("Y")
     tr = np.random.default_rng(2).normal(size=(n_tracks, len(codes))).astype(np.float32)
-    src = scan.ArraySource("s", codes, tr)
-    got = [_all_candidates(scan.Scanner(model, {}, scan.ScanConfig(tile=300, engine=e)), src)
+    src = scanner.ArraySource("s", codes, tr)
+    got = [_all_candidates(scanner.Scanner(model, {}, scanner.ScanConfig(tile=300, engine=e)), src)
            for e in ENGINES]
     (a, ta, ka), (b, tb, kb) = got
     for k in ("pos", "det", "strand"):
@@ -185,11 +185,11 @@ def test_fused_chunks_give_the_same_calls(monkeypatch, chunk):
     codes[600:640] = np.tile(codes[600:604], 10)  # equal neighbours: ties within every window
     codes[900:930] = DNA.unknown_code
     tr = np.random.default_rng(4).normal(size=(1, len(codes))).astype(np.float32)
-    src = scan.ArraySource("s", codes, tr)
-    cfg = scan.ScanConfig(tile=700, engine="fused", tracks=["filter_1"])
-    whole = _all_candidates(scan.Scanner(model, {}, cfg), src)
-    monkeypatch.setattr(scan, "FUSED_CHUNK", chunk)
-    got = _all_candidates(scan.Scanner(model, {}, cfg), src)
+    src = scanner.ArraySource("s", codes, tr)
+    cfg = scanner.ScanConfig(tile=700, engine="fused", tracks=["filter_1"])
+    whole = _all_candidates(scanner.Scanner(model, {}, cfg), src)
+    monkeypatch.setattr(scanner, "FUSED_CHUNK", chunk)
+    got = _all_candidates(scanner.Scanner(model, {}, cfg), src)
     for k in ("pos", "det", "strand"):
         assert np.array_equal(got[0][k], whole[0][k]), k
     assert np.array_equal(got[0]["value"], whole[0]["value"])
@@ -204,23 +204,23 @@ def test_full_candidate_buffer_raises_the_scan_thresholds(tmp_path, monkeypatch,
     returns everything, and they are the smallest p-values of the full candidate set."""
     torch.manual_seed(5)
     model = SeqCNN({"n_filters": 4, "filter_width": 7, "dropout": 0.0}).eval()
-    cfg = scan.ScanConfig(tile=300, batch_size=1, engine=engine, q=0.5, max_candidates=20)
-    sc = scan.Scanner(model, {}, cfg)
-    null = scan.build_null(sc, [scan.ArraySource("n", background(4000, seed=3))], cfg)
-    src = [scan.ArraySource("s", background(6000, seed=4))]
+    cfg = scanner.ScanConfig(tile=300, batch_size=1, engine=engine, q=0.5, max_candidates=20)
+    sc = scanner.Scanner(model, {}, cfg)
+    null = scan_null.build_null(sc, [scanner.ArraySource("n", background(4000, seed=3))], cfg)
+    src = [scanner.ArraySource("s", background(6000, seed=4))]
     runs = {}
     for name, raise_them in (("raised", True), ("plain", False)):
         if not raise_them:
-            monkeypatch.setattr(scan, "raise_thresholds", lambda *a: None)
-        res = scan.scan_sources(sc, src, null, tmp_path / name, {"s": 6000})
+            monkeypatch.setattr(shards, "raise_thresholds", lambda *a: None)
+        res = shards.scan_sources(sc, src, null, tmp_path / name, {"s": 6000})
         info = json.loads((tmp_path / name / "scan.json").read_text())
-        runs[name] = (scan.read_candidates(tmp_path / name / "candidates.npz"), res.n_tests, info["p_dropped"])
+        runs[name] = (scan_calls.read_candidates(tmp_path / name / "candidates.npz"), res.n_tests, info["p_dropped"])
     (a, ta, pa), (b, tb, pb) = runs["raised"], runs["plain"]
     assert len(a) == 2 * 20 and ta == tb and pa == pb < 0.5  # 20 per family (filters, CAM)
     pd.testing.assert_frame_equal(a, b)
-    sc_all = scan.Scanner(model, {}, scan.ScanConfig(tile=300, batch_size=1, engine=engine, q=0.5))
-    scan.scan_sources(sc_all, src, null, tmp_path / "all", {"s": 6000})
-    full = scan.read_candidates(tmp_path / "all" / "candidates.npz")
+    sc_all = scanner.Scanner(model, {}, scanner.ScanConfig(tile=300, batch_size=1, engine=engine, q=0.5))
+    shards.scan_sources(sc_all, src, null, tmp_path / "all", {"s": 6000})
+    full = scan_calls.read_candidates(tmp_path / "all" / "candidates.npz")
     for is_filter in (True, False):
         best = np.sort(full.loc[(full["detector"] >= 0) == is_filter, "p"].to_numpy())[:20]
         got = np.sort(a.loc[(a["detector"] >= 0) == is_filter, "p"].to_numpy())
@@ -234,8 +234,8 @@ def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
     codes = plant(background(600, seed=2), 300)
     codes[500:540] = DNA.unknown_code
     sizes = {"chrA": 600, "chrB": 1000}
-    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=128, engine=engine, tracks=["filter_0"], bin=1))
-    scan.scan_sources(sc, [scan.ArraySource("chrA", codes)], hand_null(2), tmp_path, sizes)
+    sc = scanner.Scanner(motif_model(), {}, scanner.ScanConfig(tile=128, engine=engine, tracks=["filter_0"], bin=1))
+    shards.scan_sources(sc, [scanner.ArraySource("chrA", codes)], hand_null(2), tmp_path, sizes)
     bw = pyBigWig.open(str(tmp_path / "cam.bw"))
     assert bw.chroms() == sizes
     v = np.asarray(bw.values("chrA", 0, 600, numpy=True))
@@ -250,8 +250,8 @@ def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
     assert f0[0] == pytest.approx(1.0)
     # binned
     out2 = tmp_path / "binned"
-    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=128, engine=engine, bin=10))
-    scan.scan_sources(sc, [scan.ArraySource("chrA", codes)], hand_null(2), out2, sizes)
+    sc = scanner.Scanner(motif_model(), {}, scanner.ScanConfig(tile=128, engine=engine, bin=10))
+    shards.scan_sources(sc, [scanner.ArraySource("chrA", codes)], hand_null(2), out2, sizes)
     iv = pyBigWig.open(str(out2 / "cam.bw")).intervals("chrA", 300, 310)
     assert iv[0][:2] == (300, 310) and iv[0][2] == pytest.approx(0.1)
 
@@ -260,17 +260,17 @@ def test_bigwig_reads_back_at_the_right_positions(tmp_path, engine):
 def test_chromosome_of_only_n(tmp_path, engine):
     import pyBigWig
 
-    sc = scan.Scanner(motif_model(), {}, scan.ScanConfig(tile=100, engine=engine))
-    src = scan.ArraySource("chrN", np.full(1000, DNA.unknown_code, np.uint8))
-    res = scan.scan_sources(sc, [src], hand_null(2), tmp_path, {"chrN": 1000})
+    sc = scanner.Scanner(motif_model(), {}, scanner.ScanConfig(tile=100, engine=engine))
+    src = scanner.ArraySource("chrN", np.full(1000, DNA.unknown_code, np.uint8))
+    res = shards.scan_sources(sc, [src], hand_null(2), tmp_path, {"chrN": 1000})
     assert res.n_calls == 0 and res.n_tests == {"filters": 0, "cam": 0}
     assert (tmp_path / "sites.bed").read_text().startswith("#chrom\tstart\tend")
     assert len((tmp_path / "sites.bed").read_text().splitlines()) == 1
     bw = pyBigWig.open(str(tmp_path / "cam.bw"))
     assert bw.chroms() == {"chrN": 1000}
     # shorter than a filter: no window at all
-    short = scan.ArraySource("tiny", background(WIDTH - 1))
-    res = scan.scan_sources(sc, [short], hand_null(2), tmp_path / "tiny", {"tiny": WIDTH - 1})
+    short = scanner.ArraySource("tiny", background(WIDTH - 1))
+    res = shards.scan_sources(sc, [short], hand_null(2), tmp_path / "tiny", {"tiny": WIDTH - 1})
     assert res.n_calls == 0
 
 
@@ -295,26 +295,26 @@ def test_cli_shards_and_merge(tmp_path):
     seqs["chrN"] = "N" * 3000
     fa = _genome(tmp_path, seqs)
     model_pt, model_json = save(motif_model(), tmp_path / "model")
-    common = ["--model", model_pt, "--model-json", model_json, "--genome", fa, "--tile", "700",
-              "--null-bases", "20000", "--null-window", "2000", "--tracks", "filter_0",
-              "--q", "0.5"]  # a small null: exact matches get p ~ 1e-4
+    model = ["--model", model_pt, "--model-json", model_json, "--genome", fa, "--tile", "700"]
+    common = [*model, "--tracks", "filter_0", "--q", "0.5"]
     null = tmp_path / "null.npz"
-    r = run_cli("scan", *common, "--make-null", "--null", null, "--out", tmp_path)
+    # a small null: exact matches get p ~ 1e-4
+    r = run_cli("scan-null", *model, "--null-bases", "20000", "--null-window", "2000", "--out", null)
     assert r.returncode == 0, r.stderr
-    shards = []
+    parts = []
     for chrom in ("chr1", "chr2", "chrN"):
         out = tmp_path / "shards" / chrom
         shard = [] if chrom == "chr1" else ["--shard"]  # only what the merge reads
         r = run_cli("scan", *common, "--chrom", chrom, "--null", null, "--out", out, *shard)
         assert r.returncode == 0, r.stderr
-        shards.append(out)
-    assert (shards[0] / "sites.bed").is_file() and (shards[0] / "sites.gff3").is_file()
-    assert not (shards[1] / "sites.bed").exists() and (shards[1] / "candidates.npz").is_file()
-    assert pyBigWig.open(str(shards[1] / "cam.bw")).header()["nLevels"] == 0
+        parts.append(out)
+    assert (parts[0] / "sites.bed").is_file() and (parts[0] / "sites.gff3").is_file()
+    assert not (parts[1] / "sites.bed").exists() and (parts[1] / "candidates.npz").is_file()
+    assert pyBigWig.open(str(parts[1] / "cam.bw")).header()["nLevels"] == 0
     n_info = json.loads((tmp_path / "shards" / "chrN" / "scan.json").read_text())
     assert n_info["n_calls"] is None and n_info["bases"] == 3000  # the merge makes the calls
     merged = tmp_path / "merged"
-    r = run_cli("scan", "--gather", *shards, "--out", merged, "--q", "0.5")
+    r = run_cli("scan-merge", "--shards", *parts, "--out", merged)  # q = 0.5, as the shards say
     assert r.returncode == 0, r.stderr
     bed = read_bed(merged / "sites.bed")
     f0 = bed[bed["detector"] == "filter_0"]
@@ -336,7 +336,7 @@ def test_cli_shards_and_merge(tmp_path):
     assert summary["bases"] == 19000
     # chr2 and chrN packed into one shard (the workflow's plan, read with --chroms-file): the
     # same merged calls and tracks
-    plan = scan.plan_shards({"chr1": 8000, "chr2": 8000, "chrN": 3000}, ["chr1", "chr2", "chrN"], 11000)
+    plan = shard_plan.plan_shards({"chr1": 8000, "chr2": 8000, "chrN": 3000}, ["chr1", "chr2", "chrN"], 11000)
     assert plan == [("chr1", ["chr1"]), ("chr2+1", ["chr2", "chrN"])]
     r = run_cli("scan-plan", "--genome", fa, "--shard-bases", 11000, "--out", tmp_path / "plan")
     assert r.returncode == 0, r.stderr
@@ -346,15 +346,17 @@ def test_cli_shards_and_merge(tmp_path):
     r = run_cli("scan", *common, "--chroms-file", tmp_path / "plan" / "chr2+1.txt", "--null", null,
                 "--out", pack, "--shard")
     assert r.returncode == 0, r.stderr
-    # (the old spelling --merge of --gather still works, with a warning)
-    r = run_cli("scan", "--merge", shards[0], pack, "--out", tmp_path / "merged2", "--q", "0.5")
+    r = run_cli("scan-merge", "--shards", parts[0], pack, "--out", tmp_path / "merged2")
     assert r.returncode == 0, r.stderr
-    assert "--merge is deprecated; use --gather" in r.stderr
     for name in ("sites.bed", "sites.gff3"):
         assert (tmp_path / "merged2" / name).read_bytes() == (merged / name).read_bytes()
     bw2 = pyBigWig.open(str(tmp_path / "merged2" / "cam.bw"))
     for chrom in ("chr1", "chr2"):
         assert bw2.intervals(chrom) == bw.intervals(chrom)
+    # the old spellings of the null and the merge name their verbs, in one line
+    for old, verb in (("--make-null", "seqfm scan-null"), ("--gather", "seqfm scan-merge")):
+        r = run_cli("scan", old, *([] if old == "--make-null" else parts), "--out", tmp_path / "x")
+        assert r.returncode == 2 and verb in r.stderr and len(r.stderr.strip().splitlines()) == 1
     # a bad chromosome name is one clear line
     r = run_cli("scan", *common, "--chrom", "chr9", "--null", null, "--out", tmp_path / "bad")
     assert r.returncode == 2 and "chr9" in r.stderr and "Traceback" not in r.stderr
@@ -369,20 +371,20 @@ def test_shard_plan_packs_small_sequences():
     unique."""
     sizes = {"chr1": 100, "chr2": 80, "s1": 10, "s2": 20, "s3": 30, "odd/name": 5, "chrM": 16,
              "big": 50, "a/b": 60, "a_b": 70}
-    plan = scan.plan_shards(sizes, list(sizes), 50)
+    plan = shard_plan.plan_shards(sizes, list(sizes), 50)
     assert plan == [("chr1", ["chr1"]), ("chr2", ["chr2"]), ("s1+1", ["s1", "s2"]),
                     ("s3+1", ["s3", "odd/name"]), ("chrM", ["chrM"]), ("big", ["big"]),
                     ("a_b", ["a/b"]), ("a_b_2", ["a_b"])]
     assert [c for _, cs in plan for c in cs] == list(sizes)
-    assert scan.plan_shards(sizes, ["s1", "s2", "s3"], 1000) == [("s1+2", ["s1", "s2", "s3"])]
+    assert shard_plan.plan_shards(sizes, ["s1", "s2", "s3"], 1000) == [("s1+2", ["s1", "s2", "s3"])]
     with pytest.raises(InputError):
-        scan.plan_shards(sizes, ["s1"], 0)
+        shard_plan.plan_shards(sizes, ["s1"], 0)
 
 
 def test_null_tail_and_thresholds():
     rng = np.random.default_rng(0)
     vals = [np.sort(rng.exponential(1.0, 20000)).astype(np.float32)]
-    null = scan.ScanNull.fit(NullModel(vals, np.array([40000]), np.array([0.0])), tail_fraction=0.01)
+    null = significance.ScanNull.fit(NullModel(vals, np.array([40000]), np.array([0.0])), tail_fraction=0.01)
     assert np.isfinite(null.tail_u[0]) and null.tail_scale[0] == pytest.approx(1.0, rel=0.2)
     x = np.array([0.5, 3.0, 8.0, 20.0])
     p = null.pvalues(np.zeros(4, np.int64), x)
@@ -399,7 +401,7 @@ def test_null_pvalues_below_the_tail_are_the_empirical_ones():
     rng = np.random.default_rng(1)
     vals = [np.sort(rng.normal(size=n).astype(np.float32)) for n in (300, 0, 50, 1000)]
     model = NullModel(vals, np.array([len(v) + 20 for v in vals]), np.array([0.0, 0.0, 0.0, -np.inf]))
-    null = scan.ScanNull.fit(model, tail_fraction=0.01)
+    null = significance.ScanNull.fit(model, tail_fraction=0.01)
     det = rng.integers(0, 4, 5000)
     x = rng.normal(size=5000)
     x[:40] = vals[0][:40]  # exact ties with null values
@@ -428,7 +430,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import json, resource, sys, tracemalloc
     import numpy as np
     sys.path.insert(0, {root!r})
-    from seqfm import scan
+    from seqfm import scan_null, scanner, shards
     from seqfm.model import SeqCNN
     import torch
     torch.manual_seed(0)
@@ -436,15 +438,16 @@ MEMORY_SCRIPT = textwrap.dedent("""
     length = int(sys.argv[1])
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, length).astype(np.uint8)
-    src = scan.ArraySource("chr1", codes[:1000])
-    sc = scan.Scanner(model, {{}}, scan.ScanConfig(tile=5000, batch_size=2))
-    null = scan.build_null(sc, [src], sc.config)
+    src = scanner.ArraySource("chr1", codes[:1000])
+    # the candidates kept are bounded by max_candidates; what is left must not grow either
+    sc = scanner.Scanner(model, {{}}, scanner.ScanConfig(tile=5000, batch_size=2, max_candidates=2000))
+    null = scan_null.build_null(sc, [src], sc.config)
     from seqfm.io import Genome
     genome = Genome(sys.argv[2])
-    gsrc = scan.GenomeSource(genome, "chr1", sc.alphabet)
-    list(sc.scan(scan.ArraySource("w", codes[:20000]), null.thresholds(0.05)))  # warm up
+    gsrc = scanner.GenomeSource(genome, "chr1", sc.alphabet)
+    list(sc.scan(scanner.ArraySource("w", codes[:20000]), null.thresholds(0.05)))  # warm up
     tracemalloc.start()
-    res = scan.scan_sources(sc, [gsrc], null, sys.argv[3], dict(genome.sizes))
+    res = shards.scan_sources(sc, [gsrc], null, sys.argv[3], dict(genome.sizes))
     peak = tracemalloc.get_traced_memory()[1]
     print(json.dumps({{"peak": peak, "bases": res.bases}}))
 """)
@@ -464,8 +467,8 @@ def test_memory_does_not_grow_with_length(tmp_path):
         res = json.loads(r.stdout.strip().splitlines()[-1])
         assert res["bases"] == length
         peaks[length] = res["peak"]
-    # 10x the length, about the same traced peak (coarse: candidates grow a little)
-    assert peaks[500_000] < 1.5 * peaks[50_000] + 8 * 2**20, peaks
+    # 10x the length, about the same traced peak
+    assert peaks[500_000] < 1.5 * peaks[50_000] + 2**20, peaks
 
 
 def test_window_max_is_the_maximum_over_each_window():
@@ -519,3 +522,23 @@ def test_cam_peaks_decide_as_the_filter_peaks_do():
             runs.append([o[:n] for o in out[:4]] + [out[5]])
         for a, b in zip(*runs):
             assert np.array_equal(a, b), trial
+
+
+def test_candidate_strata_from_the_tiles_equal_a_fresh_read():
+    """The strata come from the tracks the tiles were read with; where the tiles leave a gap
+    the source is read again; the strata are the same either way."""
+    rng = np.random.default_rng(5)
+    n, width = 3000, 9
+    src = scanner.ArraySource("chr1", rng.integers(0, 4, n).astype(np.uint8),
+                           rng.random((2, n)).astype(np.float32))
+    edges = np.array([0.45, 0.5, 0.55])
+    starts = np.array([0, 900, 1800], np.int64)  # overlapping tiles of 1,000
+    tiles = (starts, np.stack([src.tracks(s, s + 1000) for s in starts]))
+    pos = np.sort(rng.choice(np.arange(0, 2790), 200, replace=False))
+    want = scan_calls.candidate_strata(src, pos, width, edges)
+    assert len(np.unique(want)) == 4
+    np.testing.assert_array_equal(scan_calls.candidate_strata(src, pos, width, edges, tiles), want)
+    gap = (starts[[0, 2]], tiles[1][[0, 2]])  # [1000, 1800) is missing: read again
+    np.testing.assert_array_equal(scan_calls.candidate_strata(src, pos, width, edges, gap), want)
+    assert scan_calls._span_from_tiles(gap, 0, 2000) is None
+    np.testing.assert_array_equal(scan_calls._span_from_tiles(tiles, 950, 2500), src.tracks(950, 2500))

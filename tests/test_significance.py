@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqfm import conservation, io, negatives, scan, significance, sites
+from seqfm import conservation, io, negatives, scan_null, scanner, shards, significance, sites
 from seqfm import dataset as D
 from seqfm.alphabet import DNA
 from seqfm.model import SeqCNN
@@ -60,12 +60,12 @@ def _hits(starts, ends, blocks, block=40):
 @pytest.mark.parametrize("engine", ["fused", "torch"])
 def test_genome_scan_calls_motifs_not_conserved_blocks(tmp_path, engine):
     codes, track, with_motif, without = conserved_genome()
-    src = scan.ArraySource("chr1", codes, track[None])
-    sc = scan.Scanner(conserved_motif_model(), {}, scan.ScanConfig(tile=5000, engine=engine,
+    src = scanner.ArraySource("chr1", codes, track[None])
+    sc = scanner.Scanner(conserved_motif_model(), {}, scanner.ScanConfig(tile=5000, engine=engine,
                                                                      merge="none"))
-    null = scan.build_null(sc, [src], sc.config)
+    null = scan_null.build_null(sc, [src], sc.config)
     assert null.n_strata == len(significance.DEFAULT_STRATA) + 1
-    scan.scan_sources(sc, [src], null, tmp_path, {"chr1": len(codes)})
+    shards.scan_sources(sc, [src], null, tmp_path, {"chr1": len(codes)})
     bed = pd.read_csv(tmp_path / "sites.bed", sep="\t")
     for detector in ("filter_0", "cam"):
         calls = bed[bed["detector"] == detector]
@@ -80,10 +80,10 @@ def test_a_null_that_permutes_the_track_would_call_conserved_blocks():
     """The same model judged against a null whose track lost its positions: conserved random
     sequence looks significant (what the null with tracks in place prevents)."""
     codes, track, _, without = conserved_genome()
-    sc = scan.Scanner(conserved_motif_model(), {}, scan.ScanConfig(tile=5000, strata=()))
+    sc = scanner.Scanner(conserved_motif_model(), {}, scanner.ScanConfig(tile=5000, strata=()))
     permuted = np.random.default_rng(1).permutation(track)
-    null = scan.build_null(sc, [scan.ArraySource("n", codes, permuted[None])], sc.config)
-    res = list(sc.scan(scan.ArraySource("chr1", codes, track[None]), None))
+    null = scan_null.build_null(sc, [scanner.ArraySource("n", codes, permuted[None])], sc.config)
+    res = list(sc.scan(scanner.ArraySource("chr1", codes, track[None]), None))
     det, pos, value = (np.concatenate([r[k] for r in res]) for k in ("det", "pos", "value"))
     p = null.pvalues(det[det == 0], value[det == 0])
     called = pos[det == 0][p < 1e-3]

@@ -7,6 +7,8 @@ from seqfm import io
 from seqfm.conservation import js_divergence, read_msa
 from seqfm.simulate_protein import MOTIFS, simulate_protein
 
+from conftest import run_cli
+
 
 def prosite_regex(pattern):
     out = []
@@ -40,3 +42,8 @@ def test_same_seed_same_files(tmp_path):
     simulate_protein(b, seed=5, n_positives=10, n_negatives=10)
     for name in ("positives.fa", "negatives.fa", "truth.tsv", "msa/prot_00003.a3m"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_impossible_lengths_are_one_clear_line(tmp_path):
+    r = run_cli("simulate-protein", "--out", tmp_path / "p", "--min-length", "10")
+    assert r.returncode == 2 and "need 60 <= min <= max" in r.stderr and "Traceback" not in r.stderr

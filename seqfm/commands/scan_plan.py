@@ -25,7 +25,7 @@ def run(args) -> None:
 
     from ..errors import InputError
     from ..io import Genome
-    from ..scan import plan_shards, write_shard_plan
+    from ..shard_plan import plan_shards, write_shard_plan
 
     sizes = Genome(args.genome).sizes  # builds the .fai when there is none
     wanted = [c.strip() for c in args.chrom.split(",") if c.strip()] or list(sizes)

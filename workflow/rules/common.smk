@@ -425,29 +425,46 @@ def scan_genome(wildcards):
     return sample(wildcards).genome
 
 
-def scan_common_options(wildcards):
+def _scan_model_options(wildcards):
+    """How the model runs over the genome: the same for the null and the shards."""
     s = config["scan"]
     opts = [
         f"--tile {s['tile']}",
         f"--batch-size {s['batch_size']}",
-        f"--q {s['q']}",
-        f"--null-bases {s['null_bases']}",
-        f"--strata '{csv(s.get('strata', [0.5, 0.9, 0.97, 0.99]))}'",
-        f"--null-window {s['null_window']}",
-        f"--tail-fraction {s['tail_fraction']}",
-        f"--merge-calls {s['merge']}",
-        f"--bin {s['bin']}",
-        f"--max-candidates {s['max_candidates']}",
         f"--device {s['device']}",
-        f"--seed {config['seed']}",
         f"--fill {config['encode']['fill']}",
         "--cam" if s["cam"] else "--no-cam",
     ]
-    if s["tracks"]:
-        opts.append(f"--tracks {csv(s['tracks'])}")
     tracks = conservation_files(wildcards)
     if tracks:
         opts.append(f"--conservation '{csv(tracks)}'")
+    return opts
+
+
+def scan_null_options(wildcards):
+    s = config["scan"]
+    return " ".join(
+        _scan_model_options(wildcards)
+        + [
+            f"--null-bases {s['null_bases']}",
+            f"--strata '{csv(s.get('strata', [0.5, 0.9, 0.97, 0.99]))}'",
+            f"--null-window {s['null_window']}",
+            f"--tail-fraction {s['tail_fraction']}",
+            f"--seed {config['seed']}",
+        ]
+    )
+
+
+def scan_shard_options(wildcards):
+    s = config["scan"]
+    opts = _scan_model_options(wildcards) + [
+        f"--q {s['q']}",
+        f"--merge-calls {s['merge']}",
+        f"--bin {s['bin']}",
+        f"--max-candidates {s['max_candidates']}",
+    ]
+    if s["tracks"]:
+        opts.append(f"--tracks {csv(s['tracks'])}")
     return " ".join(opts)
 
 
@@ -492,11 +509,8 @@ def scan_filters(wildcards):
 
 
 def scan_gather_options(wildcards, input):
-    opts = [
-        " ".join(str(Path(p).parent) for p in input.shards),
-        f"--q {config['scan']['q']}",
-        f"--merge-calls {config['scan']['merge']}",
-    ]
+    # q and the merging of calls are the shards' own (their scan.json)
+    opts = ["--shards " + " ".join(str(Path(p).parent) for p in input.shards)]
     if input.filters:
         opts.append(f"--filters-tsv {input.filters[0]}")
     return " ".join(opts)

@@ -4,10 +4,10 @@
 # memory per chromosome); the gather job writes the calls and the merged bigWig's zooms.
 # Settings: config.yaml's `scan:` section (config/README.md).
 #
-#   scan_plan (checkpoint)    genome -> results/{sample}/scan_plan/{shards.tsv,<shard>.txt}
-#   scan_null                 model + genome -> results/{sample}/scan_shards/null.npz (once)
-#   scan_shard                one shard -> results/{sample}/scan_shards/{shard}/...
-#   scan (gather)             shards -> results/{sample}/scan/{sites.bed,sites.gff3,cam.bw,summary.json}
+#   scan_plan (checkpoint)    seqfm scan-plan: genome -> results/{sample}/scan_plan/{shards.tsv,<shard>.txt}
+#   scan_null                 seqfm scan-null: model + genome -> results/{sample}/scan_shards/null.npz (once)
+#   scan_shard                seqfm scan --shard: one shard -> results/{sample}/scan_shards/{shard}/...
+#   scan (gather)             seqfm scan-merge: shards -> results/{sample}/scan/{sites.bed,sites.gff3,cam.bw,summary.json}
 #
 # Only samples with a DNA genome are scanned (SCAN_SAMPLES, rules/common.smk).
 
@@ -47,12 +47,10 @@ rule scan_null:
         mem_mb=lambda w, attempt: 2048 * attempt,
         runtime=scan_null_runtime,
     params:
-        out=lambda w, output: Path(output[0]).parent,
-        opts=scan_common_options,
+        opts=scan_null_options,
     shell:
-        "seqfm scan --model {input.model} --model-json {input.json} --genome {input.genome} "
-        "--make-null --null {output} --out {params.out} {params.opts} --threads {threads} "
-        "--no-progress > {log} 2>&1"
+        "seqfm scan-null --model {input.model} --model-json {input.json} --genome {input.genome} "
+        "--out {output} {params.opts} --threads {threads} --no-progress > {log} 2>&1"
 
 
 rule scan_shard:
@@ -69,14 +67,14 @@ rule scan_shard:
         cam="results/{sample}/scan_shards/{shard}/cam.bw",
     log:
         "results/{sample}/logs/scan_{shard}.log",
-    threads: config["scan"]["threads"]
+    threads: config["scan"].get("shard_threads", 1)
     resources:
         gpu=1 if config["scan"]["gpu"] else 0,
         mem_mb=scan_shard_mem_mb,
         runtime=scan_shard_runtime,
     params:
         out=lambda w, output: Path(output.json).parent,
-        opts=scan_common_options,
+        opts=scan_shard_options,
     shell:
         "seqfm scan --model {input.model} --model-json {input.json} --genome {input.genome} "
         "--chroms-file {input.plan}/{wildcards.shard}.txt --null {input.null} --out {params.out} "
@@ -102,4 +100,4 @@ rule scan:
         out=lambda w, output: Path(output.bed).parent,
         opts=scan_gather_options,
     shell:
-        "seqfm scan --gather {params.opts} --out {params.out} > {log} 2>&1"
+        "seqfm scan-merge {params.opts} --out {params.out} > {log} 2>&1"
