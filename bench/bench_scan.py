@@ -230,8 +230,8 @@ def run(repeat: int = 3, short: int = 1_000_000, threads: int = 0, fimo_p: float
 
     from seqfm import scan, scanner
     from seqfm.alphabet import DNA, one_hot
+    from seqfm.device import pick_device, set_threads
     from seqfm.io import Genome
-    from seqfm.train import pick_device, set_threads
 
     n_threads = set_threads(threads)
     tmp = Path(tempfile.mkdtemp(prefix="seqfm_bench_scan_"))

@@ -107,8 +107,8 @@ def run(model_dir: str | Path = ROOT / "results/dna_example",
     from seqfm import dataset as dataset_mod
     from seqfm import model as model_mod
     from seqfm import calls, sites
+    from seqfm.device import pick_device, set_threads
     from seqfm.io import read_bed
-    from seqfm.train import pick_device, set_threads
 
     set_threads(threads)
     model_dir, dataset = Path(model_dir), Path(dataset)

@@ -32,7 +32,7 @@ planted motif of the cluster's best filter; below 0.6 counts as none).
 Run:  python bench/bench_tomtom_calibration.py [--n 200] [--seed 1] [--motifs TSV]
           [--model-dir DIR --dataset DIR --truth BED]
 The first run on a machine compiles memelite's TomTom (about 2 minutes); later runs load the
-compiled kernels from the numba cache (seqfm.motifs.numba_cache_dir()).
+compiled kernels from the numba cache (seqfm.numba_cache.numba_cache_dir()).
 """
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ import time
 import numpy as np
 
 from seqfm import motifs as M
+from seqfm.jaspar import Database, load_jaspar
 
 PLANTED = {"MA0139.2": "CTCF", "MA0035.2": "Gata1", "MA0047.4": "FOXA2", "MA0093.4": "USF1"}
 
 
-def planted_queries(db: M.Database, n_each: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
+def planted_queries(db: Database, n_each: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
     from seqfm.simulate import load_jaspar_motifs
 
     rng = np.random.default_rng(seed)
@@ -66,7 +67,7 @@ def planted_queries(db: M.Database, n_each: int, seed: int) -> tuple[list[np.nda
     return qs, truth
 
 
-def same_family(db: M.Database, a: int, mid: str) -> bool:
+def same_family(db: Database, a: int, mid: str) -> bool:
     """Match ``a`` is the planted matrix (any version), the same TF, or its JASPAR TF family."""
     return db.same_family(a, db.index(mid))
 
@@ -75,7 +76,7 @@ def score_example(path: str) -> None:
     """Planted motifs found in a motifs.tsv, and how they rank by influence."""
     import pandas as pd
 
-    db = M.load_jaspar()
+    db = load_jaspar()
     tab = pd.read_csv(path, sep="\t", keep_default_na=False)
     print(f"{path}: {len(tab)} clusters")
     planted_rows = set()
@@ -112,8 +113,8 @@ def detected_motifs(tsv: str, model_dir: str, dataset: str, truth: str) -> None:
 
     from seqfm import dataset as ds_mod
     from seqfm import model as model_mod
+    from seqfm.batching import BatchSource
     from seqfm.metrics import auroc
-    from seqfm.train import BatchSource
 
     d = ds_mod.read(dataset)
     model, info = model_mod.load(Path(model_dir) / "model.pt", Path(model_dir) / "model.json")
@@ -161,7 +162,7 @@ def main() -> None:
         return
 
     t0 = time.time()
-    db = M.load_jaspar()
+    db = load_jaspar()
     rng = np.random.default_rng(args.seed)
     random_q = M.random_pwms(args.n, args.seed)
     sharp_q = M.random_pwms(args.n, args.seed + 1, alpha=0.3)

@@ -59,10 +59,12 @@ def run(n: int = 4096, length: int = 200, batch_size: int = 128, rounds: int = 3
 
     from seqfm import train
     from seqfm.alphabet import DNA, one_hot
+    from seqfm.batching import BatchSource
+    from seqfm.device import pick_device, set_threads
     from seqfm.model import SeqCNN
 
-    n_threads = train.set_threads(threads)
-    dev = train.pick_device(device)
+    n_threads = set_threads(threads)
+    dev = pick_device(device)
     codes, tr, labels = _data(n, length, tracks, seed)
     arch = {"n_tracks": tracks, **(arch or {})}
     steps = -(-n // batch_size) * (rounds + 1)
@@ -77,7 +79,7 @@ def run(n: int = 4096, length: int = 200, batch_size: int = 128, rounds: int = 3
 
     # seqfm: uint8 codes on the device, one-hot made per batch there
     net_s, opt_s, sched_s = make()
-    source = train.BatchSource(codes, tr, labels, dev, DNA, "uniform")
+    source = BatchSource(codes, tr, labels, dev, DNA, "uniform")
     index = np.arange(n)
 
     def seqfm_chunk(rows):

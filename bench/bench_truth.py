@@ -336,7 +336,7 @@ def tomtom_planted(queries: dict[str, np.ndarray], planted: dict[str, np.ndarray
     """
     from memelite.tomtom import tomtom
 
-    from seqfm.motifs import load_jaspar
+    from seqfm.jaspar import load_jaspar
 
     db = load_jaspar(release, "CORE", "vertebrates")
     targets = [np.asarray(p, np.float64) for p in db.probs] + list(planted.values())

@@ -17,6 +17,9 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name: str):
     if name in _API:
+        from .numba_cache import use_numba_cache
+
+        use_numba_cache()  # before any kernel's module is imported, as every command does
         from . import api
 
         return getattr(api, name)

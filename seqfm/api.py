@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
+from . import calls, motifs, sites
 from .alphabet import get as get_alphabet
+from .alphabet import strings_to_one_hot
+from .featuremaps import maps
+from .jaspar import Database, load_jaspar, load_meme_database
+from .model import load
+from .scanner import ArraySource, ScanConfig, Scanner
 
 __all__ = ["load_model", "encode", "predict", "feature_maps", "cam", "call_sites",
            "filter_pwms", "annotate_pwms", "scan_sequence", "Attribution"]
@@ -41,8 +48,6 @@ def load_model(model_pt: str | os.PathLike, model_json: str | os.PathLike | None
         In eval mode; ``model.info`` holds the parsed ``model.json`` and ``model.alphabet``
         its alphabet. ``model(x)`` maps ``(N, C, L)`` to logits ``(N,)``.
     """
-    from .model import load
-
     model_json = model_json or Path(model_pt).with_name("model.json")
     model, info = load(model_pt, model_json, device)
     model.info = info
@@ -76,8 +81,6 @@ def encode(seqs: str | Sequence[str], alphabet="dna", tracks=None, policy: str =
     -------
     torch.Tensor, float32, shape ``(N, A + T, L)``; or numpy.ndarray uint8 ``(N, L)``.
     """
-    from .alphabet import strings_to_one_hot
-
     if hasattr(alphabet, "conv1"):  # a model
         policy = _policy(alphabet, None)
         alphabet = alphabet.alphabet
@@ -152,8 +155,6 @@ def feature_maps(model, x, batch_size: int = 256) -> tuple[torch.Tensor, torch.T
     strand : torch.Tensor, int8, ``(N, F, L1)``
         1 where the reverse strand gave that maximum.
     """
-    from .featuremaps import maps
-
     values, strand = _batched(model, x, batch_size, lambda b: maps(model, b, cam=False)[:2])
     return values, strand
 
@@ -174,8 +175,6 @@ def cam(model, x, batch_size: int = 256) -> torch.Tensor:
     map relative to the same tracks with uniform letters, as ``seqfm sites`` and ``seqfm scan``
     call it (:func:`seqfm.featuremaps.maps`).
     """
-    from .featuremaps import maps
-
     return _batched(model, x, batch_size, lambda b: (maps(model, b)[2],))[0]
 
 
@@ -207,10 +206,6 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
     half-open, in the sequence), ``strand``, ``detector`` (``filter_<k>`` or ``cam``),
     ``cluster``, ``activation``, ``p``, ``q``, sorted by sequence and start.
     """
-    from types import SimpleNamespace
-
-    from . import calls, sites
-
     seqs = [seqs] if isinstance(seqs, str) else list(seqs)
     n = len(seqs)
     names = list(names) if names is not None else [f"seq{i + 1}" for i in range(n)]
@@ -272,8 +267,6 @@ def filter_pwms(model, x, frac: float = 0.7, min_sites: int = 10) -> dict[str, n
     dict ``filter_<k>`` -> numpy.ndarray ``(W_k, A)`` letter probabilities (flanks under
     0.3 bits trimmed), for filters with at least ``min_sites`` sites.
     """
-    from . import motifs
-
     x = _as_input(model, x)
     fs = motifs.filter_counts(model, _TensorSource(x, next(model.parameters()).device),
                               np.arange(len(x)), frac)
@@ -289,7 +282,7 @@ def annotate_pwms(pwms: dict[str, np.ndarray] | Sequence[np.ndarray], database=N
     Parameters
     ----------
     pwms : dict name -> ``(W, A)`` probabilities, or a list of them
-    database : path to a MEME file, a :class:`seqfm.motifs.Database`, or None (JASPAR
+    database : path to a MEME file, a :class:`seqfm.jaspar.Database`, or None (JASPAR
         CORE vertebrates, the release seqfm ships with)
     rule : seqfm.motifs.MatchRule, optional
 
@@ -298,17 +291,15 @@ def annotate_pwms(pwms: dict[str, np.ndarray] | Sequence[np.ndarray], database=N
     pandas.DataFrame, one row per PWM: ``pwm``, ``match_id``, ``match_name``, ``p``, ``q``,
     ``E``, ``ic``, ``null_z``, ``significant``.
     """
-    from . import motifs
-
     if not isinstance(pwms, dict):
         pwms = {f"pwm_{i + 1}": p for i, p in enumerate(pwms)}
     alpha = get_alphabet(alphabet) if isinstance(alphabet, str) else alphabet
     if database is None:
-        db = motifs.load_jaspar()
-    elif isinstance(database, motifs.Database):
+        db = load_jaspar()
+    elif isinstance(database, Database):
         db = database
     else:
-        db = motifs.load_meme_database(database, alpha)
+        db = load_meme_database(database, alpha)
     res = motifs.annotate(list(pwms.values()), db, rule)
     t = res["target"]
     return pd.DataFrame({"pwm": list(pwms), "match_id": [db.ids[i] for i in t],
@@ -339,8 +330,6 @@ def scan_sequence(model, seq: str, tracks=None, tile: int = 20_000, filters: Seq
     (window start), ``detector`` (filter index, -1 CAM), ``strand`` (0/1) and ``value``.
     P-values need a genome null: use ``seqfm scan`` for calls.
     """
-    from .scanner import ArraySource, ScanConfig, Scanner
-
     cfg = ScanConfig(tile=tile, bin=1, tracks=[f"filter_{k}" for k in filters], device="cpu",
                      engine="torch")
     scanner = Scanner(model, getattr(model, "info", {}) or {}, cfg)

@@ -18,6 +18,7 @@ import sys
 
 from . import __version__, commands
 from .errors import InputError
+from .numba_cache import use_numba_cache
 
 
 def _command_modules():
@@ -58,8 +59,6 @@ def _setup_logging(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args)
-    from .motifs import use_numba_cache
-
     use_numba_cache()  # every command's compiled kernels in one persistent place
     try:
         args._run(args)

@@ -1,7 +1,7 @@
 """Feature maps of a trained :class:`~seqfm.model.SeqCNN`, and their peaks.
 
 Everything here runs batch by batch on the model's device: uint8 codes (and float16 tracks)
-are copied for one batch, one-hot is made there (:func:`seqfm.train.make_input`) and only
+are copied for one batch, one-hot is made there (:func:`seqfm.batching.make_input`) and only
 the peaks (a few numbers per filter and sequence) come back to the host. A dataset is never
 held as a float one-hot array at once.
 
@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .train import make_input
+from .batching import make_input
 
 
 # ---------------------------------------------------------------------- batches

@@ -1,15 +1,22 @@
 """Readers and writers for the formats the field uses: FASTA, BED/narrowPeak, genome
-FASTA (pyfaidx), bigWig (pyBigWig) and bedGraph.
+FASTA (pyfaidx), bigWig (pyBigWig), bedGraph, MEME motifs, JSON and CSV, and the atomic
+writes every output goes through.
 
 Every reader validates as it reads and raises :class:`seqfm.errors.InputError`
 with the file, the line or record, what is wrong and what would be right.
 Coordinates are 0-based half-open.
+
+Longer than most modules (about 800 lines) because it is the one home of every file format:
+a format's reader, writer and checks sit together, and nothing else in seqfm opens a temporary
+name and renames it into place.
 """
 
 from __future__ import annotations
 
+import csv
 import errno
 import gzip
+import json
 import os
 import re
 import secrets
@@ -19,13 +26,17 @@ import stat
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 import zlib
 
 import numpy as np
-import pandas as pd
 
+from .alphabet import Alphabet, get as get_alphabet
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: FASTA header written by `bedtools getfasta`: chrom:start-end, optionally (+) or (-)
 COORD_HEADER = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<strand>[+.-])\))?$")
@@ -150,13 +161,89 @@ def parse_coordinate_header(name: str) -> tuple[str, int, int, str] | None:
     return m["chrom"], int(m["start"]), int(m["end"]), m["strand"] or "."
 
 
-def write_fasta(records: Iterator[tuple[str, str]], path: str | os.PathLike, width: int = 60) -> None:
-    """Write (name, sequence) pairs as FASTA, atomically."""
+#: letters per FASTA line seqfm writes
+FASTA_WIDTH = 60
+
+
+def write_fasta(records: Iterable[tuple[str, str]], path: str | os.PathLike,
+                width: int = FASTA_WIDTH) -> None:
+    """Write (name, sequence) pairs as FASTA, ``width`` letters a line, atomically."""
     with atomic_write(path) as handle:
         for name, seq in records:
             handle.write(f">{name}\n")
             for i in range(0, len(seq), width):
                 handle.write(seq[i:i + width] + "\n")
+
+
+class FastaWriter:
+    """FASTA written record by record and piece by piece, 60 letters a line, and its .fai.
+
+    For sequences too long to hold as strings (a genome): ``start(name)`` opens a record,
+    ``write(letters)`` appends ASCII letters (uint8 array, any number; the lines run on across
+    calls and are cut with numpy, not letter by letter), ``close()`` ends the last record and
+    writes ``path.fai``. It writes ``path`` itself: stage it (:func:`staged_files`) to make the
+    pair appear at once.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._fh = open(self.path, "wb")
+        self._pos = 0
+        self._fai: list[str] = []
+        self._name: str | None = None
+        self._first = self._length = self._col = 0
+
+    def start(self, name: str) -> None:
+        self._end_record()
+        head = f">{name}\n".encode()
+        self._fh.write(head)
+        self._pos += len(head)
+        self._name, self._first, self._length, self._col = name, self._pos, 0, 0
+
+    def write(self, letters: np.ndarray) -> None:
+        """Append ``letters``, uint8 ASCII codes ``(n,)``, to the open record."""
+        width = FASTA_WIDTH
+        data, parts = letters, []
+        if self._col:  # finish the open line
+            k = min(width - self._col, data.size)
+            parts.append(data[:k].tobytes())
+            self._col += k
+            data = data[k:]
+            if self._col == width:
+                parts.append(b"\n")
+                self._col = 0
+        full = data.size // width
+        if full:
+            lines = np.empty((full, width + 1), dtype=np.uint8)
+            lines[:, :width] = data[: full * width].reshape(full, width)
+            lines[:, width] = ord("\n")
+            parts.append(lines.tobytes())
+        tail = data[full * width:]
+        if tail.size:
+            parts.append(tail.tobytes())
+            self._col = tail.size
+        body = b"".join(parts)
+        self._fh.write(body)
+        self._pos += len(body)
+        self._length += letters.size
+
+    def _end_record(self) -> None:
+        if self._name is None:
+            return
+        if self._col:
+            self._fh.write(b"\n")
+            self._pos += 1
+            self._col = 0
+        self._fai.append(f"{self._name}\t{self._length}\t{self._first}\t{FASTA_WIDTH}\t"
+                         f"{FASTA_WIDTH + 1}\n")
+        self._name = None
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        self._end_record()
+        self._fh.close()
+        Path(f"{self.path}.fai").write_text("".join(self._fai))
 
 
 # --------------------------------------------------------------------------- BED
@@ -173,6 +260,8 @@ def read_bed(path: str | os.PathLike, what: str = "BED", unique_names: bool = Fa
     ``unique_names`` (sequences to prepare, which names key downstream) the names (column 4,
     else ``chrom:start-end``) must be unique.
     """
+    import pandas as pd  # 0.3-0.7 s to import: `seqfm simulate` writes through io without it
+
     path = Path(path)
     rows, first_line = [], {}
     with open_text(path, what) as lines:
@@ -346,6 +435,8 @@ class Track:
 
 
 def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    import pandas as pd  # imported on use, as in read_bed
+
     skip = 0
     with open_text(path, "bedGraph") as lines:  # leading track/browser/comment lines
         for line in lines:
@@ -381,6 +472,8 @@ def _read_bedgraph(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nda
 
 def _bedgraph_numbers(df: pd.DataFrame, path: Path) -> None:
     """Columns start, end (integers) and value (a number) parsed in place, naming the first bad line."""
+    import pandas as pd  # imported on use, as in read_bed
+
     for col, integer in (("start", True), ("end", True), ("value", False)):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() & (df[col].str.strip().str.lower() != "nan") if not integer else \
@@ -452,6 +545,79 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
     if not motifs:
         raise InputError(f"{path}: no motif in this MEME file")
     return letters, motifs
+
+
+class MemeMotif(Protocol):
+    """What :func:`write_meme` reads of a motif (a :class:`seqfm.motifs.PWM` is one)."""
+
+    name: str
+    altname: str
+    n_sites: int
+
+    @property
+    def probs(self) -> np.ndarray: ...
+
+
+def write_meme(motifs: Sequence[MemeMotif], path: str | os.PathLike, alphabet: str | Alphabet = "dna",
+               background: Sequence[float] | None = None) -> None:
+    """Write motifs in MEME motif format version 4 (atomically).
+
+    Parameters
+    ----------
+    motifs : sequence of records with ``name``, ``altname`` (free text, may be empty),
+        ``n_sites`` and ``probs`` (``(W, A)`` letter probabilities in alphabet order)
+    path : path
+    alphabet : str or Alphabet
+        DNA files say ``strands: + -``.
+    background : sequence of float, optional
+        Letter frequencies ``(A,)``; uniform by default.
+
+    Readable by MEME tools, memelite's ``read_meme``, Biopython's
+    ``Bio.motifs.parse(handle, "minimal")`` and :func:`read_meme`.
+    """
+    alpha = get_alphabet(alphabet) if isinstance(alphabet, str) else alphabet
+    bg = np.full(alpha.size, 1.0 / alpha.size) if background is None else np.asarray(background)
+    lines = ["MEME version 4", "", f"ALPHABET= {alpha.letters}", ""]
+    if alpha.complement is not None:
+        lines += ["strands: + -", ""]
+    lines += ["Background letter frequencies",
+              " ".join(f"{a} {b:.4f}" for a, b in zip(alpha.letters, bg)), ""]
+    for m in motifs:
+        probs = m.probs
+        alt = re.sub(r"\s+", "_", m.altname.strip()) if m.altname else ""
+        lines.append(f"MOTIF {m.name}" + (f" {alt}" if alt else ""))
+        lines.append(f"letter-probability matrix: alength= {alpha.size} w= {len(probs)} "
+                     f"nsites= {max(int(m.n_sites), 1)} E= 0")
+        for row in probs:
+            lines.append(" ".join(f"{v:.6f}" for v in row))
+        lines.append("")
+    with atomic_write(path) as handle:
+        handle.write("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- JSON, CSV
+def save_json(obj: dict, path: str | os.PathLike) -> None:
+    """Write ``obj`` as indented JSON, atomically (numpy scalars and arrays as numbers and lists)."""
+    text = json.dumps(obj, indent=2, default=_json_default) + "\n"
+    with atomic_write(path) as handle:
+        handle.write(text)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_csv(rows: Iterable[dict], path: str | os.PathLike, columns: Sequence[str]) -> None:
+    """Write dicts as CSV with a header of ``columns`` (missing or None values empty), atomically."""
+    with atomic_write(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -556,6 +722,29 @@ def atomic_path(path: str | os.PathLike, folder: bool = False,
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextmanager
+def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder inside ``folder`` whose entries are renamed into it on success.
+
+    For outputs of several files that appear together (the simulated example): each entry
+    replaces the one of its name in ``folder``, in name order. On any error the temporary
+    folder is removed and ``folder`` keeps what it had; a killed run's is removed by the next.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep_stale(folder / "staged")
+    tmp = _temp_beside(folder / "staged")
+    os.mkdir(tmp, 0o777)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    for path in sorted(tmp.iterdir()):
+        os.replace(path, folder / path.name)
+    tmp.rmdir()
 
 
 @contextmanager

@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from . import __version__
 from .alphabet import get as get_alphabet
 from .errors import InputError
-from .io import atomic_path, atomic_write
+from .io import atomic_path, save_json
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -386,21 +386,6 @@ class SeqCNN(nn.Module):
 # ---------------------------------------------------------------------- files
 #: a model.json larger than this is no seqfm model description
 MAX_MODEL_JSON_BYTES = 16 * 2**20
-
-
-def save_json(obj: dict, path: str | os.PathLike) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    text = json.dumps(obj, indent=2, default=_json_default) + "\n"
-    with atomic_write(path) as handle:
-        handle.write(text)
-
-
-def _json_default(o):
-    if hasattr(o, "item"):
-        return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def save(model: SeqCNN, folder: str | os.PathLike | None = None, info: dict | None = None, *,

@@ -18,9 +18,9 @@ The path from a trained :class:`~seqfm.model.SeqCNN` to named motifs:
 5. :func:`cluster_filters` -- redundant filters (one motif at another offset, a partial
    overlap or on the other strand) merged agglomeratively on TomTom between the clusters'
    merged matrices; a cluster's PWM is the aligned sum of all its members' site counts.
-5. :func:`annotate` -- memelite's TomTom against a JASPAR release (:func:`load_jaspar`), with a
+5. :func:`annotate` -- memelite's TomTom against a JASPAR release (:func:`seqfm.jaspar.load_jaspar`), with a
    calibrated significance rule (:class:`MatchRule`; see ``bench/bench_tomtom_calibration.py``).
-6. :func:`write_meme` / :func:`read_meme` -- MEME motif format version 4.
+6. :func:`seqfm.io.write_meme` -- the PWMs in MEME motif format version 4.
 
 Matrices are ``(W, A)``: one row per position, one column per letter in alphabet order
 (``ACGT`` for DNA). TomTom takes ``(A, W)`` and gets the transpose.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,9 @@ import numpy as np
 
 from .alphabet import Alphabet, get as get_alphabet
 from .errors import InputError
+from .io import atomic_path, atomic_write, write_meme
+from .jaspar import JASPAR_RELEASE, Database, load_jaspar, load_meme_database, releases
+from .numba_cache import use_numba_cache
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -48,49 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("seqfm")
 
-#: pyjaspar release used when none is given (the newest shipped offline)
-JASPAR_RELEASE = "JASPAR2026"
-
-
-# ---------------------------------------------------------------------- numba cache
-def cache_dir(kind: str) -> str:
-    """``$XDG_CACHE_HOME/seqfm/<kind>`` (``~/.cache/seqfm/<kind>``): what seqfm keeps between runs."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "seqfm", kind)
-
-
-def numba_cache_dir() -> str:
-    """Where compiled numba kernels (memelite's TomTom, seqfm's) are kept between runs.
-
-    ``NUMBA_CACHE_DIR`` when set, otherwise ``$XDG_CACHE_HOME/seqfm/numba``
-    (``~/.cache/seqfm/numba``). memelite's kernels are ``cache=True``: with a persistent
-    directory TomTom compiles once per machine (about a minute; ``seqfm warm-up``) and loads in
-    about a second after. Every ``seqfm`` command points numba here.
-    """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.environ["NUMBA_CACHE_DIR"]
-    return cache_dir("numba")
-
-
-def use_numba_cache() -> str:
-    """Point numba's cache at :func:`numba_cache_dir` (also when numba is already imported)."""
-    path = numba_cache_dir()
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return path  # numba falls back to its own locations
-    os.environ["NUMBA_CACHE_DIR"] = path
-    import sys
-
-    if "numba" in sys.modules:
-        from numba.core import config
-
-        config.CACHE_DIR = path
-    return path
-
 
 def _tomtom():
     use_numba_cache()
+    # after use_numba_cache(), which numba reads when memelite defines its kernels; 1.2 s
     from memelite.tomtom import tomtom
 
     return tomtom
@@ -222,7 +185,7 @@ def filter_counts(model, source, index: np.ndarray, frac: float = 0.7,
     ----------
     model : SeqCNN
         In eval mode, on ``source.device``.
-    source : seqfm.train.BatchSource
+    source : seqfm.batching.BatchSource
         Batches of one-hot inputs ``(B, C, L)`` made on the device.
     index : numpy.ndarray, int, shape ``(M,)``
         The sequences to read (seqfm uses the train and valid positives).
@@ -743,161 +706,7 @@ def cluster_filters(pwms: Sequence[PWM], alphabet: Alphabet, max_p: float = 1e-4
     return out
 
 
-# ---------------------------------------------------------------------- JASPAR + TomTom
-@dataclass
-class Database:
-    """Target motifs for TomTom: ids, names and probability matrices ``(W, A)``."""
-
-    ids: list[str]
-    names: list[str]
-    probs: list[np.ndarray]
-    label: str = ""
-    families: list[str] = field(default_factory=list)
-    classes: list[str] = field(default_factory=list)
-
-    def same_family(self, a: int, b: int) -> bool:
-        """Targets ``a`` and ``b`` share a TF (any version, or a dimer partner) or a JASPAR TF family."""
-        if self.ids[a].split(".")[0] == self.ids[b].split(".")[0]:
-            return True
-        na = set(self.names[a].upper().split("::"))
-        if na & set(self.names[b].upper().split("::")):
-            return True
-        if not self.families:
-            return False
-        fa = {x.strip() for x in self.families[a].split(";") if x.strip()}
-        return bool(fa & {x.strip() for x in self.families[b].split(";") if x.strip()})
-
-    def index(self, matrix_id: str) -> int:
-        """Position of a matrix id; an unversioned or other-version id finds its base id."""
-        if matrix_id in self.ids:
-            return self.ids.index(matrix_id)
-        base = matrix_id.split(".")[0]
-        for i, x in enumerate(self.ids):
-            if x.split(".")[0] == base:
-                return i
-        raise KeyError(matrix_id)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-_JASPAR_CACHE: dict = {}
-
-
-def load_meme_database(path: str | os.PathLike, alphabet) -> Database:
-    """Target motifs from a MEME file; its alphabet must be the sample's (letters in any order)."""
-    from .io import read_meme
-
-    letters, motifs = read_meme(path)
-    if sorted(letters) != sorted(alphabet.letters):
-        raise InputError(f"{path}: the motif database's alphabet {letters} is not the sample's "
-                         f"{alphabet.name} alphabet {alphabet.letters}")
-    order = [letters.index(c) for c in alphabet.letters]
-    return Database([m[0] for m in motifs], [m[1] for m in motifs], [m[2][:, order] for m in motifs],
-                    Path(path).name)
-
-
-def load_jaspar(release: str = JASPAR_RELEASE, collection: str = "CORE",
-                tax_group: str | None = "vertebrates", all_versions: bool = False) -> Database:
-    """JASPAR matrices from pyjaspar's offline database, as probabilities.
-
-    ``all_versions=False`` keeps the latest version of each matrix (JASPAR's
-    non-redundant set). ``tax_group`` None or ``all`` takes every taxon.
-
-    pyjaspar reads a selection motif by motif (about 4 s for the 1,019 vertebrate matrices);
-    the result is kept on disk (:func:`cache_dir` ``jaspar``, named by the release, the
-    selection, pyjaspar's version and its database file's size and time) and read back in
-    milliseconds, the same numbers. ``seqfm warm-up`` makes the default selection's copy.
-    """
-    key = (release, collection, tax_group, all_versions)
-    if key in _JASPAR_CACHE:
-        return _JASPAR_CACHE[key]
-    import warnings
-
-    from pyjaspar import jaspar_releases, jaspardb
-
-    if release not in jaspar_releases:
-        raise InputError(f"JASPAR release {release!r} is not shipped with pyjaspar; use one of "
-                         f"{', '.join(sorted(jaspar_releases, reverse=True))}")
-    label = f"{release} {collection} {tax_group or 'all'}"
-    stored = _jaspar_file(*key)
-    dbase = _read_jaspar_file(stored, label) if stored is not None else None
-    if dbase is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            db = jaspardb(release=release)
-            kw = {} if tax_group in (None, "", "all") else {"tax_group": [tax_group]}
-            found = db.fetch_motifs(collection=collection, all_versions=all_versions, **kw)
-        if not found:
-            raise InputError(f"JASPAR {release} has no matrix in collection {collection!r}"
-                             f"{'' if not kw else f' for taxon {tax_group!r}'}; check jaspar.collection "
-                             "(CORE, UNVALIDATED, ...) and jaspar.tax_group (vertebrates, insects, plants, ...)")
-        ids, names, probs, fams, classes = [], [], [], [], []
-        for m in found:
-            fams.append("; ".join(m.tf_family or []))
-            classes.append("; ".join(m.tf_class or []))
-            c = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
-            ids.append(m.matrix_id)
-            names.append(m.name)
-            probs.append(counts_to_probs(c, 0.0))
-        dbase = Database(ids, names, probs, label, fams, classes)
-        if stored is not None:
-            _write_jaspar_file(stored, dbase)
-    _JASPAR_CACHE[key] = dbase
-    return dbase
-
-
-#: bump when what :func:`_write_jaspar_file` stores changes
-_JASPAR_FILE_FORMAT = 1
-
-
-def _jaspar_file(release, collection, tax_group, all_versions) -> Path | None:
-    """The on-disk copy of a JASPAR selection, named by all it depends on (None when pyjaspar's
-    database file cannot be found)."""
-    import hashlib
-    import json
-
-    import pyjaspar
-
-    try:
-        source = pyjaspar.get_jaspardb_path(pyjaspar.jaspar_releases[release])
-        st = os.stat(source)
-    except Exception:  # another pyjaspar layout: no copy
-        return None
-    ident = json.dumps([_JASPAR_FILE_FORMAT, getattr(pyjaspar, "__version__", ""), release, collection,
-                        tax_group, all_versions, str(source), st.st_size, st.st_mtime_ns])
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
-    return Path(cache_dir("jaspar")) / f"{release}_{digest}.npz"
-
-
-def _read_jaspar_file(path: Path, label: str) -> Database | None:
-    import json
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            flat, widths = z["probs"], z["widths"]
-        probs = np.split(flat, np.cumsum(widths)[:-1])
-        return Database(meta["ids"], meta["names"], probs, label, meta["families"], meta["classes"])
-    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: read pyjaspar's
-        return None
-
-
-def _write_jaspar_file(path: Path, db: Database) -> None:
-    import json
-
-    from .io import atomic_write
-
-    meta = {"ids": db.ids, "names": db.names, "families": db.families, "classes": db.classes}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as fh:
-            np.savez(fh, probs=np.concatenate(db.probs), widths=np.array([len(p) for p in db.probs]),
-                     meta=np.array(json.dumps(meta)))
-    except OSError as err:  # a read-only home: read pyjaspar's database every time
-        log.debug("JASPAR selection not kept on disk (%s)", err)
-
-
+# ---------------------------------------------------------------------- TomTom
 def tomtom_best(queries: Sequence[np.ndarray], db: Database, reverse_complement: bool = True
                 ) -> dict[str, np.ndarray]:
     """Best TomTom match of each query ``(W, A)`` in ``db``.
@@ -1028,57 +837,6 @@ def random_pwms(n: int, seed: int, widths: tuple[int, int] = (8, 20), alpha: flo
             for _ in range(n)]
 
 
-# ---------------------------------------------------------------------- MEME format
-def write_meme(pwms: Sequence[PWM], path: str | os.PathLike, alphabet: str = "dna",
-               background: Sequence[float] | None = None) -> None:
-    """Write PWMs in MEME motif format version 4 (atomically).
-
-    DNA files say ``strands: + -``; the background defaults to uniform. Readable by MEME
-    tools, memelite's ``read_meme`` and Biopython's ``Bio.motifs.parse(handle, "minimal")``.
-    """
-    alpha = get_alphabet(alphabet)
-    bg = np.full(alpha.size, 1.0 / alpha.size) if background is None else np.asarray(background)
-    lines = ["MEME version 4", "", f"ALPHABET= {alpha.letters}", ""]
-    if alpha.complement is not None:
-        lines += ["strands: + -", ""]
-    lines += ["Background letter frequencies",
-              " ".join(f"{a} {b:.4f}" for a, b in zip(alpha.letters, bg)), ""]
-    for p in pwms:
-        alt = re.sub(r"\s+", "_", p.altname.strip()) if p.altname else ""
-        lines.append(f"MOTIF {p.name}" + (f" {alt}" if alt else ""))
-        lines.append(f"letter-probability matrix: alength= {alpha.size} w= {p.width} "
-                     f"nsites= {max(int(p.n_sites), 1)} E= 0")
-        for row in p.probs:
-            lines.append(" ".join(f"{v:.6f}" for v in row))
-        lines.append("")
-    _atomic_text(Path(path), "\n".join(lines))
-
-
-def read_meme(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Probability matrices ``(W, A)`` of a MEME file, by motif name (first word after MOTIF)."""
-    out: dict[str, np.ndarray] = {}
-    name, rows, want = None, [], 0
-    for line in Path(path).read_text().splitlines():
-        s = line.strip()
-        if s.startswith("MOTIF"):
-            name, rows, want = s.split()[1], [], 0
-        elif s.startswith("letter-probability matrix"):
-            m = re.search(r"w=\s*(\d+)", s)
-            want = int(m.group(1)) if m else 0
-        elif name is not None and want and len(rows) < want and s:
-            rows.append([float(v) for v in s.split()])
-            if len(rows) == want:
-                out[name] = np.array(rows)
-    return out
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    from .io import atomic_write
-
-    with atomic_write(path) as fh:
-        fh.write(text)
-
-
 def _bar(enabled: bool, total: int, desc: str):
     if enabled:
         from tqdm import tqdm
@@ -1115,7 +873,7 @@ def track_background(tracks: np.ndarray, index: np.ndarray, n: int = 500) -> np.
 
 def _sub_source(codes, tracks, index, alphabet, policy, device, background=None):
     """A BatchSource over the rows ``index`` (in that order), tracks at ``background`` when given."""
-    from .train import BatchSource
+    from .batching import BatchSource
 
     c = np.asarray(codes[np.asarray(index)], dtype=np.uint8)
     t = np.asarray(tracks[np.asarray(index)], dtype=np.float16)
@@ -1524,13 +1282,9 @@ def _run(model_pt, model_json, dataset_dir, out, cfg: MotifConfig, progress: boo
 
 def _check_jaspar_release(cfg: MotifConfig) -> None:
     """Refuse, before any work, a JASPAR release pyjaspar does not ship (``none``: no annotation)."""
-    if str(cfg.jaspar_release).lower() == "none":
-        return
-    from pyjaspar import jaspar_releases
-
-    if cfg.jaspar_release not in jaspar_releases:
+    if str(cfg.jaspar_release).lower() != "none" and cfg.jaspar_release not in releases():
         raise InputError(f"JASPAR release {cfg.jaspar_release!r} is not shipped with pyjaspar; use one "
-                         f"of {', '.join(sorted(jaspar_releases, reverse=True))} or 'none'")
+                         f"of {', '.join(releases())} or 'none'")
 
 
 @dataclass
@@ -1544,7 +1298,7 @@ class _Inputs:
     data : seqfm.dataset.Dataset
     labels : numpy.ndarray, int64, ``(N,)``
     policy : str, the ambiguity policy of the one-hot input
-    source : seqfm.train.BatchSource over every row of ``data``
+    source : seqfm.batching.BatchSource over every row of ``data``
     device : torch.device
     """
 
@@ -1570,7 +1324,8 @@ def _load_inputs(model_pt, model_json, dataset_dir, cfg: MotifConfig) -> _Inputs
     # torch and pandas load on use: the logo workers import this module and need neither
     from . import dataset as ds_mod
     from . import model as model_mod
-    from .train import BatchSource, pick_device, set_threads
+    from .batching import BatchSource
+    from .device import pick_device, set_threads
 
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
@@ -1990,8 +1745,6 @@ def _write_outputs(out: Path, inp: _Inputs, fp: _FilterPWMs, infl: _Influence, c
     (a killed run's leftover is removed next time)."""
     import pandas as pd
 
-    from .io import atomic_path
-
     alpha = inp.alpha
     filter_logos = cfg.logos and cfg.filter_logos
     with atomic_path(out / "logos", folder=True, ours=_is_logos_folder,
@@ -2091,7 +1844,7 @@ class LogoPool:
 
 
 def _available_cpus() -> int:
-    """Cores this process may run on, as :func:`seqfm.train.available_cpus` says, without
+    """Cores this process may run on, as :func:`seqfm.device.available_cpus` says, without
     importing torch (the logo workers start before it is)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -2167,4 +1920,5 @@ def _is_logos_folder(folder: Path) -> bool:
 
 
 def _write_tsv(df, path: Path) -> None:
-    _atomic_text(path, df.to_csv(sep="\t", index=False))
+    with atomic_write(path) as fh:
+        fh.write(df.to_csv(sep="\t", index=False))

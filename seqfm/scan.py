@@ -43,14 +43,14 @@ from typing import Sequence
 import torch
 
 from . import model as model_mod
+from .calls import read_filter_labels
+from .device import pick_device, set_threads
 from .errors import InputError
 from .io import Genome, Track
 from .scan_null import build_genome_null
 from .scanner import GenomeSource, ScanConfig, Scanner, model_fingerprint
 from .shards import scan_sources
 from .significance import ScanNull
-from .calls import read_filter_labels
-from .train import pick_device, set_threads
 
 log = logging.getLogger("seqfm")
 

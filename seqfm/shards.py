@@ -18,7 +18,7 @@ import pandas as pd
 from .bigwig import TrackWriter, merge_tracks
 from .browser import write_scan_files
 from .errors import InputError
-from .model import save_json
+from .io import save_json
 from .scan_calls import (CandidateBuffer, call_table, candidate_columns, candidate_strata,
                          candidates_frame, name_calls, raise_thresholds, read_candidates,
                          write_candidates)

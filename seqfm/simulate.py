@@ -57,27 +57,24 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
+import pyBigWig
 
 from . import __version__
 from .errors import InputError
+from .io import FastaWriter, staged_files
+from .jaspar import JASPAR_RELEASE, matrix_counts, releases
 
 log = logging.getLogger("seqfm")
 
 #: CTCF, GATA1 (the WGATAR ChIP-seq matrix), FOXA2, USF1 (E-box)
 DEFAULT_MOTIFS = ("MA0139.2", "MA0035.2", "MA0047.4", "MA0093.4")
-JASPAR_RELEASE = "JASPAR2026"
 DNA_LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
-LINE_WIDTH = 60
 #: planted sites keep at least this many bp from both region edges
 SITE_EDGE = 20
 #: regions keep this far from chromosome ends and N runs, and this far from each other
@@ -153,22 +150,15 @@ def load_jaspar_motifs(ids: Sequence[str], release: str = JASPAR_RELEASE) -> lis
                              "(versioned ids look like MA0139.2)")
     if len(set(ids)) != len(ids):
         raise InputError(f"--motifs: ids must be distinct, got {','.join(ids)}")
-    from pyjaspar import jaspar_releases, jaspardb
-
-    if release not in jaspar_releases:
+    if release not in releases():
         raise InputError(f"--jaspar-release: {release!r} is not a pyjaspar release; use one of "
-                         f"{', '.join(sorted(jaspar_releases, reverse=True))}")
-    db = jaspardb(release=release)
+                         f"{', '.join(releases())}")
     motifs = []
-    for mid in ids:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            found = db.fetch_motif_by_id(mid)
+    for mid, found in zip(ids, matrix_counts(ids, release)):
         if found is None:
             raise InputError(f"--motifs: JASPAR matrix {mid!r} is not in {release}; "
                              f"use ids of that release such as {','.join(DEFAULT_MOTIFS)}")
-        counts = np.array([found.counts[b] for b in "ACGT"]).T
-        motifs.append(motif_from_counts(mid, found.name, counts))
+        motifs.append(motif_from_counts(mid, *found))
     return motifs
 
 
@@ -625,99 +615,6 @@ class Composition:
 
 
 # ====================================================================== writers
-@contextmanager
-def staged_output(out_dir: Path) -> Iterator[Path]:
-    """A temporary folder inside ``out_dir`` whose files are renamed into place on success.
-
-    On any error the temporary folder is removed and ``out_dir`` keeps what it had.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out_dir))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    for path in sorted(tmp.iterdir()):
-        os.replace(path, out_dir / path.name)
-    tmp.rmdir()
-
-
-class FastaWriter:
-    """FASTA written record by record and piece by piece, 60 letters a line, and its .fai.
-
-    ``start(name)`` opens a record, ``write(letters)`` appends ASCII letters (any number, the
-    lines run on across calls), ``close()`` ends the last record and writes ``path.fai``.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._fh = open(self.path, "wb")
-        self._pos = 0
-        self._fai: list[str] = []
-        self._name: str | None = None
-        self._first = self._length = self._col = 0
-
-    def start(self, name: str) -> None:
-        self._end_record()
-        head = f">{name}\n".encode()
-        self._fh.write(head)
-        self._pos += len(head)
-        self._name, self._first, self._length, self._col = name, self._pos, 0, 0
-
-    def write(self, letters: np.ndarray) -> None:
-        data, parts = letters, []
-        if self._col:  # finish the open line
-            k = min(LINE_WIDTH - self._col, data.size)
-            parts.append(data[:k].tobytes())
-            self._col += k
-            data = data[k:]
-            if self._col == LINE_WIDTH:
-                parts.append(b"\n")
-                self._col = 0
-        full = data.size // LINE_WIDTH
-        if full:
-            lines = np.empty((full, LINE_WIDTH + 1), dtype=np.uint8)
-            lines[:, :LINE_WIDTH] = data[: full * LINE_WIDTH].reshape(full, LINE_WIDTH)
-            lines[:, LINE_WIDTH] = ord("\n")
-            parts.append(lines.tobytes())
-        tail = data[full * LINE_WIDTH:]
-        if tail.size:
-            parts.append(tail.tobytes())
-            self._col = tail.size
-        body = b"".join(parts)
-        self._fh.write(body)
-        self._pos += len(body)
-        self._length += letters.size
-
-    def _end_record(self) -> None:
-        if self._name is None:
-            return
-        if self._col:
-            self._fh.write(b"\n")
-            self._pos += 1
-            self._col = 0
-        self._fai.append(f"{self._name}\t{self._length}\t{self._first}\t{LINE_WIDTH}\t"
-                         f"{LINE_WIDTH + 1}\n")
-        self._name = None
-
-    def close(self) -> None:
-        if self._fh.closed:
-            return
-        self._end_record()
-        self._fh.close()
-        Path(f"{self.path}.fai").write_text("".join(self._fai))
-
-
-def write_fasta(path: Path, names: Sequence[str], seq: np.ndarray, offsets: np.ndarray) -> None:
-    """Write ASCII ``seq`` split at ``offsets`` as FASTA (60 letters a line) plus its .fai."""
-    fasta = FastaWriter(path)
-    for name, a, b in zip(names, offsets[:-1], offsets[1:]):
-        fasta.start(name)
-        fasta.write(seq[a:b])
-    fasta.close()
-
-
 def write_table(path: Path, rows: Iterable[Sequence], header: str | None = None,
                 batch: int = 100_000) -> None:
     """Tab-separated rows (any iterable, written a batch at a time), with an optional ``#``
@@ -737,8 +634,6 @@ class BigWigWriter:
     """A base-resolution bigWig (pyBigWig) fed in genome order, a stretch at a time."""
 
     def __init__(self, path: Path, names: Sequence[str], lengths: Sequence[int]) -> None:
-        import pyBigWig
-
         self._bw = pyBigWig.open(str(path), "w")
         self._bw.addHeader(list(zip(names, (int(n) for n in lengths))))
 
@@ -762,7 +657,7 @@ class BedGraphWriter:
         self._carry: tuple[str, int, int, np.float32] | None = None  # the open last run
 
     def add(self, chrom: str, start: int, values: np.ndarray) -> None:
-        import pandas as pd
+        import pandas as pd  # 0.3-0.7 s to import, for the optional bedGraph only
 
         if not values.size:
             return
@@ -782,7 +677,7 @@ class BedGraphWriter:
                                                       index=False, float_format="%.3f")
 
     def _emit(self, chrom: str, start: int, end: int, value) -> None:
-        import pandas as pd
+        import pandas as pd  # see add
 
         pd.DataFrame({"chrom": chrom, "start": np.array([start], np.int64),
                       "end": np.array([end], np.int64),
@@ -1138,7 +1033,7 @@ def simulate(out_dir: str | os.PathLike, seed: int = 1, genome_size: int = 3_000
                                     mots, conservation_boost)
     out = Path(out_dir)
     stale = out / "conservation.bedGraph"
-    with staged_output(out) as tmp:
+    with staged_files(out) as tmp:
         comp = write_dna_genome(tmp, genome, regions.planted, conserved, rng["conservation"],
                                 bedgraph)
         write_dna_tables(tmp, genome, regions, mots)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from . import __version__
 from .alphabet import PROTEIN
 from .conservation import BLOSUM62_BACKGROUND
 from .errors import InputError
-from .simulate import staged_output
+from .io import staged_files, write_fasta
 
 log = logging.getLogger("seqfm")
 
@@ -165,9 +166,9 @@ def simulate_protein(out_dir: str | os.PathLike, seed: int = 1, n_positives: int
             msas[name] = [text] + homologs(seq, conserved, rng, n_homologs)
             names.append(name)
     out = Path(out_dir)
-    with staged_output(out) as tmp:
-        _write_fasta(tmp / "positives.fa", pos_records)
-        _write_fasta(tmp / "negatives.fa", neg_records)
+    with staged_files(out) as tmp:
+        write_fasta(pos_records, tmp / "positives.fa")
+        write_fasta(neg_records, tmp / "negatives.fa")
         (tmp / "msa").mkdir()
         for name, rows in msas.items():
             (tmp / "msa" / f"{name}.a3m").write_text(
@@ -182,8 +183,6 @@ def simulate_protein(out_dir: str | os.PathLike, seed: int = 1, n_positives: int
                    "seqfm_version": __version__}
         (tmp / "simulate.json").write_text(json.dumps(summary, indent=2) + "\n")
         if (out / "msa").exists():
-            import shutil
-
             if any(p.suffix != ".a3m" for p in (out / "msa").iterdir()):  # not ours: keep it
                 raise InputError(f"{out / 'msa'}: holds files that are not simulated alignments; "
                                  f"seqfm never deletes what it did not write: give another --out")
@@ -192,7 +191,3 @@ def simulate_protein(out_dir: str | os.PathLike, seed: int = 1, n_positives: int
              len(truth), out)
     return summary
 
-
-def _write_fasta(path: Path, records: list[tuple[str, str]]) -> None:
-    path.write_text("".join(f">{n}\n" + "\n".join(s[i:i + 60] for i in range(0, len(s), 60)) + "\n"
-                            for n, s in records))

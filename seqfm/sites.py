@@ -605,7 +605,7 @@ def featuremaps_arrays(model, dataset, sc: SiteCalls, labels: FilterLabels, conf
     pool = test_pos if len(test_pos) else rows
     tracks = dataset.tracks if dataset.tracks.ndim == 3 and dataset.tracks.shape[1] else None
     alphabet, policy = dataset.alphabet, dataset.info.get("policy", "uniform")
-    from .train import predict
+    from .batching import predict
 
     logits = predict(model, np.asarray(dataset.codes[pool]),
                      np.asarray(tracks[pool]) if tracks is not None else None,
@@ -693,7 +693,7 @@ def run(model_pt: str | os.PathLike, model_json: str | os.PathLike,
 
     from . import dataset as dataset_mod
     from . import model as model_mod
-    from .train import pick_device, set_threads
+    from .device import pick_device, set_threads
 
     config = config or SitesConfig()
     if progress is None:

@@ -1,10 +1,8 @@
 """Training a :class:`~seqfm.model.SeqCNN` on an encoded dataset, on GPU or CPU.
 
-The loop moves one byte per base: uint8 codes (and float16 tracks) go to the device,
-where :func:`seqfm.alphabet.one_hot` makes the input. Small datasets live on the device
-for the whole run; large ones stream from a background thread through pinned memory.
-Nothing in the step loop waits for the device: the loss is accumulated there and read
-once per epoch.
+The loop reads its batches from a :class:`seqfm.batching.BatchSource` (one byte per base
+moved; one-hot made on the device, which :mod:`seqfm.device` chooses). Nothing in the step
+loop waits for the device: the loss is accumulated there and read once per epoch.
 
 Determinism and resuming: the model is initialised from ``seed``; each epoch's shuffle
 and dropout draw from a generator seeded by ``(seed, epoch)``. After every epoch the full
@@ -17,8 +15,6 @@ the weights an uninterrupted run gives.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
 import hashlib
 import io
@@ -26,15 +22,13 @@ import json
 import logging
 import math
 import os
-import queue
 import signal
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -42,8 +36,10 @@ from torch.nn import functional as F
 
 from . import __version__, metrics
 from . import model as model_mod
-from .alphabet import Alphabet, one_hot
+from .batching import BatchSource, predict_source
+from .device import autocast, pick_device, set_threads
 from .errors import InputError
+from .io import atomic_write, save_json, write_csv
 from .negatives import match_summary
 
 log = logging.getLogger("seqfm")
@@ -131,258 +127,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-# ---------------------------------------------------------------------- devices
-def available_cpus() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def set_threads(threads: int = 0) -> int:
-    """Set torch's intra-op threads (0 = all available cores); returns the number set."""
-    n = threads if threads and threads > 0 else available_cpus()
-    torch.set_num_threads(n)
-    return n
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """The device to train on.
-
-    Parameters
-    ----------
-    requested : str
-        ``auto``: CUDA if available, then Apple MPS, then CPU. ``cuda`` / ``cuda:N`` / ``mps``
-        fall back to CPU with a warning when that device is absent. ``cpu`` is CPU.
-
-    Returns
-    -------
-    torch.device
-    """
-    req = (requested or "auto").strip().lower()
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps is not None and mps.is_available())
-    if req == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if has_mps:
-            return torch.device("mps")
-        return torch.device("cpu")
-    if req == "cpu":
-        return torch.device("cpu")
-    if req.startswith("cuda"):
-        try:
-            dev = torch.device(req)
-        except RuntimeError:
-            raise InputError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps") from None
-        if torch.cuda.is_available() and (dev.index is None or dev.index < torch.cuda.device_count()):
-            return dev
-        msg = f"device {requested!r} requested but CUDA is not available here; training on CPU"
-        log.warning(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        return torch.device("cpu")
-    if req == "mps":
-        if has_mps:
-            return torch.device("mps")
-        msg = "device 'mps' requested but MPS is not available here; training on CPU"
-        log.warning(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        return torch.device("cpu")
-    raise InputError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
-
-
-def _autocast(device: torch.device, enabled: bool):
-    """Mixed-precision context on CUDA (bf16 if supported, else fp16); a no-op elsewhere."""
-    if device.type == "cuda" and enabled:
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
-
-
-# ---------------------------------------------------------------------- batches
-def make_input(codes: torch.Tensor, tracks: torch.Tensor | None, alphabet: Alphabet,
-               policy: str) -> torch.Tensor:
-    """Model input on the codes' device.
-
-    Parameters
-    ----------
-    codes : torch.Tensor, uint8, shape ``(B, L)``
-    tracks : torch.Tensor, float16, shape ``(B, T, L)``, or None / T = 0
-    alphabet : Alphabet
-    policy : str
-        Ambiguity policy of the dataset.
-
-    Returns
-    -------
-    torch.Tensor, float32, shape ``(B, A + T, L)``: one-hot channels, then tracks.
-    """
-    x = one_hot(codes, alphabet, policy)  # a batch is small: made on one thread on the CPU
-    if tracks is not None and tracks.shape[1]:
-        x = torch.cat([x, tracks.float()], dim=1)
-    return x
-
-
-class BatchSource:
-    """Batches of model inputs made on the device from uint8 codes and float16 tracks.
-
-    Parameters
-    ----------
-    codes : numpy.ndarray, uint8, shape ``(N, L)`` (may be memory-mapped)
-    tracks : numpy.ndarray, float16, shape ``(N, T, L)``
-    labels : numpy.ndarray, shape ``(N,)``
-    device : torch.device
-    alphabet : Alphabet
-    policy : str
-    resident : bool or None
-        Copy the whole arrays to the device once (None: when they take at most
-        ``resident_max_mb``). Otherwise a background thread gathers each batch from the
-        (memory-mapped) arrays into pinned memory and the copy to the device is asynchronous.
-    prefetch : int
-        Batches the background thread may prepare ahead.
-    """
-
-    def __init__(self, codes: np.ndarray, tracks: np.ndarray, labels: np.ndarray,
-                 device: torch.device, alphabet: Alphabet, policy: str,
-                 resident: bool | None = None, resident_max_mb: float = 2048.0,
-                 prefetch: int = 4) -> None:
-        self.device = torch.device(device)
-        self.alphabet, self.policy = alphabet, policy
-        self.n = len(labels)
-        self.has_tracks = tracks is not None and tracks.ndim == 3 and tracks.shape[1] > 0
-        nbytes = codes.nbytes + (tracks.nbytes if self.has_tracks else 0)
-        self.resident = (nbytes <= resident_max_mb * 2**20) if resident is None else bool(resident)
-        self.prefetch = prefetch
-        self.pin = self.device.type == "cuda"
-        if self.resident:
-            # np.array copies (memory maps are read-only; torch wants writable memory)
-            self.codes = torch.from_numpy(np.array(codes, dtype=np.uint8)).to(self.device)
-            self.tracks = (torch.from_numpy(np.array(tracks, dtype=np.float16)).to(self.device)
-                           if self.has_tracks else None)
-            self.labels = torch.from_numpy(np.asarray(labels, dtype=np.float32)).to(self.device)
-        else:
-            self.codes_np, self.tracks_np = codes, tracks if self.has_tracks else None
-            self.labels_np = np.asarray(labels, dtype=np.float32)
-
-    def iterate(self, index: np.ndarray, batch_size: int, shuffle_seed: int | None = None
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(x, y)``: x float32 ``(B, A + T, L)``, y float32 ``(B,)``, on the device.
-
-        Parameters
-        ----------
-        index : numpy.ndarray, int, shape ``(M,)``
-            Rows to visit (in this order unless shuffled).
-        batch_size : int
-        shuffle_seed : int, optional
-            Visit the rows in a permutation drawn from ``torch.Generator().manual_seed(shuffle_seed)``
-            (the same on every device).
-        """
-        index = torch.as_tensor(np.asarray(index, dtype=np.int64))
-        if shuffle_seed is not None:
-            gen = torch.Generator().manual_seed(int(shuffle_seed))
-            index = index[torch.randperm(len(index), generator=gen)]
-        if self.resident:
-            yield from self._iterate_resident(index, batch_size)
-        else:
-            yield from self._iterate_streaming(index, batch_size)
-
-    def _iterate_resident(self, index, batch_size):
-        index = index.to(self.device)
-        for lo in range(0, len(index), batch_size):
-            idx = index[lo: lo + batch_size]
-            tracks = self.tracks.index_select(0, idx) if self.tracks is not None else None
-            x = make_input(self.codes.index_select(0, idx), tracks, self.alphabet, self.policy)
-            yield x, self.labels.index_select(0, idx)
-
-    def _gather(self, idx: np.ndarray):
-        # sorted rows read memory maps sequentially; the order inside a batch is restored after
-        order = np.argsort(idx, kind="stable")
-        rows = idx[order]
-        inv = np.empty_like(order)
-        inv[order] = np.arange(len(order))
-        out = [torch.from_numpy(np.ascontiguousarray(np.asarray(self.codes_np[rows])[inv]))]
-        if self.tracks_np is not None:
-            out.append(torch.from_numpy(np.ascontiguousarray(
-                np.asarray(self.tracks_np[rows], dtype=np.float16)[inv])))
-        out.append(torch.from_numpy(self.labels_np[idx]))
-        if self.pin:
-            out = [t.pin_memory() for t in out]
-        return out
-
-    def _iterate_streaming(self, index, batch_size):
-        index = index.numpy()
-        chunks = [index[lo: lo + batch_size] for lo in range(0, len(index), batch_size)]
-        q: queue.Queue = queue.Queue(maxsize=max(self.prefetch, 1))
-        stop = threading.Event()
-
-        def worker():
-            try:
-                for idx in chunks:
-                    if stop.is_set():
-                        return
-                    q.put(self._gather(idx))
-                q.put(None)
-            except BaseException as err:  # hand the failure to the consumer
-                q.put(err)
-
-        thread = threading.Thread(target=worker, name="seqfm-loader", daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = q.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                nb = self.pin
-                tensors = [t.to(self.device, non_blocking=nb) for t in item]
-                codes, tracks = tensors[0], (tensors[1] if self.tracks_np is not None else None)
-                yield make_input(codes, tracks, self.alphabet, self.policy), tensors[-1]
-        finally:
-            stop.set()
-            while thread.is_alive():
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    thread.join(0.05)
-
-
-def batches(codes: np.ndarray, tracks: np.ndarray | None, labels: np.ndarray, batch_size: int,
-            device: torch.device | str, alphabet: Alphabet, policy: str = "uniform",
-            shuffle_seed: int | None = None, resident: bool | None = None
-            ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Batches ``(x (B, A + T, L) float32, y (B,) float32)`` on ``device``; see :class:`BatchSource`."""
-    if tracks is None:
-        tracks = np.zeros((len(labels), 0, codes.shape[1]), dtype=np.float16)
-    src = BatchSource(codes, tracks, labels, torch.device(device), alphabet, policy, resident=resident)
-    return src.iterate(np.arange(len(labels)), batch_size, shuffle_seed)
-
-
-@torch.inference_mode()
-def predict_source(model: torch.nn.Module, source: BatchSource, index: np.ndarray,
-                   batch_size: int = 512, amp: bool = False) -> np.ndarray:
-    """Logits ``(M,)`` of the rows ``index``, read back from the device once."""
-    model.eval()
-    outs = []
-    for x, _ in source.iterate(index, batch_size):
-        with _autocast(source.device, amp):
-            outs.append(model(x).float())
-    if not outs:
-        return np.zeros(0, dtype=np.float32)
-    return torch.cat(outs).cpu().numpy()
-
-
-def predict(model: torch.nn.Module, codes: np.ndarray, tracks: np.ndarray | None,
-            alphabet: Alphabet, policy: str = "uniform", batch_size: int = 512,
-            device: torch.device | str | None = None) -> np.ndarray:
-    """Logits of a model for codes ``(N, L)`` (+ tracks ``(N, T, L)``); returns ``(N,)`` float32."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    if tracks is None:
-        tracks = np.zeros((len(codes), 0, codes.shape[1]), dtype=np.float16)
-    src = BatchSource(codes, tracks, np.zeros(len(codes), dtype=np.float32), device, alphabet, policy)
-    return predict_source(model, src, np.arange(len(codes)), batch_size)
-
-
 # ---------------------------------------------------------------------- schedule
 def lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     """Multiplier of the peak LR at each step: linear warm-up from 0.1, cosine to 0.01."""
@@ -426,7 +170,7 @@ def train_epoch(net: torch.nn.Module, source: BatchSource, index: np.ndarray, ba
     loss_sum = torch.zeros((), device=device)
     params = [p for p in net.parameters() if p.requires_grad]
     for x, y in source.iterate(index, batch_size, shuffle_seed=shuffle_seed):
-        with _autocast(device, amp):
+        with autocast(device, amp):
             logits = net(x)
         loss = F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight)
         optimizer.zero_grad(set_to_none=True)
@@ -452,22 +196,10 @@ def train_epoch(net: torch.nn.Module, source: BatchSource, index: np.ndarray, ba
 
 # ---------------------------------------------------------------------- checkpoints
 def _atomic_torch_save(obj, path: Path) -> None:
-    from .io import atomic_write
-
     buf = io.BytesIO()
     torch.save(obj, buf)
     with atomic_write(path, "wb", fsync=True) as fh:  # a checkpoint survives a power cut
         fh.write(buf.getvalue())
-
-
-def _write_csv(rows: list[dict], path: Path, columns: list[str]) -> None:
-    from .io import atomic_write
-
-    with atomic_write(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
 
 
 EPOCH_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_auroc", "valid_auprc", "lr",
@@ -731,8 +463,8 @@ def _save_checkpoint(training: _Training, state: dict) -> None:
     if training.scaler is not None:
         ck["scaler"] = training.scaler.state_dict()
     _atomic_torch_save(ck, training.last_pt)
-    model_mod.save_json(public, training.out_dir / "last.json")
-    _write_csv(state["history"], training.out_dir / "epochs.csv", EPOCH_COLUMNS)
+    save_json(public, training.out_dir / "last.json")
+    write_csv(state["history"], training.out_dir / "epochs.csv", EPOCH_COLUMNS)
 
 
 def _train_epochs(training: _Training, state: dict, progress: bool | None, stop_after: int | None) -> None:
@@ -895,7 +627,7 @@ def run(dataset_dir: str | os.PathLike, out: str | os.PathLike, config: TrainCon
     if plots:
         curves = _test_curves(labels[idx["test"]], scores["test"], base_scores, base_info, control_scores)
         _write_plots(train_dir, curves, result)
-    model_mod.save_json(summary, out / "metrics.json")
+    save_json(summary, out / "metrics.json")
     log.info("test AUROC %s, AUPRC %s (k-mer baseline AUROC %s); wrote %s",
              _fmt(report["test"]["auroc"]), _fmt(report["test"]["auprc"]),
              _fmt(base_info["auroc"]) if base_info else "-", out / "metrics.json")

@@ -1,5 +1,5 @@
 """Compile seqfm's numba kernels (and memelite's TomTom) once, into numba's disk cache; keep
-the default JASPAR selection on disk (:func:`seqfm.motifs.load_jaspar`).
+the default JASPAR selection on disk (:func:`seqfm.jaspar.load_jaspar`).
 
 The first call of a numba kernel in a cold cache compiles it: TomTom alone takes about a
 minute, the scan kernel several seconds, and a cluster run would pay that in every job that
@@ -15,29 +15,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from . import jaspar, motifs
+from .alphabet import PARALLEL_MIN, get, one_hot, strings_to_one_hot
+from .model import DEFAULTS, SeqCNN, save
+from .numba_cache import use_numba_cache
 
 log = logging.getLogger("seqfm")
 
 
 def _tomtom() -> None:
-    from . import motifs
-
     rng = np.random.default_rng(0)
     queries = [rng.dirichlet(np.ones(4), size=w) for w in (6, 8)]
     names = [f"m{i}" for i in range(30)]  # enough targets for TomTom's background
-    db = motifs.Database(names, names, [rng.dirichlet(np.ones(4), size=7) for _ in names])
+    db = jaspar.Database(names, names, [rng.dirichlet(np.ones(4), size=7) for _ in names])
     motifs.tomtom_best(queries, db)
 
 
 def _jaspar() -> None:
-    from . import motifs
-
-    motifs.load_jaspar()  # pyjaspar's default selection, kept on disk for the motifs step
+    jaspar.load_jaspar()  # pyjaspar's default selection, kept on disk for the motifs step
 
 
 def _one_hot() -> None:
-    from .alphabet import PARALLEL_MIN, get, one_hot, strings_to_one_hot
-
     dna = get("dna")
     big = PARALLEL_MIN // (4 * 1000) + 1  # small batches run serially, large ones in parallel
     for n in (1, big):
@@ -46,6 +46,7 @@ def _one_hot() -> None:
 
 
 def _merge() -> None:
+    # after use_numba_cache(): numba fixes a kernel's cache folder when its module is imported
     from .calls import merge_overlapping
 
     starts = np.arange(0, 100, 7)
@@ -57,10 +58,8 @@ def _scan(tmp: Path) -> None:
     width, with and without a conservation track (null, tiles, p-values, calls, bigWigs, merged
     shards). The kernel is compiled per filter width (its track taps unroll), so a model of
     another width compiles once more, in its first scan."""
-    import torch
-
+    # after use_numba_cache(): numba fixes a kernel's cache folder when its module is imported
     from . import scan, scanner, shards
-    from .model import DEFAULTS, SeqCNN, save
 
     rng = np.random.default_rng(0)
     genome = tmp / "genome.fa"
@@ -90,8 +89,6 @@ def _scan(tmp: Path) -> None:
 
 def warm_up() -> float:
     """Compile every kernel; returns the seconds it took."""
-    from .motifs import use_numba_cache
-
     use_numba_cache()
     t0 = time.perf_counter()
     level = log.level

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqfm.motifs import use_numba_cache
+from seqfm.numba_cache import use_numba_cache
 
 use_numba_cache()  # where `seqfm warm-up` put the compiled kernels at set-up, as every command
 

@@ -164,6 +164,12 @@ def _writers(tmp_path):
         plots._save(plt.figure(), tmp_path / "fig.png")
         return [tmp_path / "fig.png"]
 
+    def staged():
+        with io.staged_files(tmp_path / "sim") as tmp:
+            (tmp / "a.bed").write_text("x")
+            (tmp / "msa").mkdir()
+        return [tmp_path / "sim", tmp_path / "sim" / "a.bed", tmp_path / "sim" / "msa"]
+
     def data():
         d = dataset.Dataset(np.zeros((2, 4), np.uint8), np.zeros((2, 0, 4), np.float16),
                             np.array([0, 1], np.uint8),
@@ -175,18 +181,21 @@ def _writers(tmp_path):
         "io.atomic_write": text,
         "model.save": lambda: list(model_mod.save(net, tmp_path / "m")),
         "plots._save": figure,
-        "motifs._atomic_text": lambda: (motifs._atomic_text(tmp_path / "m.tsv", "x"), [tmp_path / "m.tsv"])[1],
+        "io.write_meme": lambda: (io.write_meme([motifs.PWM("m", np.ones((3, 4)), 1)], tmp_path / "m.meme"),
+                                  [tmp_path / "m.meme"])[1],
         "train checkpoint": lambda: (train._atomic_torch_save({"a": 1}, tmp_path / "last.pt"),
                                      [tmp_path / "last.pt"])[1],
-        "train csv": lambda: (train._write_csv([{"a": 1}], tmp_path / "e.csv", ["a"]),
-                              [tmp_path / "e.csv"])[1],
+        "io.write_csv": lambda: (io.write_csv([{"a": 1}], tmp_path / "e.csv", ["a"]),
+                                 [tmp_path / "e.csv"])[1],
+        "io.staged_files": staged,
         "logos.save_logo": lambda: logos.save_logo(tmp_path / "logo", np.full((3, 4), 0.25)),
         "dataset.write": data,
     }
 
 
-@pytest.mark.parametrize("writer", ["io.atomic_write", "model.save", "plots._save", "motifs._atomic_text",
-                                    "train checkpoint", "train csv", "logos.save_logo", "dataset.write"])
+@pytest.mark.parametrize("writer", ["io.atomic_write", "model.save", "plots._save", "io.write_meme",
+                                    "train checkpoint", "io.write_csv", "io.staged_files",
+                                    "logos.save_logo", "dataset.write"])
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_every_writer_gives_the_modes_of_the_umask(tmp_path, writer, umask):
     old = os.umask(umask)

@@ -5,7 +5,9 @@ import pyfaidx
 import pytest
 
 from seqfm import io
+from seqfm.alphabet import PROTEIN
 from seqfm.errors import InputError
+from seqfm.motifs import PWM
 from seqfm.prepare import PrepareConfig, regions_from_bed, regions_from_fasta
 
 
@@ -119,3 +121,82 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
             h.write("partial")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- FASTA writers, staged files
+def test_streamed_fasta_equals_the_string_writer_and_pyfaidx_reads_its_index(tmp_path):
+    rng = np.random.default_rng(5)
+    seqs = {"chr1": "".join(rng.choice(list("ACGTacgtN"), 137)), "chr2": "ACGT" * 30, "chr3": "A"}
+    io.write_fasta(seqs.items(), tmp_path / "plain.fa")
+    fasta = io.FastaWriter(tmp_path / "streamed.fa")
+    for name, seq in seqs.items():
+        fasta.start(name)
+        letters = np.frombuffer(seq.encode(), dtype=np.uint8)
+        for lo in range(0, len(letters), 37):  # pieces that end mid-line
+            fasta.write(letters[lo:lo + 37])
+    fasta.close()
+    assert (tmp_path / "streamed.fa").read_bytes() == (tmp_path / "plain.fa").read_bytes()
+    index = pyfaidx.Fasta(str(tmp_path / "streamed.fa"), rebuild=False, as_raw=True)
+    assert {name: index[name][:] for name in seqs} == seqs
+    assert (tmp_path / "streamed.fa.fai").read_text().splitlines()[1] == "chr2\t120\t152\t60\t61"
+
+
+def test_staged_files_appear_together_or_not_at_all(tmp_path):
+    out = tmp_path / "example"
+    with io.staged_files(out) as tmp:
+        (tmp / "a.bed").write_text("a")
+        (tmp / "b.bed").write_text("b")
+        assert not (out / "a.bed").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["a.bed", "b.bed"]
+    with pytest.raises(RuntimeError, match="boom"), io.staged_files(out) as tmp:
+        (tmp / "a.bed").write_text("new")
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in out.iterdir()) == ["a.bed", "b.bed"]
+    assert (out / "a.bed").read_text() == "a"
+
+
+def test_json_and_csv_writers(tmp_path):
+    io.save_json({"a": np.float32(0.5), "b": [np.int64(1)], "c": None}, tmp_path / "x.json")
+    assert (tmp_path / "x.json").read_text() == '{\n  "a": 0.5,\n  "b": [\n    1\n  ],\n  "c": null\n}\n'
+    with pytest.raises(TypeError, match="not JSON serialisable: object"):
+        io.save_json({"a": object()}, tmp_path / "y.json")
+    assert not (tmp_path / "y.json").exists()
+    io.write_csv([{"a": 1, "b": None, "extra": 3}, {"a": 2}], tmp_path / "x.csv", ["a", "b"])
+    assert (tmp_path / "x.csv").read_bytes() == b"a,b\r\n1,\r\n2,\r\n"
+
+
+# ---------------------------------------------------------------------- MEME
+def test_meme_is_read_back_by_biopython_and_memelite(tmp_path):
+    from Bio import motifs as bio_motifs
+    from memelite.io import read_meme as ml_read_meme
+
+    rng = np.random.default_rng(4)
+    pwms = [PWM(f"filter_{i}", rng.integers(0, 30, size=(w, 4)).astype(float), 30, "dna", 0.5,
+                altname="a b") for i, w in enumerate((6, 11))]
+    path = tmp_path / "filters.meme"
+    io.write_meme(pwms, path)
+    with open(path) as handle:
+        record = bio_motifs.parse(handle, "minimal")
+    assert [m.name for m in record] == ["filter_0", "filter_1"]
+    for m, p in zip(record, pwms):
+        assert len(m) == p.width and m.alphabet == "ACGT"
+        # Biopython rebuilds whole counts from nsites: probabilities agree to 1 / nsites
+        got = np.array([m.pwm[b] for b in "ACGT"]).T
+        np.testing.assert_allclose(got, p.probs, atol=1.0 / p.n_sites)
+    letters, ours = io.read_meme(path)
+    assert letters == "ACGT" and [m[:2] for m in ours] == [("filter_0", "a_b"), ("filter_1", "a_b")]
+    np.testing.assert_allclose(ours[1][2], pwms[1].probs, atol=2e-6)
+    theirs = ml_read_meme(str(path))
+    assert len(theirs) == 2
+    text = path.read_text()
+    assert text.startswith("MEME version 4") and "strands: + -" in text
+    assert "Background letter frequencies" in text
+
+
+def test_protein_meme_has_no_strands(tmp_path):
+    p = PWM("filter_0", np.ones((4, 20)), 12, "protein")
+    io.write_meme([p], tmp_path / "p.meme", "protein")
+    text = (tmp_path / "p.meme").read_text()
+    assert f"ALPHABET= {PROTEIN.letters}" in text and "strands" not in text
+    letters, ours = io.read_meme(tmp_path / "p.meme")
+    assert letters == PROTEIN.letters and ours[0][2].shape == (4, 20)

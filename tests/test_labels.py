@@ -7,7 +7,8 @@ import pytest
 from seqfm import labels as L
 from seqfm import scan_calls
 from seqfm.alphabet import DNA, reverse_complement_codes
-from seqfm.motifs import PWM, write_meme
+from seqfm.io import write_meme
+from seqfm.motifs import PWM
 
 GATA = "AGATAAGG"
 EBOX = "GTCACGTGAC"

@@ -11,7 +11,8 @@ import torch
 
 from seqfm import dataset, metrics, train
 from seqfm import model as M
-from seqfm.alphabet import DNA, one_hot
+from seqfm.alphabet import DNA
+from seqfm.batching import predict
 from seqfm.errors import InputError
 
 from conftest import run_cli
@@ -70,7 +71,7 @@ def test_planted_motif_is_learned_and_outputs_written(planted_dir, tmp_path):
     assert info["channels"] == ["A", "C", "G", "T", "cons0"] and info["policy"] == "uniform"
     ds = dataset.read(planted_dir)
     test = ds.split_index("test")
-    scores = train.predict(net, ds.codes[test], ds.tracks[test], ds.alphabet)
+    scores = predict(net, ds.codes[test], ds.tracks[test], ds.alphabet)
     assert metrics.auroc(ds.labels[test], scores) == pytest.approx(summary["test"]["auroc"], abs=1e-6)
 
 
@@ -153,39 +154,6 @@ def test_checkpoint_of_other_options_is_not_resumed(tmp_path):
     assert fresh.resumed_from == 0 and fresh.epochs == 3
 
 
-def test_device_choice_falls_back_to_cpu(monkeypatch):
-    assert train.pick_device("cpu") == torch.device("cpu")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    if getattr(torch.backends, "mps", None) is not None:
-        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert train.pick_device("auto") == torch.device("cpu")
-    for req in ("cuda", "cuda:1", "mps"):
-        with pytest.warns(RuntimeWarning, match="training on CPU"):
-            assert train.pick_device(req) == torch.device("cpu")
-    with pytest.raises(InputError, match="unknown device"):
-        train.pick_device("tpu")
-
-
-def test_batches_make_one_hot_and_tracks_on_device():
-    ds = planted(n=50, length=30, tracks=2, seed=3)
-    ds.codes[0, 3] = DNA.symbols.index("N")
-    seen = {}
-    for resident in (True, False):
-        src = train.BatchSource(ds.codes, ds.tracks, ds.labels, torch.device("cpu"), DNA,
-                                "uniform", resident=resident)
-        assert src.resident is resident
-        got = list(src.iterate(np.arange(50), 16, shuffle_seed=11))
-        assert [len(y) for _, y in got] == [16, 16, 16, 2]
-        seen[resident] = got
-    perm = torch.randperm(50, generator=torch.Generator().manual_seed(11)).numpy()
-    x = torch.cat([x for x, _ in seen[True]])
-    y = torch.cat([y for _, y in seen[True]])
-    expect = torch.cat([one_hot(ds.codes[perm], DNA, "uniform"),
-                        torch.from_numpy(ds.tracks[perm].astype(np.float32))], 1)
-    assert x.dtype == torch.float32 and x.shape == (50, 6, 30)
-    assert torch.equal(x, expect) and torch.equal(y, torch.from_numpy(ds.labels[perm].astype(np.float32)))
-    assert torch.equal(x, torch.cat([x for x, _ in seen[False]]))
-    assert x[perm.tolist().index(0), :4, 3].tolist() == [0.25] * 4
 
 
 def test_training_refuses_one_class_split(tmp_path):

@@ -15,15 +15,19 @@ The first TomTom run on a machine compiles memelite's kernels (about a minute) u
 ~/.cache/seqfm/numba) for every later run.
 """
 
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..numba_cache import use_numba_cache
+from ._common import add_threads, threads
+
 HELP = "trained CNN -> filter PWMs (MEME), motif clusters ranked by influence, JASPAR matches, logos"
 ORDER = 50
 
 
 def add_arguments(p) -> None:
-    import argparse
-
-    from ._common import add_threads
-
     bool_opt = argparse.BooleanOptionalAction
     p.add_argument("--model", required=True, metavar="MODEL_PT", help="model.pt (state_dict)")
     p.add_argument("--model-json", required=True, metavar="MODEL_JSON", help="model.json")
@@ -86,12 +90,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> None:
-    import sys
-
+    # the library loads for the verb that runs: `seqfm --help` stays fast
     from .. import motifs
-    from ._common import threads
 
-    motifs.use_numba_cache()
+    use_numba_cache()
     rule = motifs.MatchRule(min_ic=args.min_ic, min_ic_per_position=args.min_ic_per_position,
                             max_evalue=args.max_evalue,
                             n_shuffles=args.shuffles, min_z=args.min_z, seed=args.seed)

@@ -8,6 +8,10 @@ The environment set-up (scripts/setup-env.sh) runs it.
 
 from __future__ import annotations
 
+import logging
+
+from ..numba_cache import numba_cache_dir
+
 HELP = "compile the numba kernels (TomTom, one-hot, scan) once, so that later runs start at once"
 ORDER = 95
 
@@ -17,9 +21,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> None:
-    import logging
-
-    from ..motifs import numba_cache_dir
+    # the library loads for the verb that runs: `seqfm --help` stays fast
     from ..warmup import warm_up
 
     logging.getLogger("seqfm").info("all kernels ready in %.1f s (numba cache %s)", warm_up(),
