@@ -45,7 +45,7 @@ def scanned(tmp_path_factory):
         parts.append(out)
     merged = tmp / "merged"
     shards.merge_shards(parts, merged, q=0.5)
-    return {"fa": fa, "whole": whole, "merged": merged,
+    return {"fa": fa, "whole": whole, "merged": merged, "shards": parts,
             "sizes": {c: len(s) for c, s in seqs.items()}}
 
 
@@ -193,3 +193,15 @@ def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
 
     tbx = pysam.TabixFile(files["sites_bed_gz"])
     assert list(tbx.contigs) == [] and tbx.header[0].startswith("#chrom")
+
+
+def test_a_failed_merge_leaves_no_tracks_without_calls(scanned, tmp_path, monkeypatch):
+    """The tracks merge beside the calls; when the calls fail, neither appears."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("calls failed")
+
+    monkeypatch.setattr(shards, "call_table", broken)
+    out = tmp_path / "merged"
+    with pytest.raises(RuntimeError, match="calls failed"):
+        shards.merge_shards(scanned["shards"], out, q=0.5)
+    assert sorted(p.name for p in out.iterdir()) == []
