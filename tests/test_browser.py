@@ -205,3 +205,15 @@ def test_a_failed_merge_leaves_no_tracks_without_calls(scanned, tmp_path, monkey
     with pytest.raises(RuntimeError, match="calls failed"):
         shards.merge_shards(scanned["shards"], out, q=0.5)
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_a_failed_merge_leaves_no_tracks_without_calls(scanned, tmp_path, monkeypatch):
+    """The merged tracks are written after the calls: when the calls fail, neither appears."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("calls failed")
+
+    monkeypatch.setattr(shards, "call_table", broken)
+    out = tmp_path / "merged"
+    with pytest.raises(RuntimeError, match="calls failed"):
+        shards.merge_shards(scanned["shards"], out, q=0.5)
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
