@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,17 +15,17 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .alphabet import DNA
 from .bigwig import TrackWriter, merge_tracks
 from .browser import write_scan_files
-from .calls import read_filter_labels, write_calls
 from .errors import InputError
-from .io import save_json, staged_files
+from .io import save_json
 from .scan_calls import (CandidateBuffer, call_table, candidate_columns, candidate_strata,
                          candidates_frame, name_calls, raise_thresholds, read_candidates,
                          write_candidates)
 from .scanner import Scanner
 from .significance import ScanNull
+from .alphabet import DNA
+from .calls import read_filter_labels, write_calls
 
 log = logging.getLogger("seqfm")
 
@@ -175,22 +173,17 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     if null is None:
         log.warning("the shards' null (%s) is not there: q-values are per detector and stratum, "
                     "not measured on merged calls", null_file)
+    table = name_calls(call_table(cands, n_tests, q, merge, labels, strata_tests, null), labels,
+                       infos[0].get("genome"))
+    if len(table) and table["p"].max() >= p_dropped:
+        log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut are "
+                    "upper bounds (raise scan max_candidates)", p_dropped)
+    out.mkdir(parents=True, exist_ok=True)
+    write_calls(table, out / "sites.bed", out / "sites.gff3", protein=protein)
     names = infos[0].get("tracks", ["cam"])
     bin_ = int(infos[0]["config"].get("bin", 1))
-    # the tracks merge in a process of their own while the calls are made: both take minutes
-    # on a large genome, and the bigWigs appear only when the calls are written too
-    with (staged_files(out) as staging,
-          ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool):
-        merged = [pool.submit(merge_tracks, [s / f"{name}.bw" for s in shards], staging / f"{name}.bw",
-                              bin_) for name in names]
-        table = name_calls(call_table(cands, n_tests, q, merge, labels, strata_tests, null), labels,
-                           infos[0].get("genome"))
-        if len(table) and table["p"].max() >= p_dropped:
-            log.warning("the candidate limit dropped p-values down to %.3g; q-values near the cut "
-                        "are upper bounds (raise scan max_candidates)", p_dropped)
-        for job in merged:
-            job.result()
-        write_calls(table, out / "sites.bed", out / "sites.gff3", protein=protein)
+    for name in names:
+        merge_tracks([s / f"{name}.bw" for s in shards], out / f"{name}.bw", bin_)
     sizes = {c: n for i in infos for c, n in (i.get("sizes") or {}).items()}
     browser_files = write_scan_files(out, sizes, infos[0].get("genome"), [out / "cam.bw"])
     bases = sum(i["bases"] for i in infos)

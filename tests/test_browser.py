@@ -196,18 +196,6 @@ def test_every_sites_bed_gets_its_autosql_and_passes_the_rules(tmp_path):
 
 
 def test_a_failed_merge_leaves_no_tracks_without_calls(scanned, tmp_path, monkeypatch):
-    """The tracks merge beside the calls; when the calls fail, neither appears."""
-    def broken(*args, **kwargs):
-        raise RuntimeError("calls failed")
-
-    monkeypatch.setattr(shards, "call_table", broken)
-    out = tmp_path / "merged"
-    with pytest.raises(RuntimeError, match="calls failed"):
-        shards.merge_shards(scanned["shards"], out, q=0.5)
-    assert sorted(p.name for p in out.iterdir()) == []
-
-
-def test_a_failed_merge_leaves_no_tracks_without_calls(scanned, tmp_path, monkeypatch):
     """The merged tracks are written after the calls: when the calls fail, neither appears."""
     def broken(*args, **kwargs):
         raise RuntimeError("calls failed")

@@ -92,7 +92,7 @@ rule scan:
         summary="results/{sample}/scan/summary.json",
     log:
         "results/{sample}/logs/scan_merge.log",
-    threads: 2  # the calls, and the tracks merged in a process of their own
+    threads: 1
     resources:
         mem_mb=scan_gather_mem_mb,
         runtime=lambda w, attempt: 30 * attempt,
