@@ -11,6 +11,10 @@ state (model, optimizer, schedule, best weights, early-stopping counters, histor
 atomically. A run that is interrupted (SIGTERM, Ctrl-C, a killed job) and started again
 with the same options resumes from the last completed epoch and, on CPU, ends with exactly
 the weights an uninterrupted run gives.
+
+Length: the verb's own data path in named steps, read top to bottom (the split, the epoch loop
+with its checkpoints, the evaluation, the k-mer baseline and the sequence-only control, the
+files); the device and the batches live in :mod:`seqfm.device` and :mod:`seqfm.batching`.
 """
 
 from __future__ import annotations
