@@ -291,7 +291,7 @@ def read_candidates(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(f"{path}: not a scan candidate table ({err})") from None
 
 
-#: the most bases read from the genome at once when naming calls
+#: calls whose flanks start within the same this many bases are named from one read of the genome
 NAME_BLOCK = 1_000_000
 
 

@@ -101,3 +101,10 @@ def quantiles(text: str) -> tuple:
     if any(not 0 < v < 1 for v in vals):
         raise argparse.ArgumentTypeError(f"quantiles must lie strictly between 0 and 1: {text!r}")
     return vals
+
+
+def progress(args) -> bool:
+    """The --progress value with its default resolved: a bar when stderr is a terminal."""
+    import sys
+
+    return sys.stderr.isatty() if args.progress is None else args.progress

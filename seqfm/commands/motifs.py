@@ -18,10 +18,9 @@ The first TomTom run on a machine compiles memelite's kernels (about a minute) u
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..numba_cache import use_numba_cache
-from ._common import add_threads, threads
+from ._common import add_threads, progress, threads
 
 HELP = "trained CNN -> filter PWMs (MEME), motif clusters ranked by influence, JASPAR matches, logos"
 ORDER = 50
@@ -105,5 +104,4 @@ def run(args) -> None:
         jaspar_collection=args.jaspar_collection, jaspar_tax_group=args.jaspar_tax_group,
         motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=threads(args),
         logos=args.logos, filter_logos=args.filter_logos)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
-    motifs.run(args.model, args.model_json, args.dataset, args.out, cfg, progress=progress)
+    motifs.run(args.model, args.model_json, args.dataset, args.out, cfg, progress=progress(args))

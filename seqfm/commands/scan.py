@@ -149,19 +149,13 @@ def config_from(args, **extra):
     return ScanConfig(**kw, **extra)
 
 
-def progress_of(args) -> bool:
-    import sys
-
-    return sys.stderr.isatty() if args.progress is None else args.progress
-
-
 def run(args) -> None:
     import json
 
     from .. import scan
     from ..errors import InputError
     from ..shard_plan import read_chroms_file
-    from ._common import threads
+    from ._common import progress, threads
 
     chroms = [c.strip() for c in args.chrom.split(",") if c.strip()]
     if args.chroms_file:
@@ -171,6 +165,6 @@ def run(args) -> None:
     res = scan.run(args.model, args.model_json, args.genome or args.fasta, args.out, chroms=chroms,
                    conservation=[c for c in args.conservation.split(",") if c],
                    fill=args.fill, config=config_from(args), null_path=args.null,
-                   filters_tsv=args.filters_tsv, threads=threads(args), progress=progress_of(args),
+                   filters_tsv=args.filters_tsv, threads=threads(args), progress=progress(args),
                    shard=args.shard)
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}))

@@ -24,11 +24,11 @@ def run(args) -> None:
     import json
 
     from .. import scan
-    from ._common import threads
-    from .scan import config_from, progress_of
+    from ._common import progress, threads
+    from .scan import config_from
 
     res = scan.make_null(args.model, args.model_json, args.genome, args.out,
                          conservation=[c for c in args.conservation.split(",") if c],
                          fill=args.fill, config=config_from(args), threads=threads(args),
-                         progress=progress_of(args))
+                         progress=progress(args))
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}))
