@@ -17,7 +17,7 @@ class or family in JASPAR). Rules:
   naive p<1e-3    best match's p < 0.001
   E<0.05          best match's E-value (p * targets) <= 0.05
   IC>=4 & E<0.05  information floor plus E-value
-  seqfm rule      seqfm.motifs.MatchRule() defaults: IC floor, E-value and a column-shuffled
+  seqfm rule      seqfm.annotation.MatchRule() defaults: IC floor, E-value and a column-shuffled
                   null (observed -log10 p at least min_z SDs above its shuffled copies)
 
 With --motifs results/dna_example/motifs.tsv it also scores a `seqfm motifs` result on the
@@ -42,7 +42,8 @@ import time
 
 import numpy as np
 
-from seqfm import motifs as M
+from seqfm.annotation import MatchRule, annotate, shuffle_columns
+from seqfm.pwm import counts_to_probs, random_pwms
 from seqfm.jaspar import Database, load_jaspar
 
 PLANTED = {"MA0139.2": "CTCF", "MA0035.2": "Gata1", "MA0047.4": "FOXA2", "MA0093.4": "USF1"}
@@ -62,7 +63,7 @@ def planted_queries(db: Database, n_each: int, seed: int) -> tuple[list[np.ndarr
             counts[:3] = rng.multinomial(40, [0.25] * 4, size=3)
             counts[-3:] = rng.multinomial(40, [0.25] * 4, size=3)
             counts[3:-3] = np.stack([np.bincount(c, minlength=4) for c in sites.T])
-            qs.append(M.counts_to_probs(counts, 0.5))
+            qs.append(counts_to_probs(counts, 0.5))
             truth.append(mid)
     return qs, truth
 
@@ -164,19 +165,19 @@ def main() -> None:
     t0 = time.time()
     db = load_jaspar()
     rng = np.random.default_rng(args.seed)
-    random_q = M.random_pwms(args.n, args.seed)
-    sharp_q = M.random_pwms(args.n, args.seed + 1, alpha=0.3)
+    random_q = random_pwms(args.n, args.seed)
+    sharp_q = random_pwms(args.n, args.seed + 1, alpha=0.3)
     picks = rng.choice(len(db), size=args.n, replace=False)
-    shuffled_q = [M.shuffle_columns(db.probs[i], 1, args.seed + int(i))[0] for i in picks]
+    shuffled_q = [shuffle_columns(db.probs[i], 1, args.seed + int(i))[0] for i in picks]
     planted_q, truth = planted_queries(db, args.planted, args.seed)
     print(f"targets: {db.label}, {len(db)} matrices")
 
-    rule = M.MatchRule()
+    rule = MatchRule()
     sets = {"random": random_q, "sharp": sharp_q, "shuffled": shuffled_q, "planted": planted_q}
     rows = {}
     for name, qs in sets.items():
         t = time.time()
-        res = M.annotate(qs, db, rule)
+        res = annotate(qs, db, rule)
         ic = res["ic"]
         verdicts = {
             "naive q<0.05": res["q"] < 0.05,

@@ -1,8 +1,8 @@
 """seqfm in a notebook: arrays and tensors in and out.
 
 A thin layer over the modules the command line uses (:mod:`seqfm.model`,
-:mod:`seqfm.alphabet`, :mod:`seqfm.featuremaps`, :mod:`seqfm.sites`, :mod:`seqfm.motifs`,
-:mod:`seqfm.scan`); every function is re-exported as ``seqfm.<name>``. Tensors are
+:mod:`seqfm.alphabet`, :mod:`seqfm.featuremaps`, :mod:`seqfm.sites`, :mod:`seqfm.filter_sites`,
+:mod:`seqfm.annotation`, :mod:`seqfm.scan`); every function is re-exported as ``seqfm.<name>``. Tensors are
 channels-first ``(N, C, L)``: C = alphabet letters (4 for DNA) then conservation tracks.
 Positions of maps are window starts: ``L1 = L - W + 1`` for filters of width ``W``.
 """
@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import calls, motifs, sites
+from . import calls, sites
 from .alphabet import get as get_alphabet
 from .alphabet import strings_to_one_hot
+from .annotation import annotate
 from .featuremaps import maps
+from .filter_sites import filter_counts, filter_pwms as pwms_of_sites
 from .jaspar import Database, load_jaspar, load_meme_database
 from .model import load
 from .scanner import ArraySource, ScanConfig, Scanner
@@ -243,7 +245,7 @@ def call_sites(model, seqs: Sequence[str], tracks=None, names: Sequence[str] | N
 
 
 class _TensorSource:
-    """The batches :func:`seqfm.motifs.filter_counts` reads, from an in-memory tensor."""
+    """The batches :func:`seqfm.filter_sites.filter_counts` reads, from an in-memory tensor."""
 
     def __init__(self, x: torch.Tensor, device) -> None:
         self.x, self.device = x, device
@@ -268,9 +270,9 @@ def filter_pwms(model, x, frac: float = 0.7, min_sites: int = 10) -> dict[str, n
     0.3 bits trimmed), for filters with at least ``min_sites`` sites.
     """
     x = _as_input(model, x)
-    fs = motifs.filter_counts(model, _TensorSource(x, next(model.parameters()).device),
+    fs = filter_counts(model, _TensorSource(x, next(model.parameters()).device),
                               np.arange(len(x)), frac)
-    pwms, _ = motifs.filter_pwms(fs, model.alphabet.name, min_sites)
+    pwms, _ = pwms_of_sites(fs, model.alphabet.name, min_sites)
     return {p.name: p.probs for p in pwms if p is not None}
 
 
@@ -284,7 +286,7 @@ def annotate_pwms(pwms: dict[str, np.ndarray] | Sequence[np.ndarray], database=N
     pwms : dict name -> ``(W, A)`` probabilities, or a list of them
     database : path to a MEME file, a :class:`seqfm.jaspar.Database`, or None (JASPAR
         CORE vertebrates, the release seqfm ships with)
-    rule : seqfm.motifs.MatchRule, optional
+    rule : seqfm.annotation.MatchRule, optional
 
     Returns
     -------
@@ -300,7 +302,7 @@ def annotate_pwms(pwms: dict[str, np.ndarray] | Sequence[np.ndarray], database=N
         db = database
     else:
         db = load_meme_database(database, alpha)
-    res = motifs.annotate(list(pwms.values()), db, rule)
+    res = annotate(list(pwms.values()), db, rule)
     t = res["target"]
     return pd.DataFrame({"pwm": list(pwms), "match_id": [db.ids[i] for i in t],
                          "match_name": [db.names[i] for i in t], "p": res["p"], "q": res["q"],

@@ -548,7 +548,7 @@ def read_meme(path: str | os.PathLike) -> tuple[str, list[tuple[str, str, np.nda
 
 
 class MemeMotif(Protocol):
-    """What :func:`write_meme` reads of a motif (a :class:`seqfm.motifs.PWM` is one)."""
+    """What :func:`write_meme` reads of a motif (a :class:`seqfm.pwm.PWM` is one)."""
 
     name: str
     altname: str

@@ -1,6 +1,6 @@
 """JASPAR, offline: the matrices pyjaspar ships, kept on disk once read, and motif databases.
 
-A :class:`Database` holds the targets TomTom annotates against (:mod:`seqfm.motifs`): a JASPAR
+A :class:`Database` holds the targets TomTom annotates against (:mod:`seqfm.annotation`): a JASPAR
 selection (:func:`load_jaspar`) or a user's MEME file (:func:`load_meme_database`, e.g. protein
 motifs, which JASPAR does not have). The simulated example takes the matrices it plants from
 here too (:func:`matrix_counts`).

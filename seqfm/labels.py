@@ -27,7 +27,7 @@ import pandas as pd
 from .alphabet import Alphabet
 from .errors import InputError
 from .io import read_meme
-from .motifs import trim_bounds
+from .pwm import trim_bounds
 
 #: a PWM scores on the columns with at least this information (bits): low-information
 #: flanks add the same variance to the scores of sites and of background

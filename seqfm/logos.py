@@ -7,13 +7,17 @@ Every file carries its alphabet in the image metadata (PNG text chunk ``Descript
 SVG ``dc:description``: ``alphabet=ACGT``).
 
 DNA letters use logomaker's ``classic`` colours; protein letters its ``chemistry`` colours.
+
+:class:`LogoPool` draws many logos at once, in processes that import matplotlib but not torch.
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing as mp
 import os
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -358,3 +362,74 @@ def save_logo(stem: str | os.PathLike, probs: np.ndarray, alphabet: str | Alphab
     finally:
         plt.close(fig)
     return paths
+
+
+class LogoPool:
+    """Processes that draw :func:`seqfm.logos.save_logo` jobs, one per core of ``threads``.
+
+    Spawned, not forked: a worker imports matplotlib and logomaker, never this process's torch
+    and its threads. The workers start with the pool (``seqfm motifs`` opens it first thing, so
+    their imports overlap its other work); with one core, or fewer than two jobs, the logos are
+    drawn here. Jobs go out largest first, one at a time, so that both cores finish together.
+    """
+
+    def __init__(self, threads: int = 0) -> None:
+        cpus = _available_cpus()
+        self.workers = min(threads if threads and threads > 0 else cpus, cpus)
+        self._pool = None
+        if self.workers >= 2:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_logo_worker_start)
+            for _ in range(self.workers):  # one task each starts every worker now
+                self._pool.submit(int)
+
+    def draw(self, jobs: list[dict]) -> None:
+        if self._pool is None or len(jobs) < 2:
+            for job in jobs:
+                save_logo(**job)
+            return
+        futures = [self._pool.submit(_save_logo_job, job) for job in sorted(jobs, key=_logo_cost, reverse=True)]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            for f in futures:  # nothing keeps writing once the caller cleans up
+                f.cancel()
+            wait(futures)
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "LogoPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _available_cpus() -> int:
+    """Cores this process may run on, as :func:`seqfm.device.available_cpus` says, without
+    importing torch into the logo workers, which import this module."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _logo_worker_start() -> None:
+    """A logo worker's first act: the imports every logo needs."""
+    _plt()
+    import logomaker  # noqa: F401
+
+
+def _logo_cost(job: dict) -> int:
+    """Letters to draw: what a logo's time grows with."""
+    match = job.get("match_probs")
+    return np.size(job["probs"]) + (0 if match is None else np.size(match))
+
+
+def _save_logo_job(job: dict) -> None:
+    save_logo(**job)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import jaspar, motifs
+from . import jaspar
 from .alphabet import PARALLEL_MIN, get, one_hot, strings_to_one_hot
 from .model import DEFAULTS, SeqCNN, save
 from .numba_cache import use_numba_cache
+from .tomtom import tomtom_best
 
 log = logging.getLogger("seqfm")
 
@@ -30,7 +31,7 @@ def _tomtom() -> None:
     queries = [rng.dirichlet(np.ones(4), size=w) for w in (6, 8)]
     names = [f"m{i}" for i in range(30)]  # enough targets for TomTom's background
     db = jaspar.Database(names, names, [rng.dirichlet(np.ones(4), size=7) for _ in names])
-    motifs.tomtom_best(queries, db)
+    tomtom_best(queries, db)
 
 
 def _jaspar() -> None:

@@ -6,7 +6,6 @@ import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from seqfm import browser, scan, scanner, shards

@@ -151,7 +151,7 @@ def _writers(tmp_path):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from seqfm import logos, motifs, plots, train
+    from seqfm import logos, plots, pwm, train
 
     net = model_mod.SeqCNN(model_mod.architecture(n_filters=2, filter_width=3))
 
@@ -181,7 +181,7 @@ def _writers(tmp_path):
         "io.atomic_write": text,
         "model.save": lambda: list(model_mod.save(net, tmp_path / "m")),
         "plots._save": figure,
-        "io.write_meme": lambda: (io.write_meme([motifs.PWM("m", np.ones((3, 4)), 1)], tmp_path / "m.meme"),
+        "io.write_meme": lambda: (io.write_meme([pwm.PWM("m", np.ones((3, 4)), 1)], tmp_path / "m.meme"),
                                   [tmp_path / "m.meme"])[1],
         "train checkpoint": lambda: (train._atomic_torch_save({"a": 1}, tmp_path / "last.pt"),
                                      [tmp_path / "last.pt"])[1],

@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pyBigWig
 import pyfaidx
 import pytest
@@ -7,7 +6,7 @@ import pytest
 from seqfm import io
 from seqfm.alphabet import PROTEIN
 from seqfm.errors import InputError
-from seqfm.motifs import PWM
+from seqfm.pwm import PWM
 from seqfm.prepare import PrepareConfig, regions_from_bed, regions_from_fasta
 
 

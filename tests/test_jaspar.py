@@ -9,7 +9,7 @@ from seqfm.alphabet import DNA, PROTEIN
 from seqfm.errors import InputError
 from seqfm.io import read_meme
 from seqfm.jaspar import Database, load_meme_database
-from seqfm.motifs import annotate
+from seqfm.annotation import annotate
 from seqfm.simulate_protein import MOTIFS, pattern_matrix, write_protein_meme
 
 

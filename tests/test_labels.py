@@ -8,7 +8,7 @@ from seqfm import labels as L
 from seqfm import scan_calls
 from seqfm.alphabet import DNA, reverse_complement_codes
 from seqfm.io import write_meme
-from seqfm.motifs import PWM
+from seqfm.pwm import PWM
 
 GATA = "AGATAAGG"
 EBOX = "GTCACGTGAC"

@@ -7,10 +7,12 @@ from conftest import ROOT
 
 #: the rooms in the order data flows through them; a module imports only its own room and those before
 ROOMS = [
-    ["errors", "alphabet", "io", "bigwig", "browser", "jaspar", "numba_cache", "scan_kernels"],
+    ["errors", "alphabet", "pwm", "io", "bigwig", "browser", "jaspar", "numba_cache", "tomtom",
+     "scan_kernels"],
     ["samples", "prepare", "negatives", "conservation", "dataset"],
     ["model", "device", "batching", "train", "baseline", "metrics", "plots"],
-    ["featuremaps", "significance", "labels", "calls", "sites", "motifs", "logos"],
+    ["featuremaps", "significance", "labels", "calls", "sites", "filter_sites", "influence",
+     "track_effect", "clustering", "annotation", "logos", "motifs"],
     ["scanner", "scan_null", "scan_calls", "shards", "shard_plan", "scan"],
     ["report"],
 ]

@@ -1,4 +1,5 @@
-"""Logos: valid PNG and SVG files, information content in bits, the alphabet they were drawn with."""
+"""Logos: valid PNG and SVG files, information content in bits, the alphabet they were drawn with,
+and the pool that draws many at once."""
 
 import xml.etree.ElementTree as ET
 
@@ -7,6 +8,7 @@ import pytest
 
 from seqfm import logos
 from seqfm.alphabet import DNA, PROTEIN
+from seqfm.errors import InputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -103,3 +105,23 @@ def test_fast_drawing_paints_the_same_pixels(tmp_path, monkeypatch, alphabet):
 
     # logomaker is left as it was
     assert Glyph.TextPath is TextPath and Logo.Logo._compute_glyphs.__name__ == "_compute_glyphs"
+
+
+def test_logo_pool_draws_every_job_and_reports_failures(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.setattr(logos, "_available_cpus", lambda: 2)
+    rng = np.random.default_rng(0)
+    jobs = [dict(stem=tmp_path / f"m{w}", probs=rng.dirichlet(np.ones(4), size=w), alphabet="dna")
+            for w in (3, 8, 5)]
+    with logos.LogoPool(2) as pool:
+        assert pool.workers == 2
+        pool.draw(jobs)
+        with pytest.raises((InputError, BrokenProcessPool, ValueError)):
+            pool.draw([dict(stem=tmp_path / "bad", probs=np.ones((3, 4)) / 4, alphabet="rna"),
+                       jobs[0]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"m{w}.{e}" for w in (3, 8, 5) for e in ("png", "svg"))
+    with logos.LogoPool(1) as serial:  # one core: no worker processes
+        assert serial._pool is None
+        serial.draw([dict(jobs[0], stem=tmp_path / "one")])
+    assert (tmp_path / "one.svg").is_file()

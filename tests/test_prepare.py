@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqfm import dataset, io
-from seqfm.conservation import dna_tracks
+from seqfm import dataset
 from seqfm.prepare import PrepareConfig, assign_split, prepare
 
 from conftest import random_dna

@@ -33,9 +33,9 @@ def test_warm_up_leaves_nothing_to_compile(tmp_path, small_genome):
     assert "data loaded from" in r.stdout + r.stderr
     assert "data saved to" not in r.stdout + r.stderr
 
-    code = ("import numpy as np; from seqfm import jaspar, motifs; rng = np.random.default_rng(1); "
+    code = ("import numpy as np; from seqfm import jaspar, tomtom; rng = np.random.default_rng(1); "
             "db = jaspar.load_jaspar(); "
-            "print(motifs.tomtom_best([rng.dirichlet(np.ones(4), size=9)], db)['p'])")
+            "print(tomtom.tomtom_best([rng.dirichlet(np.ones(4), size=9)], db)['p'])")
     r = _run(["-c", code], env)
     assert r.returncode == 0, r.stderr
     assert "data saved to" not in r.stdout + r.stderr

@@ -91,11 +91,11 @@ def add_arguments(p) -> None:
 def run(args) -> None:
     # the library loads for the verb that runs: `seqfm --help` stays fast
     from .. import motifs
+    from ..annotation import MatchRule
 
     use_numba_cache()
-    rule = motifs.MatchRule(min_ic=args.min_ic, min_ic_per_position=args.min_ic_per_position,
-                            max_evalue=args.max_evalue,
-                            n_shuffles=args.shuffles, min_z=args.min_z, seed=args.seed)
+    rule = MatchRule(min_ic=args.min_ic, min_ic_per_position=args.min_ic_per_position,
+                     max_evalue=args.max_evalue, n_shuffles=args.shuffles, min_z=args.min_z, seed=args.seed)
     cfg = motifs.MotifConfig(
         frac=args.frac, min_sites=args.min_sites, trim_bits=args.trim_bits,
         pseudocount=args.pseudocount, cluster_similarity=args.cluster_similarity,
