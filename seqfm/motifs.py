@@ -136,6 +136,8 @@ class MotifConfig:
             raise InputError(f"cluster_similarity must be in (0, 1], got {self.cluster_similarity}")
         if not 0.0 < self.cluster_max_p <= 1.0 or not 0.0 < self.track_only_ratio <= 1.0:
             raise InputError("cluster_max_p and track_only_ratio must be in (0, 1]")
+        if not -1.0 <= self.min_coactivation <= 1.0:
+            raise InputError(f"min_coactivation must be in [-1, 1], got {self.min_coactivation}")
         if self.pseudocount < 0 or self.trim_bits < 0:
             raise InputError("pseudocount and trim_bits must be >= 0")
 

@@ -106,6 +106,11 @@ def test_filter_logos_only_when_asked(tmp_path):
     base = ["motifs", "--model", "m", "--model-json", "j", "--dataset", "d", "--out", "o"]
     assert build_parser().parse_args(base).filter_logos is False
     assert build_parser().parse_args(base + ["--filter-logos"]).filter_logos is True
+    # the clustering's knobs reach the verb (the workflow passes motifs.cluster_max_p and min_coactivation)
+    args = build_parser().parse_args(base + ["--cluster-max-p", "1e-3", "--min-coactivation", "0.5"])
+    assert (args.cluster_max_p, args.min_coactivation) == (1e-3, 0.5)
+    with pytest.raises(InputError, match="min_coactivation"):
+        M.MotifConfig(min_coactivation=2.0)
 
 
 def test_motifs_verb_protein_does_not_break(tmp_path):

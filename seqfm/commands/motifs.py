@@ -56,6 +56,9 @@ def add_arguments(p) -> None:
     c.add_argument("--coactivation", action=bool_opt, default=True,
                    help="also require filters of one cluster to fire on the same sequences "
                         "(correlation of per-sequence maximum activations)")
+    c.add_argument("--min-coactivation", type=float, default=0.2,
+                   help="with --coactivation: the smallest mean correlation of two clusters' filters' "
+                        "per-sequence maximum activations that lets them merge")
 
     j = p.add_argument_group("JASPAR annotation (TomTom)")
     j.add_argument("--jaspar-release", default="JASPAR2026", help="pyjaspar release (offline); 'none' for no annotation")
@@ -99,7 +102,7 @@ def run(args) -> None:
     cfg = motifs.MotifConfig(
         frac=args.frac, min_sites=args.min_sites, trim_bits=args.trim_bits,
         pseudocount=args.pseudocount, cluster_similarity=args.cluster_similarity,
-        coactivation=args.coactivation, cluster_max_p=args.cluster_max_p,
+        coactivation=args.coactivation, min_coactivation=args.min_coactivation, cluster_max_p=args.cluster_max_p,
         influence=args.influence, jaspar_release=args.jaspar_release,
         jaspar_collection=args.jaspar_collection, jaspar_tax_group=args.jaspar_tax_group,
         motif_db=args.motif_db, rule=rule, batch_size=args.batch_size, device=args.device, threads=threads(args),
