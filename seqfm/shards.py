@@ -27,6 +27,9 @@ from .significance import ScanNull
 from .alphabet import DNA
 from .calls import read_filter_labels, write_calls
 
+#: the :class:`~seqfm.scanner.ScanConfig` fields that build the null, not the scan
+NULL_OPTIONS = ("null_bases", "null_window", "tail_fraction")
+
 log = logging.getLogger("seqfm")
 
 
@@ -133,7 +136,7 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
                "n_calls": n_calls, "q": cfg.q, "seconds": seconds,
                "seconds_scan_tracks": t_scan, "seconds_calls_in_memory": t_calls if text else None,
                "bases_per_s": bases / seconds if seconds else None, "tracks": names,
-               "config": asdict(cfg), "files": files, "genome": genome}
+               "config": _scan_options(cfg), "null_info": null.info, "files": files, "genome": genome}
     save_json(summary, out / "scan.json")
     calls = f"{n_calls} calls at q <= {cfg.q:g}" if text else "calls left to the merge"
     log.info("scanned %s: %d bases in %.1f s (%.2f Mb/s), %d candidates, %s",
@@ -144,11 +147,20 @@ def scan_sources(scanner: Scanner, sources: Sequence, null: ScanNull, out: str |
     return ShardResult(out, n_calls, n_cands, n_tests, bases, seconds, files)
 
 
+def _scan_options(cfg) -> dict:
+    """The scan's options for ``scan.json``, without those that build the null: a shard reads a
+    null built elsewhere, whose own record (``null_info``: bases, windows, seed, tail fraction,
+    strata) says how it was made."""
+    return {k: v for k, v in asdict(cfg).items() if k not in NULL_OPTIONS}
+
+
 def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q: float | None = None,
-                 merge: str | None = None, labels=None, protein: bool = False) -> dict:
+                 merge: str | None = None, filters_tsv: str | os.PathLike | None = None,
+                 protein: bool = False) -> dict:
     """Gather shard folders into ``out/sites.bed``, ``out/sites.gff3`` (genome-wide q-values:
     BH over every shard's candidates with the summed number of tests) and one bigWig per track
-    (``out/cam.bw`` ...), sorted, with one header."""
+    (``out/cam.bw`` ...), sorted, with one header. ``q`` and ``merge`` default to what the shards
+    recorded in ``scan.json``; ``filters_tsv`` (``interpret/filters.tsv``) names the calls."""
     out = Path(out)
     shards = [Path(s) for s in shards]
     infos = []
@@ -161,6 +173,7 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
         raise InputError("scan-merge needs at least one shard folder")
     q = infos[0]["q"] if q is None else q
     merge = merge or infos[0]["config"].get("merge", "all")
+    labels = read_filter_labels(filters_tsv, int(infos[0]["n_filters"]), DNA) if filters_tsv else None
     n_tests = {"filters": sum(i["n_tests"]["filters"] for i in infos),
                "cam": sum(i["n_tests"]["cam"] for i in infos)}
     strata_tests = None  # tests per conservation stratum
@@ -200,11 +213,3 @@ def merge_shards(shards: Sequence[str | os.PathLike], out: str | os.PathLike, q:
     log.info("merged %d shards: %d calls at q <= %g, tracks %s", len(shards), len(table), q,
              ", ".join(summary["tracks"]))
     return summary
-
-
-def shard_labels(filters_tsv, shard):
-    """Filter labels for the merge (the number of filters is in the shard's ``scan.json``)."""
-    info = Path(shard) / "scan.json"
-    if not info.is_file():
-        raise InputError(f"{shard}: not a scan shard folder (no scan.json)")
-    return read_filter_labels(filters_tsv, int(json.loads(info.read_text())["n_filters"]), DNA)

@@ -312,6 +312,10 @@ def test_cli_shards_and_merge(tmp_path):
     assert pyBigWig.open(str(parts[1] / "cam.bw")).header()["nLevels"] == 0
     n_info = json.loads((tmp_path / "shards" / "chrN" / "scan.json").read_text())
     assert n_info["n_calls"] is None and n_info["bases"] == 3000  # the merge makes the calls
+    # the null's own record, not the scan's defaults for a null it did not build
+    built = significance.ScanNull.load(null).info
+    assert "null_bases" not in n_info["config"] and n_info["null_info"]["bases"] == built["bases"] <= 20000
+    assert n_info["null_info"]["windows"] == built["windows"] > 1
     merged = tmp_path / "merged"
     r = run_cli("scan-merge", "--shards", *parts, "--out", merged)  # q = 0.5, as the shards say
     assert r.returncode == 0, r.stderr

@@ -21,8 +21,7 @@ def add_arguments(p) -> None:
 def run(args) -> None:
     import json
 
-    from ..shards import merge_shards, shard_labels
+    from ..shards import merge_shards
 
-    labels = shard_labels(args.filters_tsv, args.shards[0]) if args.filters_tsv else None
-    res = merge_shards(args.shards, args.out, labels=labels)
+    res = merge_shards(args.shards, args.out, filters_tsv=args.filters_tsv)
     print(json.dumps({k: res[k] for k in ("n_calls", "n_filter_calls", "n_cam_calls")}))
