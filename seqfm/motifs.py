@@ -18,9 +18,9 @@ The steps of :func:`run`, and the module each one calls:
 Matrices are ``(W, A)``: one row per position, one column per letter in alphabet order
 (``ACGT`` for DNA).
 
-Why this module is long (about 790 lines): it is the verb alone, its ten steps in reading order
-with the records they hand on, and the column-by-column description of the files it writes;
-every computation the steps call lives in the modules named above.
+Length: the verb alone, its ten steps in reading order with the records they hand on, and the
+column-by-column description of the files it writes; every computation the steps call lives in
+the modules named above.
 """
 
 from __future__ import annotations
