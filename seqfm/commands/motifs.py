@@ -3,9 +3,12 @@
 For each filter, the windows of the train + valid positive sequences whose activation (either
 strand) passes mean + FRAC * (max - mean) are counted into a PWM (Basset's rule; at least
 --min-sites sites, flanks under --trim-bits trimmed). Influence is the loss of class separation
-on the validation split when the filter's output channel is zeroed. Filters that learned one
-motif (shifted, or on the other strand) are clustered by aligned similarity; each cluster gets a
-merged PWM and the influence of zeroing all its filters together. Clusters and filters are
+on the validation split when the filter's output channel is zeroed. Filters that fire on the
+conservation track without a sequence motif are reported as track-only. Filters that learned one
+motif (shifted, partly, or on the other strand) are merged into one cluster when TomTom between
+the clusters' merged matrices gives p <= --cluster-max-p both ways and, with --coactivation,
+they fire on the same sequences (--min-coactivation); each cluster gets a merged PWM and the
+influence of zeroing all its filters together. Clusters and filters are
 matched against JASPAR with TomTom (memelite) and a calibrated rule (information floor, E-value,
 column-shuffled null). Writes OUT/filters.meme, OUT/motifs.tsv, OUT/logos/ (motif_K.png/.svg;
 filters/filter_N.png/.svg with --filter-logos), OUT/interpret/filters.tsv and
