@@ -100,13 +100,6 @@ def candidates_frame(cols: dict) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
-def _within(family: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A mask over the family's members as a mask over every candidate."""
-    out = np.zeros(len(family), dtype=bool)
-    out[np.flatnonzero(family)[mask]] = True
-    return out
-
-
 def _merge_groups(det: np.ndarray, n_filters: int, merge: str, labels) -> np.ndarray:
     """The group each candidate merges within (one for all filters, one per cluster, the CAM's)."""
     if merge == "all":
@@ -117,41 +110,23 @@ def _merge_groups(det: np.ndarray, n_filters: int, merge: str, labels) -> np.nda
     return pd.factorize(np.where(clusters != ".", clusters, names))[0][np.where(det < 0, n_filters, det)]
 
 
-def _site_level(qv, p, group, q, merged_count, null, m, merge, labels) -> np.ndarray:
-    """:func:`seqfm.significance.site_level_q` for the filters' calls and the CAM's apart, the
-    null's stored peaks called and merged as the real candidates are."""
-    n_strata = null.n_strata
-    n_det = null.n_detectors
-    null_p = null.peak_pvalues()
-    near = null_p <= q  # no real call passes above q: the other null peaks never do
-    pk = {k: v[near] for k, v in null.peaks.items()}
-    null_group, null_p = null.peak_groups()[near], null_p[near]
-    null_det = null_group // n_strata
-    mg = _merge_groups(np.where(null_det == n_det - 1, -1, null_det), n_det - 1, merge, labels)
-    key = pk["key"] * (n_det + 2) + mg
-    real_det = group // n_strata
-    out = qv.copy()
-    for cam in (False, True):
-        fam = (real_det == n_det - 1) == cam
-        nfam = (null_det == n_det - 1) == cam
-        if not fam.any():
-            continue
-        tests_real = m[n_det - 1].sum() if cam else m[: n_det - 1].sum()
-        counts = np.asarray(null.null.counts, np.float64).reshape(n_det, n_strata)
-        tests_null = counts[n_det - 1].sum() if cam else counts[: n_det - 1].sum()
-        ratio = tests_real / max(tests_null, 1.0)
+def _null_merger(merge: str, labels):
+    """For :func:`seqfm.significance.site_level_by_family`: the null's peaks merged as the real
+    candidates are (overlapping peaks of one merge group on one null window)."""
+    def merger(peaks: dict, n_det: int):
+        det = peaks["detector"]
+        mg = _merge_groups(np.where(det == n_det - 1, -1, det), n_det - 1, merge, labels)
+        key = peaks["key"] * (n_det + 2) + mg
 
-        def merged_null(mask, nfam=nfam):
-            sel = np.flatnonzero(nfam)[mask]
+        def merged(sel: np.ndarray) -> int:
             if merge == "none":
                 return len(sel)
-            order = np.argsort(null_p[sel], kind="stable")
-            return int(merge_overlapping(pk["start"][sel], pk["end"][sel], key[sel], order).sum())
+            order = np.argsort(peaks["p"][sel], kind="stable")
+            return int(merge_overlapping(peaks["start"][sel], peaks["end"][sel], key[sel], order).sum())
 
-        out[fam] = sig.site_level_q(qv[fam], p[fam], group[fam], q,
-                                    lambda k, fam=fam: merged_count(_within(fam, k)),
-                                    null_p[nfam], null_group[nfam], merged_null, ratio)[0]
-    return out
+        return merged
+
+    return merger
 
 
 def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
@@ -192,8 +167,8 @@ def call_table(cands: pd.DataFrame, n_tests: dict, q: float, merge: str,
         return int(keep.sum())
 
     if null is not None and null.peaks is not None and null.n_strata == m.shape[1]:
-        qv = _site_level(qv, p, d_idx * m.shape[1] + stratum, q, merged_count, null, m, merge,
-                         labels)
+        qv = sig.site_level_by_family(qv, p, d_idx * m.shape[1] + stratum, d_idx == null.n_detectors - 1, q,
+                                      null, m, merged_count, _null_merger(merge, labels))
     c = cands.assign(q=qv)
     c = c[c["q"] <= q].reset_index(drop=True)
     if c.empty:

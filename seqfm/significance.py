@@ -165,6 +165,60 @@ def site_level_q(q: np.ndarray, p: np.ndarray, group: np.ndarray, alpha: float, 
     return np.minimum(q / f, 1.0), est
 
 
+def site_level_by_family(q: np.ndarray, p: np.ndarray, group: np.ndarray, cam: np.ndarray,
+                         alpha: float, null: "ScanNull", tests: np.ndarray, merged_real,
+                         null_merger) -> np.ndarray:
+    """:func:`site_level_q` for the filters' calls and the CAM's apart, on the null's stored
+    peaks called and merged as the real candidates are.
+
+    Parameters
+    ----------
+    q, p, group : ``(k,)`` per-group q-values, p-values and groups of the real candidates
+    cam : ``(k,)`` bool, the CAM's candidates
+    alpha : float, the target FDR
+    null : ScanNull with its peaks
+    tests : ``(D, S)`` real tests per detector and stratum, the CAM last
+    merged_real : callable, a boolean mask over every real candidate -> merged calls left
+    null_merger : callable, ``(peaks, D)`` -> a callable taking indices into ``peaks`` ->
+        merged calls left; ``peaks`` are the null's peaks that can pass (``dict`` of ``start``,
+        ``end``, ``key``, ``p``, ``group``, ``detector``), ``D`` the null's detectors (the CAM
+        is detector ``D - 1``)
+
+    Returns
+    -------
+    numpy.ndarray ``(k,)``: the q-values of the calls as sites.
+    """
+    n_det = null.n_detectors
+    null_p = null.peak_pvalues()
+    near = null_p <= alpha  # no real call passes above alpha: the other null peaks never do
+    peaks = {k: v[near] for k, v in null.peaks.items()}
+    peaks["p"], peaks["group"] = null_p[near], null.peak_groups()[near]
+    peaks["detector"] = peaks["group"] // null.n_strata
+    merged_null = null_merger(peaks, n_det)
+    counts = np.asarray(null.null.counts, np.float64).reshape(n_det, null.n_strata)
+    tests = np.asarray(tests, np.float64)
+    out = np.asarray(q, np.float64).copy()
+    for is_cam in (False, True):
+        fam = np.asarray(cam) == is_cam
+        nfam = (peaks["detector"] == n_det - 1) == is_cam
+        if not fam.any():
+            continue
+        rows = n_det - 1 if is_cam else slice(0, n_det - 1)
+        ratio = tests[rows].sum() / max(counts[rows].sum(), 1.0)
+        out[fam] = site_level_q(out[fam], p[fam], group[fam], alpha,
+                                lambda k, fam=fam: merged_real(_within(fam, k)),
+                                peaks["p"][nfam], peaks["group"][nfam],
+                                lambda k, nfam=nfam: merged_null(np.flatnonzero(nfam)[k]), ratio)[0]
+    return out
+
+
+def _within(family: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A mask over the family's members as a mask over every candidate."""
+    out = np.zeros(len(family), dtype=bool)
+    out[np.flatnonzero(family)[mask]] = True
+    return out
+
+
 def sort_by_group(group: np.ndarray, value: np.ndarray, n_groups: int, **extra
                   ) -> tuple[list[np.ndarray], dict]:
     """Values sorted within each group (a list of ``n_groups`` arrays) and the ``extra`` arrays

@@ -352,38 +352,17 @@ def build_null(model, codes: np.ndarray, tracks: np.ndarray | None, alphabet, po
     return ScanNull.fit(null, config.tail_fraction, info=info, peaks=where)
 
 
-def _site_level(calls: pd.DataFrame, group: np.ndarray, null: ScanNull, tests: np.ndarray,
-                labels: "FilterLabels", config: SitesConfig) -> np.ndarray:
-    """Per-group q-values as the false share of merged calls, measured on the null's peaks
-    called and merged the same way (:func:`seqfm.significance.site_level_q`), filter calls
-    and CAM calls apart."""
-    n_filters = len(labels.cluster)
-    null_p = null.peak_pvalues()
-    near = null_p <= config.q  # no real call passes above q: the other null peaks never do
-    pk = {k: v[near] for k, v in null.peaks.items()}
-    null_group, null_p = null.peak_groups()[near], null_p[near]
-    null_det = null_group // null.n_strata
-    null_calls = pd.DataFrame({"row": pk["key"], "detector": np.where(null_det == n_filters, -1,
-                                                                       null_det),
-                               "pos": pk["start"], "seq_start": pk["start"],
-                               "seq_end": pk["end"], "p": null_p, "rel": 0.0})
-    counts = np.asarray(null.null.counts, np.float64).reshape(-1, null.n_strata)
-    q = calls["q"].to_numpy(np.float64).copy()
-    det = calls["detector"].to_numpy()
-    for cam in (False, True):
-        fam, nfam = (det < 0) == cam, (null_det == n_filters) == cam
-        if not fam.any():
-            continue
-        sub, nsub = calls[fam], null_calls[nfam]
-        fam_tests = tests[n_filters].sum() if cam else tests[:n_filters].sum()
-        fam_null = counts[n_filters].sum() if cam else counts[:n_filters].sum()
-        q[fam] = sig.site_level_q(
-            q[fam], calls["p"].to_numpy()[fam], group[fam], config.q,
-            lambda k, sub=sub: len(merge_calls(sub[k], labels, config.merge)),
-            null_p[nfam], null_group[nfam],
-            lambda k, nsub=nsub: len(merge_calls(nsub[k], labels, config.merge)),
-            fam_tests / max(fam_null, 1.0))[0]
-    return q
+def _null_merger(labels: "FilterLabels", merge: str):
+    """For :func:`seqfm.significance.site_level_by_family`: the null's peaks as calls, merged as
+    the real ones are (:func:`seqfm.calls.merge_calls`)."""
+    def merger(peaks: dict, n_det: int):
+        det = peaks["detector"]
+        null_calls = pd.DataFrame({"row": peaks["key"], "detector": np.where(det == n_det - 1, -1, det),
+                                   "pos": peaks["start"], "seq_start": peaks["start"],
+                                   "seq_end": peaks["end"], "p": peaks["p"], "rel": 0.0})
+        return lambda sel: len(merge_calls(null_calls.iloc[sel], labels, merge))
+
+    return merger
 
 
 def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = None,
@@ -452,8 +431,10 @@ def call_sites(model, dataset, config: SitesConfig, rows: np.ndarray | None = No
                           "seq_start": s, "seq_end": e, "seq_strand": peaks.strand,
                           "activation": peaks.value.astype(np.float64), "p": p, "q": q,
                           "rel": rel, "stratum": stratum})
-    calls["q"] = _site_level(calls, det_idx * null.n_strata + stratum, null, tests, labels,
-                             config)
+    calls["q"] = sig.site_level_by_family(
+        calls["q"].to_numpy(np.float64), p, det_idx * null.n_strata + stratum, peaks.detector < 0,
+        config.q, null, tests, lambda mask: len(merge_calls(calls[mask], labels, config.merge)),
+        _null_merger(labels, config.merge))
     calls = calls[calls["q"] <= config.q]
     calls = merge_calls(calls, labels, config.merge)
     n_f, n_c = int(round(tests[:n_filters].sum())), int(round(tests[n_filters].sum()))
