@@ -399,7 +399,7 @@ class ScanNull:
     @classmethod
     def fit(cls, null, tail_fraction: float = 0.01, min_tail: int = 20, fingerprint: str = "",
             info: dict | None = None, peaks: dict | None = None) -> "ScanNull":
-        """Fit the exponential tails of a :class:`seqfm.sites.NullModel`."""
+        """Fit the exponential tails of a :class:`NullModel`."""
         d = len(null.values)
         u, pu, sc = np.full(d, np.inf), np.ones(d), np.ones(d)
         for k, vals in enumerate(null.values):

@@ -12,7 +12,7 @@ from seqfm import browser, scan, scanner, shards
 from seqfm.alphabet import DNA
 from seqfm.model import save
 
-from test_scan import WIDTH, _genome, background, motif_model, plant
+from scanning import WIDTH, background, genome_fasta, motif_model, plant
 
 SITES = {"chr1": [(1000, "+"), (5003, "-")], "chr2": [(2500, "+")]}
 
@@ -29,7 +29,7 @@ def scanned(tmp_path_factory):
             codes = plant(codes, p, reverse=strand == "-")
         seqs[name] = DNA.decode(codes)
     seqs["chrN"] = "N" * 3000
-    fa = _genome(tmp, seqs)
+    fa = genome_fasta(tmp, seqs)
     model_pt, model_json = save(motif_model(), tmp / "model")
     cfg = scanner.ScanConfig(tile=700, null_bases=20000, null_window=2000, q=0.5, tracks=("filter_0",))
     null = tmp / "null.npz"

@@ -10,9 +10,10 @@ from seqfm import conservation, io, negatives, scan_null, scanner, shards, signi
 from seqfm import dataset as D
 from seqfm.alphabet import DNA
 from seqfm.model import SeqCNN
+from seqfm.significance import NullModel
 
 from conftest import random_dna
-from test_scan import MOTIF, WIDTH, background
+from scanning import MOTIF, WIDTH, background
 
 BOOST = 4.0  # the track's value over a conserved block
 
@@ -153,3 +154,48 @@ def test_background_negatives_follow_the_positives_track(tmp_path):
     assert track_mean(matched) > 1.6
     assert abs(negatives.gc_fraction(DNA.encode_batch(
         [seq[s:s + width] for s in matched["start"]])).mean() - gc.mean()) < 0.03
+
+
+def test_null_tail_and_thresholds():
+    rng = np.random.default_rng(0)
+    vals = [np.sort(rng.exponential(1.0, 20000)).astype(np.float32)]
+    null = significance.ScanNull.fit(NullModel(vals, np.array([40000]), np.array([0.0])), tail_fraction=0.01)
+    assert np.isfinite(null.tail_u[0]) and null.tail_scale[0] == pytest.approx(1.0, rel=0.2)
+    x = np.array([0.5, 3.0, 8.0, 20.0])
+    p = null.pvalues(np.zeros(4, np.int64), x)
+    assert (np.diff(p) < 0).all() and p[-1] < 1e-6  # beyond the null's range, still ordered
+    for q in (0.5, 0.01, 1e-3, 1e-7):
+        t = null.thresholds(q)[0]
+        assert null.pvalues(np.zeros(1, np.int64), np.array([t * 1.0001 + 1e-6]))[0] <= q
+        assert null.pvalues(np.zeros(1, np.int64), np.array([t * 0.99 - 1e-3]))[0] > q or t <= 0
+
+
+def test_null_pvalues_below_the_tail_are_the_empirical_ones():
+    """Up to each detector's tail, p = (1 + #null >= x) / (1 + n), ties counted, as in the
+    sites step; values at or below a detector's floor get 1."""
+    rng = np.random.default_rng(1)
+    vals = [np.sort(rng.normal(size=n).astype(np.float32)) for n in (300, 0, 50, 1000)]
+    model = NullModel(vals, np.array([len(v) + 20 for v in vals]), np.array([0.0, 0.0, 0.0, -np.inf]))
+    null = significance.ScanNull.fit(model, tail_fraction=0.01)
+    det = rng.integers(0, 4, 5000)
+    x = rng.normal(size=5000)
+    x[:40] = vals[0][:40]  # exact ties with null values
+    det[:40] = 0
+    below = x <= null.tail_u[det]
+    assert np.array_equal(null.pvalues(det, x)[below], model.pvalues(det, x)[below])
+    want = np.array([1.0 if xi <= model.floors[d] else
+                     (1.0 + np.count_nonzero(vals[d] >= xi)) / (1.0 + model.counts[d])
+                     for d, xi in zip(det, x)])
+    assert np.array_equal(model.pvalues(det, x), want)
+    # searches that start at a lower bound of each detector's values (the scan's thresholds,
+    # ties with null values included) give the same p-values
+    above = np.array([vals[0][200], -np.inf, 0.3, np.float32(0.1)])
+    at = x >= above[det]
+    d2, x2 = np.append(det[at], 0), np.append(x[at], vals[0][200])  # a value at its bound
+    want2 = np.append(want[at], (1.0 + np.count_nonzero(vals[0] >= vals[0][200]))
+                      / (1.0 + model.counts[0]))
+    assert at.sum() > 1000
+    assert np.array_equal(model.pvalues(d2, x2, above), want2)
+    assert np.array_equal(null.pvalues(d2, x2, above), null.pvalues(d2, x2))
+    # detector 1: no null value above its floor among 20 peaks
+    assert null.pvalues(np.ones(3, np.int64), np.array([-1.0, 0.0, 9.0])).tolist() == [1.0, 1.0, 1 / 21]
