@@ -169,6 +169,7 @@ def cam(model, x, batch_size: int = 256) -> torch.Tensor:
     ----------
     model : SeqCNN
     x : torch.Tensor ``(N, C, L)`` or list of str
+        As for :func:`feature_maps`.
 
     Returns
     -------
