@@ -23,6 +23,17 @@ def _tomtom():
     return tomtom
 
 
+def _run(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray], reverse_complement: bool
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """memelite's TomTom of every query ``(W, A)`` against every target ``(W, A)``: p-values
+    (NaN read as 1), offsets, overlaps and strands, each ``(Q, T)``."""
+    qs = [np.ascontiguousarray(np.asarray(q, dtype=np.float64).T) for q in queries]
+    ts = [np.ascontiguousarray(np.asarray(t, dtype=np.float64).T) for t in targets]
+    p, _scores, offsets, overlaps, strands = _tomtom()(qs, ts, reverse_complement=reverse_complement)
+    return (np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0), np.asarray(offsets),
+            np.asarray(overlaps), np.asarray(strands))
+
+
 def tomtom_pairs(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray],
                  reverse_complement: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """TomTom (memelite) of every query ``(W, A)`` against every target ``(W, A)``.
@@ -36,14 +47,10 @@ def tomtom_pairs(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray],
         memelite's convention: the query's first column sits at column ``offset`` (may be
         negative) of the target, the target reverse-complemented when ``strand`` is 1.
     """
-    tomtom = _tomtom()
-    qs = [np.ascontiguousarray(np.asarray(q, dtype=np.float64).T) for q in queries]
-    ts = [np.ascontiguousarray(np.asarray(t, dtype=np.float64).T) for t in targets]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "few targets": the caller pads the target set
-        p, _scores, offsets, _overlaps, strands = tomtom(qs, ts, reverse_complement=reverse_complement)
-    p = np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0)
-    return p, np.asarray(offsets).astype(np.int64), np.asarray(strands).astype(np.int64)
+        p, offsets, _overlaps, strands = _run(queries, targets, reverse_complement)
+    return p, offsets.astype(np.int64), strands.astype(np.int64)
 
 
 def tomtom_best(queries: Sequence[np.ndarray], db: Database, reverse_complement: bool = True
@@ -56,24 +63,20 @@ def tomtom_best(queries: Sequence[np.ndarray], db: Database, reverse_complement:
     query's p-values against every target), ``E`` (``p * len(db)``), ``offset``, ``overlap``,
     ``strand`` (as memelite reports them).
     """
-    tomtom = _tomtom()
-    qs = [np.ascontiguousarray(np.asarray(q, dtype=np.float64).T) for q in queries]
-    ts = [np.ascontiguousarray(np.asarray(t, dtype=np.float64).T) for t in db.probs]
-    out = {k: np.zeros(len(qs)) for k in ("p", "q", "E", "offset", "overlap", "strand")}
-    out["target"] = np.zeros(len(qs), dtype=np.int64)
-    if not qs:
+    out = {k: np.zeros(len(queries)) for k in ("p", "q", "E", "offset", "overlap", "strand")}
+    out["target"] = np.zeros(len(queries), dtype=np.int64)
+    if not len(queries):
         return out
-    p, _scores, offsets, overlaps, strands = tomtom(qs, ts, reverse_complement=reverse_complement)
-    p = np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0)
+    p, offsets, overlaps, strands = _run(queries, db.probs, reverse_complement)
     best = np.argmin(p, axis=1)
-    rows = np.arange(len(qs))
+    rows = np.arange(len(queries))
     out["target"] = best
     out["p"] = p[rows, best]
     out["E"] = out["p"] * len(db)
     out["q"] = np.array([bh_min(row) for row in p])
-    out["offset"] = np.asarray(offsets)[rows, best]
-    out["overlap"] = np.asarray(overlaps)[rows, best]
-    out["strand"] = np.asarray(strands)[rows, best]
+    out["offset"] = offsets[rows, best]
+    out["overlap"] = overlaps[rows, best]
+    out["strand"] = strands[rows, best]
     return out
 
 
