@@ -31,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,11 +158,6 @@ MOTIF_COLUMNS = ["rank", "cluster", "influence", "n_sites", "ic", "match_id", "m
                  "nearest_name", "match_family", "auroc_drop", "logit_drop_pos", "width"]
 
 
-def _index_split(meta, labels, splits: Sequence[str]) -> np.ndarray:
-    sp = meta["split"].to_numpy()
-    return np.flatnonzero(np.isin(sp, list(splits)))
-
-
 def run(model_pt: str | os.PathLike, model_json: str | os.PathLike, dataset_dir: str | os.PathLike,
         out: str | os.PathLike, config: MotifConfig | None = None, progress: bool = False) -> dict:
     """``seqfm motifs``: filters -> PWMs, influence, clusters, JASPAR matches, logos, files.
@@ -282,7 +277,7 @@ class _Inputs:
 
     def split(self, *splits: str) -> np.ndarray:
         """Rows of the given splits, in dataset order."""
-        return _index_split(self.data.meta, self.labels, splits)
+        return np.flatnonzero(np.isin(self.data.meta["split"].to_numpy(), list(splits)))
 
 
 def _load_inputs(model_pt, model_json, dataset_dir, cfg: MotifConfig) -> _Inputs:
